@@ -1,0 +1,211 @@
+//! The two futures a checkout may await: waiting in the queue, and establishing a new
+//! connection. Both are cancel-safe: their `Drop` returns whatever they hold.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
+use crate::engine::state::State;
+use crate::error::CheckoutError;
+use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId};
+use crate::manager::Manager;
+use crate::pool::CounterExt;
+use crate::runtime::BoxFuture;
+use crate::sync::Backend;
+
+/// Waits for a queued checkout's grant, up to an optional deadline.
+pub(crate) struct Wait<M: Manager, B: Backend> {
+    engine: Arc<Engine<M, B>>,
+    /// `Some` until the wait ends; `Drop` cancels it if still there.
+    waiter: Option<Arc<WaiterOf<M, B>>>,
+    timer: Option<BoxFuture<()>>,
+}
+
+impl<M: Manager, B: Backend> Wait<M, B> {
+    pub(crate) fn new(engine: Arc<Engine<M, B>>, waiter: Arc<WaiterOf<M, B>>, deadline: Option<Duration>) -> Self {
+        let timer = deadline.map(|d| engine.runtime.sleep_until(d));
+        Wait { engine, waiter: Some(waiter), timer }
+    }
+}
+
+impl<M: Manager, B: Backend> Future for Wait<M, B> {
+    /// `Err(())` on timeout.
+    type Output = Result<Grant<M::Connection>, ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(waiter) = this.waiter.as_ref() else {
+            return Poll::Pending; // polled after completion: never resolves again
+        };
+        if let Poll::Ready(grant) = waiter.poll(cx) {
+            this.waiter = None;
+            return Poll::Ready(Ok(grant));
+        }
+        if let Some(timer) = this.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                let waiter = this.waiter.take().expect("checked above");
+                // K6: leave the queue at once. A grant that raced the timeout is used.
+                return Poll::Ready(this.engine.cancel(&waiter).ok_or(()));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<M: Manager, B: Backend> Drop for Wait<M, B> {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            if let Some(grant) = self.engine.cancel(&waiter) {
+                self.engine.give_back(grant); // K11
+            }
+        }
+    }
+}
+
+/// Who asked for a connection to be established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A checkout that will use it.
+    Checkout,
+    /// Background populate to `min_pool_size`; an error clears the pool (CMAP B3).
+    Populate,
+    /// A checkout that gave up mid-establishment; the connection becomes available.
+    Abandoned,
+}
+
+type Connect<M> = BoxFuture<Result<<M as Manager>::Connection, <M as Manager>::Error>>;
+
+/// Establishes one connection under a [`Permit`]: emits `ConnectionCreated` at once,
+/// then `ConnectionReady` or `ConnectionClosed`, and settles `pending`/`total`.
+///
+/// Output: the entry for a checkout, `None` for populate/abandoned (made available).
+pub(crate) struct Establish<M: Manager, B: Backend> {
+    engine: Arc<Engine<M, B>>,
+    origin: Origin,
+    id: ConnectionId,
+    generation: u64,
+    created: Duration,
+    /// `Some` until the establishment settles.
+    connect: Option<Connect<M>>,
+    slot: Option<usize>,
+    timer: Option<BoxFuture<()>>,
+}
+
+impl<M: Manager, B: Backend> Establish<M, B> {
+    pub(crate) fn new(engine: Arc<Engine<M, B>>, permit: Permit, origin: Origin) -> Self {
+        let id = engine.next_id();
+        let generation = permit.generation;
+        engine.counters.created.fetch_add_relaxed();
+        engine.emit(|address| CmapEvent::ConnectionCreated { address, connection_id: id });
+        let created = engine.now();
+        let slot = engine.interrupts.acquire(generation);
+        let timer = engine.options.connect_timeout.map(|t| engine.runtime.sleep_until(created + t));
+        let manager_owner = engine.clone();
+        let connect: Connect<M> = Box::pin(async move { manager_owner.manager.connect(id).await });
+        Establish { engine, origin, id, generation, created, connect: Some(connect), slot, timer }
+    }
+
+    fn settle_ok(&mut self, conn: M::Connection) -> Option<Entry<M::Connection>> {
+        let engine = &self.engine;
+        if let Some(slot) = self.slot.take() {
+            engine.interrupts.release(slot);
+        }
+        let now = engine.now();
+        let (id, duration) = (self.id, now.saturating_sub(self.created));
+        engine.emit(|address| CmapEvent::ConnectionReady { address, connection_id: id, duration });
+        let entry =
+            Entry { conn, id: self.id, generation: self.generation, created: self.created, idle_since: now };
+        match self.origin {
+            Origin::Checkout => {
+                engine.release_units(State::PENDING_ONE);
+                engine.dispatch();
+                Some(entry)
+            }
+            Origin::Populate | Origin::Abandoned => {
+                // K10: available before the maxConnecting slot frees up, so the freed slot
+                // cannot start a creation while this connection sits unused.
+                engine.make_available(entry);
+                engine.release_units(State::PENDING_ONE);
+                engine.dispatch();
+                None
+            }
+        }
+    }
+
+    fn settle_err(&mut self, reason: ConnectionClosedReason) {
+        let engine = &self.engine;
+        if let Some(slot) = self.slot.take() {
+            engine.interrupts.release(slot);
+        }
+        if self.origin == Origin::Populate && reason == ConnectionClosedReason::Error {
+            engine.clear(false); // CMAP B3: PoolCleared comes before ConnectionClosed.
+        }
+        engine.release_units(State::TOTAL_ONE + State::PENDING_ONE);
+        engine.counters.closed.fetch_add_relaxed();
+        let id = self.id;
+        engine.emit(|address| CmapEvent::ConnectionClosed { address, connection_id: id, reason });
+        engine.dispatch();
+    }
+}
+
+impl<M: Manager, B: Backend> Future for Establish<M, B> {
+    type Output = Result<Option<Entry<M::Connection>>, CheckoutError<M::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(connect) = this.connect.as_mut() else {
+            return Poll::Pending; // polled after completion
+        };
+        if let Poll::Ready(result) = connect.as_mut().poll(cx) {
+            this.connect = None;
+            return Poll::Ready(match result {
+                Ok(conn) => Ok(this.settle_ok(conn)),
+                Err(error) => {
+                    this.settle_err(ConnectionClosedReason::Error);
+                    Err(CheckoutError::Connect(error))
+                }
+            });
+        }
+        if let Some(slot) = this.slot {
+            if this.engine.interrupts.poll_interrupted(slot, cx) {
+                this.connect = None;
+                this.settle_err(ConnectionClosedReason::Stale);
+                let generation = this.engine.state().generation();
+                return Poll::Ready(Err(CheckoutError::PoolCleared { generation }));
+            }
+        }
+        if let Some(timer) = this.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                this.connect = None;
+                this.settle_err(ConnectionClosedReason::Error);
+                let limit = this.engine.options.connect_timeout.unwrap_or_default();
+                return Poll::Ready(Err(CheckoutError::ConnectTimeout(limit)));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<M: Manager, B: Backend> Drop for Establish<M, B> {
+    fn drop(&mut self) {
+        let Some(connect) = self.connect.take() else { return };
+        // The checkout gave up mid-establishment: finish in the background and keep the
+        // connection, instead of churning it.
+        let rest = Establish {
+            engine: self.engine.clone(),
+            origin: Origin::Abandoned,
+            id: self.id,
+            generation: self.generation,
+            created: self.created,
+            connect: Some(connect),
+            slot: self.slot.take(),
+            timer: self.timer.take(),
+        };
+        self.engine.runtime.spawn(Box::pin(async move {
+            let _ = rest.await;
+        }));
+    }
+}

@@ -1,0 +1,579 @@
+//! The pool engine: admission, the hand-off to waiters, check-in, clear, ready, close.
+//!
+//! # Implementation details
+//!
+//! All shared state is three lock-free structures and a few counters:
+//!
+//! - `state`, one packed `u64` ([`state::State`]): `total`, `pending`, `paused`, `closed`,
+//!   `generation`. Creation admission is one CAS on it, so the limits can never be
+//!   overshot by a check-then-act race.
+//! - `idle`, a bounded FIFO [`Ring`] of available connections (oldest first, so idle
+//!   pruning only ever looks at the head).
+//! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s).
+//!
+//! A *resource* is what serves a checkout: an idle connection or a creation permit
+//! (admission already counted in `total` and `pending`). Whoever adds a resource or a
+//! waiter then calls [`Engine::dispatch`], which pairs resources with waiters from the
+//! head of the queue until one side runs out. Dispatch runs on whichever thread calls it;
+//! several may run at once, because each step (pop a resource, pop a waiter, deliver) is
+//! atomic on its own and every failed step puts its resource back and retries.
+//!
+//! Invariants (numbered for the `debug_assert!`s, loom models and sim oracles that check
+//! them):
+//!
+//! - **I1** `total <= total_max`: admission is a CAS that checks it.
+//! - **I2** `pending <= max_connecting` and `pending <= total`: same CAS.
+//! - **I3** Every connection is in exactly one place: pending (its establishing task),
+//!   available (in `idle`), granted (inside one waiter's grant), or in use (one
+//!   [`PooledConnection`](crate::PooledConnection)); `idle.len() <= total - pending`.
+//! - **I4** No lost wake-up: each push to `idle` or `waiters` and each release of a
+//!   `total`/`pending` unit is followed, on the same thread, by a `dispatch` that starts
+//!   with a SeqCst fence; so of a resource-adder and a waiter-adder racing, at least one
+//!   sees the other.
+//! - **I5** FIFO: a checkout queues whenever the queue is non-empty, and resources go to
+//!   the head of the queue only; a newcomer never overtakes a queued waiter.
+//! - **I6** No stale hand-out: a connection is compared with the current generation
+//!   when it leaves `idle` and again just before it is handed to its user.
+//! - **I7** A paused or closed pool has no waiters once every dispatch returned: dispatch
+//!   fails them all (CMAP L4, S5).
+
+pub(crate) mod atomic_waker;
+pub(crate) mod interrupt;
+pub(crate) mod ring;
+pub(crate) mod state;
+pub(crate) mod waiter;
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId, EventHandler};
+use crate::manager::Manager;
+use crate::options::PoolOptions;
+use crate::runtime::Runtime;
+use crate::status::{Counters, Status};
+use crate::sync::{AtomicOps, Backend};
+
+use self::atomic_waker::AtomicWaker;
+use self::interrupt::Interrupts;
+use self::ring::Ring;
+use self::state::State;
+use self::waiter::Waiter;
+
+/// A connection with the pool's bookkeeping.
+pub(crate) struct Entry<C> {
+    pub(crate) conn: C,
+    pub(crate) id: ConnectionId,
+    pub(crate) generation: u64,
+    /// When it was created (runtime time), for `max_lifetime`.
+    pub(crate) created: Duration,
+    /// When it last became available, for `max_idle_time`.
+    pub(crate) idle_since: Duration,
+}
+
+/// An admitted creation: one unit of `total` and of `pending`, taken at `generation`.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    pub(crate) generation: u64,
+}
+
+/// What serves a checkout.
+pub(crate) enum Resource<C> {
+    Idle(Entry<C>),
+    Create(Permit),
+}
+
+/// Why a queued checkout was failed by the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Closed,
+    Cleared { generation: u64 },
+}
+
+/// What a waiter is handed.
+pub(crate) enum Grant<C> {
+    Ready(Resource<C>),
+    Refused(Refusal),
+}
+
+/// The result of a checkout's first, queue-free attempt.
+pub(crate) enum Fast<C> {
+    Got(Resource<C>),
+    Queue,
+    Refused(Refusal),
+}
+
+pub(crate) type WaiterOf<M, B> = Waiter<Grant<<M as Manager>::Connection>, B>;
+
+/// The shared heart of a pool.
+pub(crate) struct Engine<M: Manager, B: Backend> {
+    pub(crate) manager: M,
+    pub(crate) options: PoolOptions,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) events: Option<Arc<dyn EventHandler>>,
+    pub(crate) address: Arc<str>,
+    /// `options.total_max()`, read on every admission.
+    total_max: u32,
+    /// The packed state word (I1, I2).
+    state: B::AtomicU64,
+    /// Available connections, oldest first.
+    idle: Ring<Entry<M::Connection>, B>,
+    /// Queued checkouts, oldest first (I5).
+    waiters: Ring<Arc<WaiterOf<M, B>>, B>,
+    /// Waiters still in state WAITING (for status only).
+    waiting: B::AtomicUsize,
+    /// The last connection id handed out.
+    next_id: B::AtomicU64,
+    /// Connections of a generation below this were interrupted by a clear.
+    interrupt_before: B::AtomicU64,
+    pub(crate) interrupts: Interrupts<B>,
+    /// Wakes the maintenance task early (after clear and ready).
+    pub(crate) maintenance: Arc<Signal<B>>,
+    pub(crate) counters: Counters<B>,
+    /// True when idle/lifetime checks need timestamps.
+    needs_clock: bool,
+}
+
+impl<M: Manager, B: Backend> Engine<M, B> {
+    pub(crate) fn new(
+        manager: M,
+        options: PoolOptions,
+        runtime: Arc<dyn Runtime>,
+        events: Option<Arc<dyn EventHandler>>,
+        address: Arc<str>,
+    ) -> Self {
+        let total_max = options.total_max();
+        let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
+        Engine {
+            idle: Ring::new(total_max as usize),
+            waiters: Ring::new(options.waiters_max as usize),
+            interrupts: Interrupts::new(options.max_connecting as usize),
+            total_max,
+            manager,
+            options,
+            runtime,
+            events,
+            address,
+            state: B::AtomicU64::new(State::INITIAL.0),
+            waiting: B::AtomicUsize::new(0),
+            next_id: B::AtomicU64::new(0),
+            interrupt_before: B::AtomicU64::new(0),
+            maintenance: Arc::new(Signal::new()),
+            counters: Counters::new(),
+            needs_clock,
+        }
+    }
+
+    // ===== reading =====
+
+    pub(crate) fn state(&self) -> State {
+        State(self.state.load(SeqCst))
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.runtime.now()
+    }
+
+    /// Calls the event handler, if any, with the event `make` builds.
+    pub(crate) fn emit(&self, make: impl FnOnce(Arc<str>) -> CmapEvent) {
+        if let Some(handler) = &self.events {
+            handler.handle(make(self.address.clone()));
+        }
+    }
+
+    pub(crate) fn has_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// A consistent-enough snapshot: counts come from one load of the state word.
+    pub(crate) fn status(&self) -> Status {
+        let s = self.state();
+        let available = self.idle.len() as u32;
+        let in_use = s.total().saturating_sub(s.pending()).saturating_sub(available);
+        Status {
+            total: s.total(),
+            available,
+            pending: s.pending(),
+            in_use,
+            waiters: self.waiting.load(Relaxed) as u32,
+            generation: s.generation(),
+            paused: s.paused(),
+            closed: s.closed(),
+            counters: self.counters.snapshot(),
+        }
+    }
+
+    /// The reason `entry` must not be handed out or kept, if any (CMAP P1–P3).
+    pub(crate) fn perished(&self, entry: &Entry<M::Connection>, s: State) -> Option<ConnectionClosedReason> {
+        if s.closed() {
+            return Some(ConnectionClosedReason::PoolClosed);
+        }
+        if entry.generation != s.generation() {
+            return Some(ConnectionClosedReason::Stale);
+        }
+        if self.needs_clock {
+            let now = self.now();
+            if let Some(max_idle) = self.options.max_idle_time {
+                if now.saturating_sub(entry.idle_since) > max_idle {
+                    return Some(ConnectionClosedReason::Idle);
+                }
+            }
+            if let Some(lifetime) = self.options.max_lifetime {
+                if now.saturating_sub(entry.created) >= self.lifetime_of(entry.id, lifetime) {
+                    return Some(ConnectionClosedReason::Expired);
+                }
+            }
+        }
+        None
+    }
+
+    /// `lifetime` minus this connection's deterministic jitter.
+    fn lifetime_of(&self, id: ConnectionId, lifetime: Duration) -> Duration {
+        match self.options.max_lifetime_jitter {
+            Some(jitter) if !jitter.is_zero() => {
+                // SplitMix64 of the id: spread, deterministic, no RNG state.
+                let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                let cut = jitter.as_nanos() as u64;
+                lifetime - Duration::from_nanos(z % cut.max(1))
+            }
+            _ => lifetime,
+        }
+    }
+
+    /// True if a clear with `interrupt_in_use_connections` covered this generation.
+    pub(crate) fn is_interrupted(&self, generation: u64) -> bool {
+        generation < self.interrupt_before.load(Acquire)
+    }
+
+    // ===== checkout side =====
+
+    /// The queue-free attempt: refuse, take a resource, or tell the caller to queue.
+    pub(crate) fn try_fast(&self) -> Fast<M::Connection> {
+        let s = self.state();
+        if s.closed() {
+            return Fast::Refused(Refusal::Closed);
+        }
+        if s.paused() {
+            return Fast::Refused(Refusal::Cleared { generation: s.generation() });
+        }
+        if !self.waiters.is_empty() {
+            return Fast::Queue; // I5: never overtake a queued waiter.
+        }
+        match self.reserve() {
+            Some(resource) => Fast::Got(resource),
+            None => Fast::Queue,
+        }
+    }
+
+    /// Queues a new waiter and dispatches (I4). `Err` when the queue is full.
+    pub(crate) fn enqueue(&self) -> Result<Arc<WaiterOf<M, B>>, ()> {
+        let waiter = Arc::new(Waiter::new());
+        self.waiting.fetch_add(1, Relaxed);
+        if self.waiters.push(waiter.clone()).is_err() {
+            self.waiting.fetch_sub(1, Relaxed);
+            return Err(());
+        }
+        self.dispatch();
+        Ok(waiter)
+    }
+
+    /// Gives up on `waiter`; returns the grant if one beat the cancel (W2).
+    pub(crate) fn cancel(&self, waiter: &WaiterOf<M, B>) -> Option<Grant<M::Connection>> {
+        let grant = waiter.cancel();
+        if grant.is_none() {
+            self.waiting.fetch_sub(1, Relaxed);
+        }
+        grant
+    }
+
+    /// Returns an unused grant to the pool (CMAP K11).
+    pub(crate) fn give_back(&self, grant: Grant<M::Connection>) {
+        if let Grant::Ready(resource) = grant {
+            self.release(resource);
+            self.dispatch();
+        }
+    }
+
+    /// Takes an idle connection (closing perished ones on the way) or admits a creation.
+    pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
+        while let Some(entry) = self.idle.pop() {
+            match self.perished(&entry, self.state()) {
+                Some(reason) => self.close_live(entry, reason),
+                None => return Some(Resource::Idle(entry)),
+            }
+        }
+        self.admit().map(Resource::Create)
+    }
+
+    /// Admits one creation if the pool is ready and both limits allow it (I1, I2).
+    pub(crate) fn admit(&self) -> Option<Permit> {
+        let max_connecting = self.options.max_connecting;
+        let mut current = self.state.load(Acquire);
+        loop {
+            let s = State(current);
+            if s.paused() || s.closed() || s.total() >= self.total_max || s.pending() >= max_connecting {
+                return None;
+            }
+            let next = s.with_created();
+            debug_assert!(next.total() <= self.total_max, "I1: total {} > max {}", next.total(), self.total_max);
+            debug_assert!(next.pending() <= max_connecting, "I2: pending {} > maxConnecting", next.pending());
+            match self.state.compare_exchange(current, next.0, AcqRel, Acquire) {
+                Ok(_) => return Some(Permit { generation: s.generation() }),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Pops the oldest available connection (maintenance only).
+    pub(crate) fn pop_idle(&self) -> Option<Entry<M::Connection>> {
+        self.idle.pop()
+    }
+
+    /// Puts a connection popped by [`Engine::pop_idle`] back; the caller dispatches (I4).
+    pub(crate) fn push_idle(&self, entry: Entry<M::Connection>) {
+        self.release(Resource::Idle(entry));
+    }
+
+    /// Puts a resource back without dispatching; the caller dispatches (I4).
+    fn release(&self, resource: Resource<M::Connection>) {
+        match resource {
+            Resource::Idle(entry) => {
+                if let Err(entry) = self.idle.push(entry) {
+                    // I3 bounds idle by total <= capacity, so this is unreachable; stay safe.
+                    debug_assert!(false, "I3: idle ring full with {} slots", self.idle.capacity());
+                    self.close_live(entry, ConnectionClosedReason::Error);
+                }
+            }
+            Resource::Create(_permit) => self.release_units(State::TOTAL_ONE + State::PENDING_ONE),
+        }
+    }
+
+    /// Drops units of `total`/`pending`; the caller dispatches (I4).
+    pub(crate) fn release_units(&self, units: u64) {
+        let before = State(self.state.fetch_sub(units, AcqRel));
+        debug_assert!(before.total() >= 1, "I3: total underflow");
+        debug_assert!(
+            units & State::PENDING_ONE == 0 || before.pending() >= 1,
+            "I2: pending underflow"
+        );
+    }
+
+    /// Pairs resources with waiters until one side runs out (see the module docs).
+    pub(crate) fn dispatch(&self) {
+        B::fence(SeqCst); // I4
+        loop {
+            let s = self.state();
+            if s.closed() {
+                self.drain_closed();
+                return;
+            }
+            if self.waiters.is_empty() {
+                return;
+            }
+            if s.paused() {
+                self.refuse_waiters(Refusal::Cleared { generation: s.generation() });
+                return;
+            }
+            let Some(resource) = self.reserve() else { return };
+            match self.waiters.pop() {
+                Some(waiter) => {
+                    if let Err(Grant::Ready(resource)) = self.deliver(&waiter, Grant::Ready(resource)) {
+                        self.release(resource);
+                    }
+                }
+                None => {
+                    // The head waiter is still being published by its pusher, which will
+                    // dispatch; put the resource back and look again.
+                    self.release(resource);
+                    B::spin_loop();
+                }
+            }
+        }
+    }
+
+    fn deliver(&self, waiter: &WaiterOf<M, B>, grant: Grant<M::Connection>) -> Result<(), Grant<M::Connection>> {
+        let result = waiter.deliver(grant);
+        if result.is_ok() {
+            self.waiting.fetch_sub(1, Relaxed);
+        }
+        result
+    }
+
+    /// Fails every queued waiter (I7).
+    fn refuse_waiters(&self, refusal: Refusal) {
+        while let Some(waiter) = self.waiters.pop() {
+            // A cancelled waiter gives the refusal back; nothing to return.
+            let _ = self.deliver(&waiter, Grant::Refused(refusal));
+        }
+    }
+
+    /// On a closed pool: close every available connection and fail every waiter.
+    fn drain_closed(&self) {
+        while let Some(entry) = self.idle.pop() {
+            self.close_live(entry, ConnectionClosedReason::PoolClosed);
+        }
+        self.refuse_waiters(Refusal::Closed);
+    }
+
+    // ===== connections =====
+
+    /// The next connection id (1, 2, …).
+    pub(crate) fn next_id(&self) -> ConnectionId {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Closes an established connection: `total - 1`, then the event, then the manager.
+    /// The caller dispatches (I4).
+    pub(crate) fn close_live(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
+        self.release_units(State::TOTAL_ONE);
+        self.counters.closed.fetch_add(1, Relaxed);
+        let id = entry.id;
+        self.emit(|address| CmapEvent::ConnectionClosed { address, connection_id: id, reason });
+        self.manager.close(entry.conn);
+    }
+
+    /// Makes an established connection available (check-in, populate, abandoned
+    /// establishment), or closes it if it perished meanwhile.
+    pub(crate) fn make_available(&self, mut entry: Entry<M::Connection>) {
+        match self.perished(&entry, self.state()) {
+            Some(reason) => self.close_live(entry, reason),
+            None => {
+                if self.needs_clock {
+                    entry.idle_since = self.now();
+                }
+                self.release(Resource::Idle(entry));
+            }
+        }
+        self.dispatch();
+    }
+
+    /// Check-in (CMAP I1–I3): event first, then close or make available.
+    pub(crate) fn check_in(&self, entry: Entry<M::Connection>, errored: bool) {
+        let id = entry.id;
+        self.emit(|address| CmapEvent::ConnectionCheckedIn { address, connection_id: id });
+        if errored && !self.state().closed() {
+            self.close_live(entry, ConnectionClosedReason::Error);
+            self.dispatch();
+            return;
+        }
+        self.make_available(entry);
+    }
+
+    // ===== pool lifecycle =====
+
+    /// paused → ready. Returns false (and emits nothing) if already ready or closed.
+    pub(crate) fn ready(&self) -> Result<bool, Refusal> {
+        let mut current = self.state.load(Acquire);
+        loop {
+            let s = State(current);
+            if s.closed() {
+                return Err(Refusal::Closed);
+            }
+            if !s.paused() {
+                return Ok(false);
+            }
+            match self.state.compare_exchange(current, s.with_ready().0, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        self.emit(|address| CmapEvent::PoolReady { address });
+        self.maintenance.notify();
+        self.dispatch();
+        Ok(true)
+    }
+
+    /// Bumps the generation and pauses (CMAP L1–L6). Returns the new generation.
+    pub(crate) fn clear(&self, interrupt_in_use_connections: bool) -> u64 {
+        let mut current = self.state.load(Acquire);
+        let (before, after) = loop {
+            let s = State(current);
+            if s.closed() {
+                return s.generation();
+            }
+            let next = s.with_cleared();
+            match self.state.compare_exchange(current, next.0, AcqRel, Acquire) {
+                Ok(_) => break (s, next),
+                Err(actual) => current = actual,
+            }
+        };
+        debug_assert!(after.paused(), "L2: a cleared pool is paused");
+        if interrupt_in_use_connections {
+            self.interrupt_before.fetch_max_compat::<B>(after.generation());
+        }
+        if !before.paused() {
+            self.emit(|address| CmapEvent::PoolCleared { address, interrupt_in_use_connections });
+        }
+        if interrupt_in_use_connections {
+            self.interrupts.interrupt_except(after.generation());
+        }
+        self.dispatch(); // L4: fail the waiters now.
+        self.maintenance.notify(); // L5: close stale idle connections promptly.
+        after.generation()
+    }
+
+    /// Closes the pool (CMAP S4). Returns false if it was closed already.
+    pub(crate) fn close(&self) -> bool {
+        let before = State(self.state.fetch_or(State::CLOSED_BIT, AcqRel));
+        if before.closed() {
+            return false;
+        }
+        self.dispatch(); // closes the available connections, fails the waiters
+        self.emit(|address| CmapEvent::PoolClosed { address });
+        self.maintenance.notify();
+        true
+    }
+}
+
+impl<M: Manager, B: Backend> Drop for Engine<M, B> {
+    fn drop(&mut self) {
+        // Wake the maintenance task so it sees the engine is gone and exits.
+        self.maintenance.notify();
+    }
+}
+
+/// `fetch_max` for the backends, which only promise the ops in `AtomicOps`.
+trait FetchMax {
+    fn fetch_max_compat<B: Backend>(&self, v: u64);
+}
+
+impl<A: AtomicOps<u64>> FetchMax for A {
+    fn fetch_max_compat<B: Backend>(&self, v: u64) {
+        let mut current = self.load(Acquire);
+        while current < v {
+            match self.compare_exchange(current, v, AcqRel, Acquire) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// A one-bit, wake-once signal (used to run maintenance early).
+pub(crate) struct Signal<B: Backend> {
+    flag: B::AtomicUsize,
+    waker: AtomicWaker<B>,
+}
+
+impl<B: Backend> Signal<B> {
+    pub(crate) fn new() -> Self {
+        Signal { flag: B::AtomicUsize::new(0), waker: AtomicWaker::new() }
+    }
+
+    pub(crate) fn notify(&self) {
+        self.flag.store(1, SeqCst);
+        self.waker.wake();
+    }
+
+    /// Consumes a pending notification, or registers for the next one.
+    pub(crate) fn poll(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.flag.swap(0, AcqRel) == 1 {
+            return true;
+        }
+        self.waker.register(cx.waker());
+        self.flag.swap(0, AcqRel) == 1
+    }
+}

@@ -1,0 +1,75 @@
+//! # pool-core: poolcheck's lock-free CMAP reference pool
+//!
+//! A generic async connection pool with the full semantics of MongoDB's Connection
+//! Monitoring and Pooling spec: `maxPoolSize`, `minPoolSize`, `maxConnecting`, a FIFO wait
+//! queue with `waitQueueTimeout`, `maxIdleTime`, generations with clear / pause / ready /
+//! close, and all eleven CMAP events. It knows nothing of MongoDB: connections come from
+//! a [`Manager`], time and tasks from a [`Runtime`].
+//!
+//! Checkout, check-in and the hand-off to a waiter use atomics only. The engine is
+//! generic over a [`sync::Backend`], so the loom models in `tests/` check the very code
+//! that runs in production.
+//!
+//! ## Map
+//! - [`pool`]: the [`Pool`] handle and its builder. Start here.
+//! - [`connection`]: the [`PooledConnection`] guard.
+//! - [`manager`]: the [`Manager`] trait (make and close connections).
+//! - [`options`]: [`PoolOptions`], with CMAP's names and defaults.
+//! - [`event`]: the CMAP events and the [`EventHandler`] trait.
+//! - [`error`]: the error enums.
+//! - [`runtime`]: the clock + spawner abstraction and its Tokio implementation.
+//! - [`status`]: the [`Status`] snapshot.
+//! - [`limits`]: every hard bound.
+//! - `engine` (private): the lock-free core; its module docs list invariants I1–I7.
+//!
+//! ## Example
+//! ```
+//! use pool_core::{Manager, Pool};
+//!
+//! struct Numbers;
+//! impl Manager for Numbers {
+//!     type Connection = u64;
+//!     type Error = std::io::Error;
+//!     async fn connect(&self, id: u64) -> Result<u64, std::io::Error> {
+//!         Ok(id * 100)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let pool = Pool::builder(Numbers).max_pool_size(4).ready().build().unwrap();
+//! let conn = pool.check_out().await.unwrap();
+//! assert_eq!(*conn, 100);
+//! drop(conn); // checked in
+//! assert_eq!(pool.status().available, 1);
+//! # }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+mod checkout;
+pub mod connection;
+mod engine;
+pub mod error;
+pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod limits;
+mod maintenance;
+pub mod manager;
+pub mod options;
+pub mod pool;
+pub mod runtime;
+pub mod status;
+pub mod sync;
+
+pub use connection::PooledConnection;
+pub use error::{BuildError, CheckinError, CheckoutError, OptionsError};
+pub use event::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId, EventHandler};
+pub use manager::Manager;
+pub use options::PoolOptions;
+pub use pool::{Pool, PoolBuilder};
+#[cfg(feature = "tokio")]
+pub use runtime::TokioRuntime;
+pub use runtime::{BoxFuture, Runtime};
+pub use status::{CountersSnapshot, Status};

@@ -1,0 +1,185 @@
+//! Pool options: CMAP's names and defaults, plus the bounds users of other pools expect.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::OptionsError;
+use crate::limits;
+
+/// Options for a [`Pool`](crate::Pool). They deserialize from the CMAP spelling
+/// (`maxPoolSize`, `waitQueueTimeoutMS`, …), with durations in milliseconds.
+///
+/// A duration of `None` (or `0` in the serialized form) means "no limit", as in CMAP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PoolOptions {
+    /// Cap on pending + available + in-use connections; 0 means unlimited
+    /// (up to [`limits::CONNECTIONS_MAX`]). Default 100.
+    pub max_pool_size: u32,
+    /// The pool keeps at least this many connections while it is ready. Default 0.
+    pub min_pool_size: u32,
+    /// Cap on connections establishing at once. Must be > 0. Default 2.
+    pub max_connecting: u32,
+    /// How long a checkout may wait for a connection or an establishing slot.
+    /// `None` waits forever (the default).
+    #[serde(rename = "waitQueueTimeoutMS", with = "millis")]
+    pub wait_queue_timeout: Option<Duration>,
+    /// An available connection idle for longer than this is closed (reason `idle`).
+    #[serde(rename = "maxIdleTimeMS", with = "millis")]
+    pub max_idle_time: Option<Duration>,
+    /// A connection older than this (minus its jitter) is closed instead of reused.
+    /// Not part of CMAP; closes carry reason `expired`.
+    #[serde(rename = "maxLifetimeMS", with = "millis")]
+    pub max_lifetime: Option<Duration>,
+    /// Each connection's lifetime is shortened by a deterministic amount in
+    /// `[0, max_lifetime_jitter)`, so connections made together do not expire together.
+    #[serde(rename = "maxLifetimeJitterMS", with = "millis")]
+    pub max_lifetime_jitter: Option<Duration>,
+    /// Bound on establishing one connection; `None` leaves it to the manager.
+    #[serde(rename = "connectTimeoutMS", with = "millis")]
+    pub connect_timeout: Option<Duration>,
+    /// Gap between background maintenance runs (CMAP's `backgroundThreadIntervalMS`).
+    /// `None` disables the background task. Default 1 s.
+    #[serde(rename = "backgroundThreadIntervalMS", with = "millis")]
+    pub maintenance_interval: Option<Duration>,
+    /// Bound on queued checkouts; a checkout beyond it fails at once with
+    /// [`CheckoutError::WaitQueueFull`](crate::CheckoutError::WaitQueueFull).
+    /// Default [`limits::WAITERS_MAX_DEFAULT`].
+    pub waiters_max: u32,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_pool_size: 100,
+            min_pool_size: 0,
+            max_connecting: 2,
+            wait_queue_timeout: None,
+            max_idle_time: None,
+            max_lifetime: None,
+            max_lifetime_jitter: None,
+            connect_timeout: None,
+            maintenance_interval: Some(Duration::from_secs(1)),
+            waiters_max: limits::WAITERS_MAX_DEFAULT,
+        }
+    }
+}
+
+impl PoolOptions {
+    /// Checks every rule and bound; the pool builder calls this.
+    ///
+    /// # Errors
+    /// An [`OptionsError`] naming the option and the rule it breaks.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.max_pool_size > limits::CONNECTIONS_MAX {
+            return Err(OptionsError::MaxPoolSizeTooLarge {
+                value: self.max_pool_size,
+                limit: limits::CONNECTIONS_MAX,
+            });
+        }
+        if self.max_pool_size != 0 && self.min_pool_size > self.max_pool_size {
+            return Err(OptionsError::MinAboveMax {
+                min: self.min_pool_size,
+                max: self.max_pool_size,
+            });
+        }
+        if self.min_pool_size > limits::CONNECTIONS_MAX {
+            return Err(OptionsError::MaxPoolSizeTooLarge {
+                value: self.min_pool_size,
+                limit: limits::CONNECTIONS_MAX,
+            });
+        }
+        if self.max_connecting == 0 || self.max_connecting > limits::MAX_CONNECTING_MAX {
+            return Err(OptionsError::MaxConnectingOutOfRange {
+                value: self.max_connecting,
+                limit: limits::MAX_CONNECTING_MAX,
+            });
+        }
+        if self.waiters_max == 0 || self.waiters_max > limits::WAITERS_MAX_CEILING {
+            return Err(OptionsError::WaitersMaxOutOfRange {
+                value: self.waiters_max,
+                limit: limits::WAITERS_MAX_CEILING,
+            });
+        }
+        if let (Some(jitter), Some(lifetime)) = (self.max_lifetime_jitter, self.max_lifetime) {
+            if jitter >= lifetime {
+                return Err(OptionsError::JitterNotBelowLifetime { jitter, lifetime });
+            }
+        }
+        if self.max_lifetime_jitter.is_some() && self.max_lifetime.is_none() {
+            return Err(OptionsError::JitterWithoutLifetime);
+        }
+        if self.maintenance_interval == Some(Duration::ZERO) {
+            return Err(OptionsError::ZeroMaintenanceInterval);
+        }
+        Ok(())
+    }
+
+    /// `max_pool_size` with 0 read as [`limits::CONNECTIONS_MAX`].
+    pub fn total_max(&self) -> u32 {
+        if self.max_pool_size == 0 {
+            limits::CONNECTIONS_MAX
+        } else {
+            self.max_pool_size
+        }
+    }
+}
+
+/// `Option<Duration>` as integer milliseconds; `0`, `null` and negative values mean `None`
+/// (CMAP: 0 is "no limit"; `backgroundThreadIntervalMS` < 0 is "never run").
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_u64(0),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let v: Option<f64> = Option::deserialize(d)?;
+        Ok(match v {
+            Some(ms) if ms.is_finite() && ms > 0.0 => Some(Duration::from_secs_f64(ms / 1000.0)),
+            Some(ms) if ms.is_nan() => return Err(serde::de::Error::custom("a duration in ms must be a number")),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmap_spelling_deserializes_with_spec_defaults() {
+        let o: PoolOptions =
+            serde_json::from_str(r#"{"maxPoolSize": 50, "minPoolSize": 5, "maxIdleTimeMS": 100}"#).unwrap();
+        assert_eq!(o.max_pool_size, 50);
+        assert_eq!(o.min_pool_size, 5);
+        assert_eq!(o.max_idle_time, Some(Duration::from_millis(100)));
+        assert_eq!(o.max_connecting, 2);
+        assert_eq!(o.wait_queue_timeout, None);
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn negative_background_interval_means_never() {
+        let o: PoolOptions = serde_json::from_str(r#"{"backgroundThreadIntervalMS": -1}"#).unwrap();
+        assert_eq!(o.maintenance_interval, None);
+    }
+
+    #[test]
+    fn bad_options_are_typed_errors() {
+        let o = PoolOptions { min_pool_size: 11, max_pool_size: 10, ..PoolOptions::default() };
+        assert!(matches!(o.validate(), Err(OptionsError::MinAboveMax { min: 11, max: 10 })));
+        let o = PoolOptions { max_connecting: 0, ..PoolOptions::default() };
+        assert!(matches!(o.validate(), Err(OptionsError::MaxConnectingOutOfRange { .. })));
+        let unknown = serde_json::from_str::<PoolOptions>(r#"{"maxPoolSzie": 3}"#);
+        assert!(unknown.unwrap_err().to_string().contains("maxPoolSzie"));
+    }
+}

@@ -1,0 +1,337 @@
+//! The public pool handle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::checkout::{Establish, Origin, Wait};
+use crate::connection::PooledConnection;
+use crate::engine::{Engine, Fast, Grant, Refusal, Resource};
+use crate::error::{BuildError, CheckinError, CheckoutError};
+use crate::event::{CmapEvent, EventHandler};
+use crate::manager::Manager;
+use crate::options::PoolOptions;
+use crate::runtime::Runtime;
+use crate::status::Status;
+use crate::sync::{Backend, StdBackend};
+
+/// A connection pool with CMAP semantics. Cheap to clone; clones share the pool.
+///
+/// A new pool is *paused*, as CMAP prescribes: call [`Pool::ready`] before checking out
+/// (the [`PoolBuilder::ready`] shortcut does it at build time).
+///
+/// `B` selects the synchronisation backend; leave it at the default. The loom models in
+/// this crate's tests instantiate the same pool with a loom backend.
+pub struct Pool<M: Manager, B: Backend = StdBackend> {
+    pub(crate) engine: Arc<Engine<M, B>>,
+}
+
+impl<M: Manager, B: Backend> Clone for Pool<M, B> {
+    fn clone(&self) -> Self {
+        Pool { engine: self.engine.clone() }
+    }
+}
+
+impl<M: Manager, B: Backend> std::fmt::Debug for Pool<M, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("address", &self.engine.address).field("status", &self.status()).finish()
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool over `manager`.
+    pub fn builder(manager: M) -> PoolBuilder<M> {
+        PoolBuilder::new(manager)
+    }
+}
+
+impl<M: Manager, B: Backend> Pool<M, B> {
+    /// Checks a connection out: an available one if there is one, else a new one if the
+    /// limits allow, else it waits in FIFO order.
+    ///
+    /// # Errors
+    /// [`CheckoutError::PoolClosed`], [`CheckoutError::PoolCleared`] (paused pool, or
+    /// cleared while waiting), [`CheckoutError::Timeout`] (`wait_queue_timeout`),
+    /// [`CheckoutError::WaitQueueFull`], or the manager's error on establishment.
+    ///
+    /// # Cancel safety
+    /// Dropping the future at any point loses nothing: a queued checkout leaves the queue
+    /// at once, a connection granted to it goes back to the pool, and an establishment in
+    /// flight finishes in the background and makes its connection available.
+    pub async fn check_out(&self) -> Result<PooledConnection<M, B>, CheckoutError<M::Error>> {
+        let engine = &self.engine;
+        let timed = engine.has_events() || engine.options.wait_queue_timeout.is_some();
+        let started = if timed { engine.now() } else { Duration::ZERO };
+        engine.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
+        let resource = match engine.try_fast() {
+            Fast::Got(resource) => resource,
+            Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
+            Fast::Queue => {
+                let Ok(waiter) = engine.enqueue() else {
+                    return Err(self.fail(started, CheckoutError::WaitQueueFull { limit: engine.options.waiters_max }));
+                };
+                let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
+                match Wait::new(engine.clone(), waiter, deadline).await {
+                    Ok(Grant::Ready(resource)) => resource,
+                    Ok(Grant::Refused(refusal)) => return Err(self.fail(started, refused(refusal))),
+                    Err(()) => {
+                        let waited = engine.now().saturating_sub(started);
+                        return Err(self.fail(started, CheckoutError::Timeout { waited }));
+                    }
+                }
+            }
+        };
+        let entry = match resource {
+            Resource::Idle(entry) => entry,
+            Resource::Create(permit) => match Establish::new(engine.clone(), permit, Origin::Checkout).await {
+                // A checkout's establishment always yields its entry.
+                Ok(Some(entry)) => entry,
+                Ok(None) => unreachable!("Origin::Checkout returns the connection"),
+                Err(error) => return Err(self.fail(started, error)),
+            },
+        };
+        // I6: a clear may have happened since the connection left `idle`.
+        if let Some(reason) = engine.perished(&entry, engine.state()) {
+            let generation = engine.state().generation();
+            engine.close_live(entry, reason);
+            engine.dispatch();
+            let error = if engine.state().closed() {
+                CheckoutError::PoolClosed
+            } else {
+                CheckoutError::PoolCleared { generation }
+            };
+            return Err(self.fail(started, error));
+        }
+        engine.counters.checked_out.fetch_add_relaxed();
+        let id = entry.id;
+        engine.emit(|address| CmapEvent::ConnectionCheckedOut {
+            address,
+            connection_id: id,
+            duration: engine.now().saturating_sub(started),
+        });
+        Ok(PooledConnection::new(engine.clone(), entry))
+    }
+
+    fn fail(&self, started: Duration, error: CheckoutError<M::Error>) -> CheckoutError<M::Error> {
+        let engine = &self.engine;
+        engine.counters.checkout_failed.fetch_add_relaxed();
+        let reason = error.reason();
+        engine.emit(|address| CmapEvent::ConnectionCheckOutFailed {
+            address,
+            reason,
+            duration: engine.now().saturating_sub(started),
+        });
+        error
+    }
+
+    /// Checks `conn` in explicitly (dropping it does the same).
+    ///
+    /// # Errors
+    /// [`CheckinError::ForeignConnection`] if `conn` came from another pool; the
+    /// connection then goes back to its own pool.
+    pub fn check_in(&self, conn: PooledConnection<M, B>) -> Result<(), CheckinError> {
+        if !Arc::ptr_eq(&self.engine, &conn.engine) {
+            return Err(CheckinError::ForeignConnection { id: conn.id() });
+        }
+        drop(conn);
+        Ok(())
+    }
+
+    /// Marks the pool ready (paused → ready) and emits `PoolReady`. Does nothing if it is
+    /// ready already.
+    ///
+    /// # Errors
+    /// [`CheckoutError::PoolClosed`] on a closed pool.
+    pub fn ready(&self) -> Result<(), CheckoutError<M::Error>> {
+        self.engine.ready().map(|_| ()).map_err(refused)
+    }
+
+    /// Clears the pool: bumps the generation, pauses it, fails every queued checkout, and
+    /// schedules stale connections to close. With `interrupt_in_use_connections`, pending
+    /// connections of older generations are aborted and in-use ones report
+    /// [`PooledConnection::is_interrupted`]. Returns the new generation.
+    pub fn clear(&self, interrupt_in_use_connections: bool) -> u64 {
+        self.engine.clear(interrupt_in_use_connections)
+    }
+
+    /// Closes the pool: available connections close now, in-use ones when checked in,
+    /// queued checkouts fail. Idempotent.
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    /// A snapshot of the pool's counts and counters.
+    pub fn status(&self) -> Status {
+        self.engine.status()
+    }
+
+    /// The address the pool reports in its events.
+    pub fn address(&self) -> &str {
+        &self.engine.address
+    }
+
+    /// The options the pool runs with.
+    pub fn options(&self) -> &PoolOptions {
+        &self.engine.options
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.engine.manager
+    }
+}
+
+fn refused<E: std::error::Error + 'static>(refusal: Refusal) -> CheckoutError<E> {
+    match refusal {
+        Refusal::Closed => CheckoutError::PoolClosed,
+        Refusal::Cleared { generation } => CheckoutError::PoolCleared { generation },
+    }
+}
+
+/// Builds a [`Pool`].
+pub struct PoolBuilder<M: Manager> {
+    manager: M,
+    options: PoolOptions,
+    runtime: Option<Arc<dyn Runtime>>,
+    events: Option<Arc<dyn EventHandler>>,
+    address: Arc<str>,
+    ready: bool,
+}
+
+impl<M: Manager> PoolBuilder<M> {
+    fn new(manager: M) -> Self {
+        PoolBuilder {
+            manager,
+            options: PoolOptions::default(),
+            runtime: None,
+            events: None,
+            address: Arc::from("localhost:27017"),
+            ready: false,
+        }
+    }
+
+    /// Sets every option at once.
+    pub fn options(mut self, options: PoolOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// `maxPoolSize` (0 = unlimited).
+    pub fn max_pool_size(mut self, n: u32) -> Self {
+        self.options.max_pool_size = n;
+        self
+    }
+
+    /// `minPoolSize`.
+    pub fn min_pool_size(mut self, n: u32) -> Self {
+        self.options.min_pool_size = n;
+        self
+    }
+
+    /// `maxConnecting`.
+    pub fn max_connecting(mut self, n: u32) -> Self {
+        self.options.max_connecting = n;
+        self
+    }
+
+    /// `waitQueueTimeoutMS`.
+    pub fn wait_queue_timeout(mut self, t: Option<Duration>) -> Self {
+        self.options.wait_queue_timeout = t;
+        self
+    }
+
+    /// `maxIdleTimeMS`.
+    pub fn max_idle_time(mut self, t: Option<Duration>) -> Self {
+        self.options.max_idle_time = t;
+        self
+    }
+
+    /// Maximum connection lifetime and its jitter.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>, jitter: Option<Duration>) -> Self {
+        self.options.max_lifetime = lifetime;
+        self.options.max_lifetime_jitter = jitter;
+        self
+    }
+
+    /// The background maintenance interval (`None` disables it).
+    pub fn maintenance_interval(mut self, t: Option<Duration>) -> Self {
+        self.options.maintenance_interval = t;
+        self
+    }
+
+    /// The address reported in events.
+    pub fn address(mut self, address: impl Into<Arc<str>>) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    /// The clock and spawner (default: the current Tokio runtime).
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Receives every CMAP event.
+    pub fn event_handler(mut self, handler: impl EventHandler) -> Self {
+        self.events = Some(Arc::new(handler));
+        self
+    }
+
+    /// Marks the pool ready as soon as it is built.
+    pub fn ready(mut self) -> Self {
+        self.ready = true;
+        self
+    }
+
+    /// Builds the pool with the standard backend.
+    ///
+    /// # Errors
+    /// [`BuildError::Options`] for an invalid option; [`BuildError::NoRuntime`] when no
+    /// runtime was given and none is current.
+    pub fn build(self) -> Result<Pool<M>, BuildError> {
+        self.build_with_backend()
+    }
+
+    /// Builds the pool with backend `B` (the loom models use this).
+    ///
+    /// # Errors
+    /// As [`PoolBuilder::build`].
+    pub fn build_with_backend<B: Backend>(self) -> Result<Pool<M, B>, BuildError> {
+        self.options.validate()?;
+        let runtime = match self.runtime {
+            Some(r) => r,
+            None => default_runtime()?,
+        };
+        let engine = Arc::new(Engine::new(self.manager, self.options, runtime, self.events, self.address));
+        let options = engine.options.clone();
+        engine.emit(|address| CmapEvent::PoolCreated { address, options });
+        if let Some(interval) = engine.options.maintenance_interval {
+            crate::maintenance::start(&engine, interval);
+        }
+        let pool = Pool { engine };
+        if self.ready {
+            let _ = pool.engine.ready();
+        }
+        Ok(pool)
+    }
+}
+
+#[cfg(feature = "tokio")]
+fn default_runtime() -> Result<Arc<dyn Runtime>, BuildError> {
+    crate::runtime::TokioRuntime::current().map(|r| Arc::new(r) as Arc<dyn Runtime>).ok_or(BuildError::NoRuntime)
+}
+
+#[cfg(not(feature = "tokio"))]
+fn default_runtime() -> Result<Arc<dyn Runtime>, BuildError> {
+    Err(BuildError::NoRuntime)
+}
+
+/// `fetch_add(1, Relaxed)` on a counter.
+pub(crate) trait CounterExt {
+    fn fetch_add_relaxed(&self);
+}
+
+impl<A: crate::sync::AtomicOps<u64>> CounterExt for A {
+    fn fetch_add_relaxed(&self) {
+        self.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

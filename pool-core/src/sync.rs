@@ -1,0 +1,134 @@
+//! The one place that names atomics.
+//!
+//! The engine is generic over a [`Backend`]: a small set of atomic integers, an
+//! `UnsafeCell` with a closure API, a fence and a spin hint. [`StdBackend`] is the
+//! default and compiles to plain `std` atomics. The loom models in `tests/` supply a
+//! backend built from `loom` types, so plain `cargo test` model-checks the *same*
+//! engine code that production runs, with no `RUSTFLAGS` and no `cfg` swap.
+
+use std::sync::atomic::Ordering;
+
+/// The synchronisation primitives the engine is built from.
+///
+/// Implementations must give the types the memory-model semantics of their `std`
+/// namesakes. The loom backend in `tests/common/loom_backend.rs` is the only other
+/// implementation poolcheck ships.
+pub trait Backend: Send + Sync + Sized + 'static {
+    /// An atomic `usize`.
+    type AtomicUsize: AtomicOps<usize>;
+    /// An atomic `u64`.
+    type AtomicU64: AtomicOps<u64>;
+    /// An interior-mutable cell whose accesses the backend may track.
+    type Cell<T>: CellOps<T>;
+
+    /// A memory fence (`std::sync::atomic::fence`).
+    fn fence(order: Ordering);
+
+    /// Called inside the (short, bounded) retry loops of the engine. `std` issues a
+    /// spin hint; loom yields so that the thread it waits for can run.
+    fn spin_loop();
+}
+
+/// The operations the engine uses on an atomic integer.
+#[allow(missing_docs)]
+pub trait AtomicOps<V: Copy>: Send + Sync {
+    fn new(v: V) -> Self;
+    fn load(&self, order: Ordering) -> V;
+    fn store(&self, v: V, order: Ordering);
+    fn swap(&self, v: V, order: Ordering) -> V;
+    fn compare_exchange(&self, current: V, new: V, success: Ordering, failure: Ordering) -> Result<V, V>;
+    fn fetch_add(&self, v: V, order: Ordering) -> V;
+    fn fetch_sub(&self, v: V, order: Ordering) -> V;
+    fn fetch_or(&self, v: V, order: Ordering) -> V;
+    fn fetch_and(&self, v: V, order: Ordering) -> V;
+}
+
+/// An `UnsafeCell` reached only through closures, as loom requires.
+pub trait CellOps<T> {
+    /// Wraps `value`.
+    fn new(value: T) -> Self;
+    /// Runs `f` with a shared pointer to the contents.
+    fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R;
+    /// Runs `f` with an exclusive pointer to the contents.
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R;
+}
+
+/// Implements [`AtomicOps`] for an atomic type with the `std` method names.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __impl_atomic_ops {
+    ($atomic:ty, $v:ty) => {
+        impl $crate::sync::AtomicOps<$v> for $atomic {
+            fn new(v: $v) -> Self {
+                <$atomic>::new(v)
+            }
+            fn load(&self, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::load(self, o)
+            }
+            fn store(&self, v: $v, o: ::std::sync::atomic::Ordering) {
+                <$atomic>::store(self, v, o)
+            }
+            fn swap(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::swap(self, v, o)
+            }
+            fn compare_exchange(
+                &self,
+                c: $v,
+                n: $v,
+                s: ::std::sync::atomic::Ordering,
+                f: ::std::sync::atomic::Ordering,
+            ) -> Result<$v, $v> {
+                <$atomic>::compare_exchange(self, c, n, s, f)
+            }
+            fn fetch_add(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::fetch_add(self, v, o)
+            }
+            fn fetch_sub(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::fetch_sub(self, v, o)
+            }
+            fn fetch_or(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::fetch_or(self, v, o)
+            }
+            fn fetch_and(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
+                <$atomic>::fetch_and(self, v, o)
+            }
+        }
+    };
+}
+
+__impl_atomic_ops!(std::sync::atomic::AtomicUsize, usize);
+__impl_atomic_ops!(std::sync::atomic::AtomicU64, u64);
+
+/// The production backend: `std` atomics and `std::cell::UnsafeCell`.
+#[derive(Debug)]
+pub enum StdBackend {}
+
+impl Backend for StdBackend {
+    type AtomicUsize = std::sync::atomic::AtomicUsize;
+    type AtomicU64 = std::sync::atomic::AtomicU64;
+    type Cell<T> = StdCell<T>;
+
+    fn fence(order: Ordering) {
+        std::sync::atomic::fence(order);
+    }
+
+    fn spin_loop() {
+        std::hint::spin_loop();
+    }
+}
+
+/// `std::cell::UnsafeCell` with loom's closure API.
+#[derive(Debug)]
+pub struct StdCell<T>(std::cell::UnsafeCell<T>);
+
+impl<T> CellOps<T> for StdCell<T> {
+    fn new(value: T) -> Self {
+        StdCell(std::cell::UnsafeCell::new(value))
+    }
+    fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}

@@ -1,0 +1,2 @@
+//! poolcheck
+pub use pool_core;
