@@ -192,6 +192,16 @@ impl<M: Manager, B: Backend> Future for Establish<M, B> {
 impl<M: Manager, B: Backend> Drop for Establish<M, B> {
     fn drop(&mut self) {
         let Some(connect) = self.connect.take() else { return };
+        if self.origin != Origin::Checkout {
+            // A background establishment is dropped mid-flight only by its runtime (shutting
+            // down, or a task aborted). Respawning it there would drop it again at once, for
+            // ever (a stack overflow): give its units back instead. As `Abandoned`, so no
+            // populate clear: the server did not fail.
+            drop(connect);
+            self.origin = Origin::Abandoned;
+            self.settle_err(ConnectionClosedReason::Error);
+            return;
+        }
         // The checkout gave up mid-establishment: finish in the background and keep the
         // connection, instead of churning it.
         let rest = Establish {

@@ -13,7 +13,6 @@ use crate::limits;
 /// A duration of `None` (or `0` in the serialized form) means "no limit", as in CMAP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[non_exhaustive]
 pub struct PoolOptions {
     /// Cap on pending + available + in-use connections; 0 means unlimited
     /// (up to [`limits::CONNECTIONS_MAX`]). Default 100.

@@ -71,7 +71,7 @@ impl<M: Manager, B: Backend> Pool<M, B> {
                 };
                 let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
                 match Wait::new(engine.clone(), waiter, deadline).await {
-                    Ok(Grant::Ready(resource)) => resource,
+                    Ok(Grant::Ready(resource)) => engine.prefer_idle(resource),
                     Ok(Grant::Refused(refusal)) => return Err(self.fail(started, refused(refusal))),
                     Err(()) => {
                         let waited = engine.now().saturating_sub(started);

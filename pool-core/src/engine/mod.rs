@@ -297,6 +297,34 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
     }
 
+    /// CMAP K5: a queued checkout that was granted a creation permit takes a connection that
+    /// became available since (say the second of two populated connections that finished
+    /// together) instead of creating one; the permit goes back to the pool.
+    pub(crate) fn prefer_idle(&self, resource: Resource<M::Connection>) -> Resource<M::Connection> {
+        let Resource::Create(permit) = resource else { return resource };
+        if self.idle.is_empty() {
+            return Resource::Create(permit);
+        }
+        let mut closed = false;
+        while let Some(entry) = self.idle.pop() {
+            match self.perished(&entry, self.state()) {
+                Some(reason) => {
+                    self.close_live(entry, reason);
+                    closed = true;
+                }
+                None => {
+                    self.release(Resource::Create(permit));
+                    self.dispatch(); // I4
+                    return Resource::Idle(entry);
+                }
+            }
+        }
+        if closed {
+            self.dispatch(); // I4
+        }
+        Resource::Create(permit)
+    }
+
     /// Takes an idle connection (closing perished ones on the way) or admits a creation.
     pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
         while let Some(entry) = self.idle.pop() {
@@ -363,8 +391,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Pairs resources with waiters until one side runs out (see the module docs).
     pub(crate) fn dispatch(&self) {
-        B::fence(SeqCst); // I4
         loop {
+            // I4: every pass starts with a fence, because the previous pass may have
+            // published a resource (a release) that a racing enqueuer must see, or must
+            // see its waiter.
+            B::fence(SeqCst);
             let s = self.state();
             if s.closed() {
                 self.drain_closed();

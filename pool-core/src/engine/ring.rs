@@ -145,9 +145,19 @@ impl<T, B: Backend> Ring<T, B> {
                     Err(actual) => head = actual,
                 }
             } else if stamp == head {
-                // Empty, or a push claimed the slot and has not published yet. Either way
-                // there is nothing to take; the pusher dispatches after it publishes.
-                return None;
+                // Empty, a push that claimed the slot has not published yet, or our `head`
+                // is stale. Only the last one calls for a retry: an unpublished push is
+                // not waited for, since its pusher dispatches after publishing.
+                B::fence(SeqCst);
+                let tail = self.tail.load(Relaxed);
+                if tail == head {
+                    return None;
+                }
+                let fresh = self.head.load(Relaxed);
+                if fresh == head {
+                    return None;
+                }
+                head = fresh;
             } else {
                 // Another pop moved `head` on; reload.
                 B::spin_loop();

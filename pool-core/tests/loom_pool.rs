@@ -1,0 +1,199 @@
+//! Loom models of the pool engine: the production code (`Pool<_, LoomBackend>`) under
+//! every interleaving loom explores within a preemption bound. Each model names the
+//! invariants (engine I1–I7, waiter W1–W3, CMAP rules) it checks; the engine's own
+//! `debug_assert!`s run in every interleaving too.
+
+mod common;
+
+use common::{assert_quiescent, model, poll_once, pool};
+use loom::future::block_on;
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use pool_core::CheckoutError;
+
+/// I1, I2, I3: two racing checkouts on a pool of one never exceed the limits, both get
+/// served in turn, and nothing leaks.
+#[test]
+fn limits_hold_under_racing_checkouts() {
+    model("limits_hold_under_racing_checkouts", 2, || {
+        let pool = pool(1, 1);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let conn = block_on(pool.check_out()).expect("served in turn");
+                    let s = pool.status();
+                    assert!(s.total <= 1, "I1: total {} > maxPoolSize 1", s.total);
+                    assert!(s.pending <= 1, "I2: pending {} > maxConnecting 1", s.pending);
+                    drop(conn);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 1, "one connection serves both");
+        assert_eq!(pool.status().counters.created, 1, "MAX: creation bounded by demand");
+    });
+}
+
+/// I4: a check-in racing a new waiter is never lost (a lost wake-up would leave the
+/// waiter parked forever, which loom reports as a deadlock).
+#[test]
+fn checkin_racing_a_new_waiter_wakes_it() {
+    model("checkin_racing_a_new_waiter_wakes_it", 3, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            thread::spawn(move || drop(block_on(pool.check_out()).expect("handed the checked-in connection")))
+        };
+        drop(held);
+        waiter.join().unwrap();
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 1);
+    });
+}
+
+/// W2, K11: a checkout cancelled after one poll (a timeout or a dropped future) leaves the
+/// queue, and a connection granted to it in the race goes back to the pool.
+#[test]
+fn cancelled_waiter_leaks_nothing() {
+    model("cancelled_waiter_leaks_nothing", 3, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let canceller = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                let mut fut = Box::pin(pool.check_out());
+                // Either queued (pending) or served at once if the check-in came first.
+                let got = poll_once(&mut fut);
+                drop(got);
+                drop(fut);
+            })
+        };
+        drop(held);
+        canceller.join().unwrap();
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 1, "the connection survived the cancelled grant");
+        let mut again = Box::pin(pool.check_out());
+        assert!(matches!(poll_once(&mut again), Some(Ok(_))), "the pool still serves at once");
+    });
+}
+
+/// I5 (FIFO hand-off): with one connection held, two queued checkouts are served in
+/// arrival order even when the check-in races the second arrival.
+#[test]
+fn handoff_is_fifo() {
+    model("handoff_is_fifo", 2, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let first_queued = Arc::new(AtomicBool::new(false));
+        let waiters = {
+            let pool = pool.clone();
+            let first_queued = first_queued.clone();
+            thread::spawn(move || {
+                let mut first = Box::pin(pool.check_out());
+                assert!(poll_once(&mut first).is_none(), "the connection is held");
+                first_queued.store(true, Ordering::SeqCst);
+                let mut second = Box::pin(pool.check_out());
+                assert!(poll_once(&mut second).is_none(), "I5: the newcomer must not overtake");
+                let conn = block_on(first).expect("the older waiter is served first");
+                assert!(poll_once(&mut second).is_none(), "only one connection exists");
+                drop(conn);
+                drop(block_on(second).expect("then the second"));
+            })
+        };
+        while !first_queued.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        drop(held);
+        waiters.join().unwrap();
+        assert_quiescent(&pool);
+    });
+}
+
+/// I7, CMAP L4 and I6: a clear fails every queued checkout at once, and after ready no
+/// connection of the old generation is handed out.
+#[test]
+fn clear_fails_waiters_and_stale_is_never_handed_out() {
+    model("clear_fails_waiters_and_stale_is_never_handed_out", 2, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            thread::spawn(move || match block_on(pool.check_out()) {
+                Err(CheckoutError::PoolCleared { .. }) => {}
+                other => panic!("L4: expected PoolCleared, got {other:?}"),
+            })
+        };
+        let clearer = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                pool.clear(false);
+            })
+        };
+        clearer.join().unwrap();
+        waiter.join().unwrap();
+        drop(held); // stale: closed at check-in
+        assert_eq!(pool.status().total, 0, "the stale connection was closed at check-in");
+        pool.ready().unwrap();
+        let conn = block_on(pool.check_out()).unwrap();
+        assert_eq!(conn.generation(), pool.status().generation, "I6: no stale hand-out");
+        drop(conn);
+        assert_quiescent(&pool);
+    });
+}
+
+/// CMAP S4/S5: close fails queued checkouts with PoolClosed; the in-use connection is
+/// closed at check-in; nothing is left.
+#[test]
+fn close_fails_waiters_and_drains() {
+    model("close_fails_waiters_and_drains", 2, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            thread::spawn(move || match block_on(pool.check_out()) {
+                Err(CheckoutError::PoolClosed) => {}
+                other => panic!("S5: expected PoolClosed, got {other:?}"),
+            })
+        };
+        let closer = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.close())
+        };
+        closer.join().unwrap();
+        waiter.join().unwrap();
+        drop(held);
+        let s = pool.status();
+        assert_eq!((s.total, s.available, s.waiters), (0, 0, 0), "close left {s:?}");
+        assert!(s.closed);
+    });
+}
+
+/// I4 with two check-ins and two waiters on a pool of two: every waiter is served.
+#[test]
+fn two_checkins_two_waiters() {
+    model("two_checkins_two_waiters", 1, || {
+        let pool = pool(2, 2);
+        let a = block_on(pool.check_out()).unwrap();
+        let b = block_on(pool.check_out()).unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || drop(block_on(pool.check_out()).unwrap()))
+            })
+            .collect();
+        let returner = thread::spawn(move || drop(a));
+        drop(b);
+        returner.join().unwrap();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 2);
+    });
+}
