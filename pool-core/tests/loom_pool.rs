@@ -16,7 +16,7 @@ use pool_core::CheckoutError;
 /// served in turn, and nothing leaks.
 #[test]
 fn limits_hold_under_racing_checkouts() {
-    model("limits_hold_under_racing_checkouts", 2, || {
+    model("limits_hold_under_racing_checkouts", 3, || {
         let pool = pool(1, 1);
         let threads: Vec<_> = (0..2)
             .map(|_| {
@@ -87,7 +87,7 @@ fn cancelled_waiter_leaks_nothing() {
 /// arrival order even when the check-in races the second arrival.
 #[test]
 fn handoff_is_fifo() {
-    model("handoff_is_fifo", 2, || {
+    model("handoff_is_fifo", 3, || {
         let pool = pool(1, 1);
         let held = block_on(pool.check_out()).unwrap();
         let first_queued = Arc::new(AtomicBool::new(false));
@@ -119,7 +119,7 @@ fn handoff_is_fifo() {
 /// connection of the old generation is handed out.
 #[test]
 fn clear_fails_waiters_and_stale_is_never_handed_out() {
-    model("clear_fails_waiters_and_stale_is_never_handed_out", 2, || {
+    model("clear_fails_waiters_and_stale_is_never_handed_out", 3, || {
         let pool = pool(1, 1);
         let held = block_on(pool.check_out()).unwrap();
         let waiter = {
@@ -151,7 +151,7 @@ fn clear_fails_waiters_and_stale_is_never_handed_out() {
 /// closed at check-in; nothing is left.
 #[test]
 fn close_fails_waiters_and_drains() {
-    model("close_fails_waiters_and_drains", 2, || {
+    model("close_fails_waiters_and_drains", 3, || {
         let pool = pool(1, 1);
         let held = block_on(pool.check_out()).unwrap();
         let waiter = {
@@ -195,5 +195,66 @@ fn two_checkins_two_waiters() {
         }
         assert_quiescent(&pool);
         assert_eq!(pool.status().total, 2);
+    });
+}
+
+/// W2 + I5: the head waiter is cancelled while a check-in races it; the connection
+/// passes on to the next waiter instead of being lost with the cancelled one.
+#[test]
+fn cancelled_head_waiter_passes_the_connection_on() {
+    model("cancelled_head_waiter_passes_the_connection_on", 3, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let head_queued = Arc::new(AtomicBool::new(false));
+        let canceller = {
+            let pool = pool.clone();
+            let head_queued = head_queued.clone();
+            thread::spawn(move || {
+                let mut head = Box::pin(pool.check_out());
+                // Queued, or served at once if the check-in came first.
+                let served = poll_once(&mut head);
+                head_queued.store(true, Ordering::SeqCst);
+                drop(served);
+                drop(head); // cancelled, maybe after a grant reached it
+            })
+        };
+        let next = {
+            let pool = pool.clone();
+            let head_queued = head_queued.clone();
+            thread::spawn(move || {
+                while !head_queued.load(Ordering::SeqCst) {
+                    thread::yield_now();
+                }
+                drop(block_on(pool.check_out()).expect("served after the head left"));
+            })
+        };
+        drop(held);
+        canceller.join().unwrap();
+        next.join().unwrap();
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 1);
+    });
+}
+
+/// I6 + CMAP L5: a check-in racing a clear never leaves a stale connection available;
+/// after ready, only current-generation connections are handed out.
+#[test]
+fn clear_racing_checkin_leaves_nothing_stale() {
+    model("clear_racing_checkin_leaves_nothing_stale", 3, || {
+        let pool = pool(1, 1);
+        let held = block_on(pool.check_out()).unwrap();
+        let returner = thread::spawn(move || drop(held));
+        let clearer = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.clear(false))
+        };
+        returner.join().unwrap();
+        let generation = clearer.join().unwrap();
+        pool.ready().unwrap();
+        let conn = block_on(pool.check_out()).unwrap();
+        assert_eq!(conn.generation(), generation, "I6: a stale connection was handed out");
+        drop(conn);
+        assert_quiescent(&pool);
+        assert_eq!(pool.status().total, 1, "at most one connection after the clear");
     });
 }

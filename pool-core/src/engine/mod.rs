@@ -469,14 +469,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Makes an established connection available (check-in, populate, abandoned
     /// establishment), or closes it if it perished meanwhile.
     pub(crate) fn make_available(&self, mut entry: Entry<M::Connection>) {
+        // The idle clock restarts now (CMAP I3): time spent in use is not idle time.
+        if self.needs_clock {
+            entry.idle_since = self.now();
+        }
         match self.perished(&entry, self.state()) {
             Some(reason) => self.close_live(entry, reason),
-            None => {
-                if self.needs_clock {
-                    entry.idle_since = self.now();
-                }
-                self.release(Resource::Idle(entry));
-            }
+            None => self.release(Resource::Idle(entry)),
         }
         self.dispatch();
     }
