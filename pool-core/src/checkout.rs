@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
 use crate::engine::state::State;
+use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId};
 use crate::manager::Manager;
@@ -25,9 +25,17 @@ pub(crate) struct Wait<M: Manager, B: Backend> {
 }
 
 impl<M: Manager, B: Backend> Wait<M, B> {
-    pub(crate) fn new(engine: Arc<Engine<M, B>>, waiter: Arc<WaiterOf<M, B>>, deadline: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        engine: Arc<Engine<M, B>>,
+        waiter: Arc<WaiterOf<M, B>>,
+        deadline: Option<Duration>,
+    ) -> Self {
         let timer = deadline.map(|d| engine.runtime.sleep_until(d));
-        Wait { engine, waiter: Some(waiter), timer }
+        Wait {
+            engine,
+            waiter: Some(waiter),
+            timer,
+        }
     }
 }
 
@@ -99,13 +107,28 @@ impl<M: Manager, B: Backend> Establish<M, B> {
         let id = engine.next_id();
         let generation = permit.generation;
         engine.counters.created.fetch_add_relaxed();
-        engine.emit(|address| CmapEvent::ConnectionCreated { address, connection_id: id });
+        engine.emit(|address| CmapEvent::ConnectionCreated {
+            address,
+            connection_id: id,
+        });
         let created = engine.now();
         let slot = engine.interrupts.acquire(generation);
-        let timer = engine.options.connect_timeout.map(|t| engine.runtime.sleep_until(created + t));
+        let timer = engine
+            .options
+            .connect_timeout
+            .map(|t| engine.runtime.sleep_until(created + t));
         let manager_owner = engine.clone();
         let connect: Connect<M> = Box::pin(async move { manager_owner.manager.connect(id).await });
-        Establish { engine, origin, id, generation, created, connect: Some(connect), slot, timer }
+        Establish {
+            engine,
+            origin,
+            id,
+            generation,
+            created,
+            connect: Some(connect),
+            slot,
+            timer,
+        }
     }
 
     fn settle_ok(&mut self, conn: M::Connection) -> Option<Entry<M::Connection>> {
@@ -115,9 +138,18 @@ impl<M: Manager, B: Backend> Establish<M, B> {
         }
         let now = engine.now();
         let (id, duration) = (self.id, now.saturating_sub(self.created));
-        engine.emit(|address| CmapEvent::ConnectionReady { address, connection_id: id, duration });
-        let entry =
-            Entry { conn, id: self.id, generation: self.generation, created: self.created, idle_since: now };
+        engine.emit(|address| CmapEvent::ConnectionReady {
+            address,
+            connection_id: id,
+            duration,
+        });
+        let entry = Entry {
+            conn,
+            id: self.id,
+            generation: self.generation,
+            created: self.created,
+            idle_since: now,
+        };
         match self.origin {
             Origin::Checkout => {
                 engine.release_units(State::PENDING_ONE);
@@ -146,7 +178,11 @@ impl<M: Manager, B: Backend> Establish<M, B> {
         engine.release_units(State::TOTAL_ONE + State::PENDING_ONE);
         engine.counters.closed.fetch_add_relaxed();
         let id = self.id;
-        engine.emit(|address| CmapEvent::ConnectionClosed { address, connection_id: id, reason });
+        engine.emit(|address| CmapEvent::ConnectionClosed {
+            address,
+            connection_id: id,
+            reason,
+        });
         engine.dispatch();
     }
 }
@@ -191,7 +227,9 @@ impl<M: Manager, B: Backend> Future for Establish<M, B> {
 
 impl<M: Manager, B: Backend> Drop for Establish<M, B> {
     fn drop(&mut self) {
-        let Some(connect) = self.connect.take() else { return };
+        let Some(connect) = self.connect.take() else {
+            return;
+        };
         if self.origin != Origin::Checkout {
             // A background establishment is dropped mid-flight only by its runtime (shutting
             // down, or a task aborted). Respawning it there would drop it again at once, for

@@ -19,7 +19,11 @@ pub struct PooledConnection<M: Manager, B: Backend = crate::sync::StdBackend> {
 
 impl<M: Manager, B: Backend> PooledConnection<M, B> {
     pub(crate) fn new(engine: Arc<Engine<M, B>>, entry: Entry<M::Connection>) -> Self {
-        PooledConnection { engine, entry: Some(entry), errored: false }
+        PooledConnection {
+            engine,
+            entry: Some(entry),
+            errored: false,
+        }
     }
 
     fn entry(&self) -> &Entry<M::Connection> {
@@ -76,6 +80,9 @@ impl<M: Manager, B: Backend> Drop for PooledConnection<M, B> {
 
 impl<M: Manager, B: Backend> std::fmt::Debug for PooledConnection<M, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PooledConnection").field("id", &self.id()).field("generation", &self.generation()).finish()
+        f.debug_struct("PooledConnection")
+            .field("id", &self.id())
+            .field("generation", &self.generation())
+            .finish()
     }
 }

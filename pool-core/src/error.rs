@@ -114,7 +114,10 @@ impl<E: std::error::Error + 'static> CheckoutError<E> {
 
     /// True for errors a caller may retry (cleared pool, timeouts, connect failures).
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, CheckoutError::PoolClosed | CheckoutError::WaitQueueFull { .. })
+        !matches!(
+            self,
+            CheckoutError::PoolClosed | CheckoutError::WaitQueueFull { .. }
+        )
     }
 
     /// The CMAP spec-test error type name (`PoolClosedError`, `PoolClearedError`,

@@ -197,7 +197,9 @@ mod duration_ms {
         if ms.is_finite() && ms >= 0.0 {
             Ok(Duration::from_secs_f64(ms / 1000.0))
         } else {
-            Err(serde::de::Error::custom("a duration must be a non-negative number of ms"))
+            Err(serde::de::Error::custom(
+                "a duration must be a non-negative number of ms",
+            ))
         }
     }
 }

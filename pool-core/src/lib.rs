@@ -65,7 +65,9 @@ pub mod sync;
 
 pub use connection::PooledConnection;
 pub use error::{BuildError, CheckinError, CheckoutError, OptionsError};
-pub use event::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId, EventHandler};
+pub use event::{
+    CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId, EventHandler,
+};
 pub use manager::Manager;
 pub use options::PoolOptions;
 pub use pool::{Pool, PoolBuilder};

@@ -24,7 +24,11 @@ pub(crate) fn start<M: Manager, B: Backend>(engine: &Arc<Engine<M, B>>, interval
     engine.runtime.spawn(Box::pin(run(weak, signal, interval)));
 }
 
-async fn run<M: Manager, B: Backend>(weak: Weak<Engine<M, B>>, signal: Arc<Signal<B>>, interval: Duration) {
+async fn run<M: Manager, B: Backend>(
+    weak: Weak<Engine<M, B>>,
+    signal: Arc<Signal<B>>,
+    interval: Duration,
+) {
     loop {
         let sleep = {
             let Some(engine) = weak.upgrade() else { return };
@@ -34,7 +38,11 @@ async fn run<M: Manager, B: Backend>(weak: Weak<Engine<M, B>>, signal: Arc<Signa
             run_once(&engine);
             engine.runtime.sleep_until(engine.now() + interval)
         };
-        WakeOrSleep { signal: &signal, sleep }.await;
+        WakeOrSleep {
+            signal: &signal,
+            sleep,
+        }
+        .await;
     }
 }
 
@@ -51,7 +59,9 @@ fn prune<M: Manager, B: Backend>(engine: &Engine<M, B>) {
     let count = engine.status().available;
     let mut kept = false;
     for _ in 0..count {
-        let Some(entry) = engine.pop_idle() else { break };
+        let Some(entry) = engine.pop_idle() else {
+            break;
+        };
         match engine.perished(&entry, engine.state()) {
             Some(reason) => engine.close_live(entry, reason),
             None => {

@@ -16,7 +16,10 @@ pub trait Manager: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Establishes a connection (connect, handshake, auth). `id` is the pool's id for it.
-    fn connect(&self, id: ConnectionId) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+    fn connect(
+        &self,
+        id: ConnectionId,
+    ) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
 
     /// Tears a connection down. It must not block: hand slow work to a task.
     /// The default drops the connection.

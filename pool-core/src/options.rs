@@ -140,11 +140,17 @@ mod millis {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let v: Option<f64> = Option::deserialize(d)?;
         Ok(match v {
             Some(ms) if ms.is_finite() && ms > 0.0 => Some(Duration::from_secs_f64(ms / 1000.0)),
-            Some(ms) if ms.is_nan() => return Err(serde::de::Error::custom("a duration in ms must be a number")),
+            Some(ms) if ms.is_nan() => {
+                return Err(serde::de::Error::custom(
+                    "a duration in ms must be a number",
+                ))
+            }
             _ => None,
         })
     }
@@ -157,7 +163,8 @@ mod tests {
     #[test]
     fn cmap_spelling_deserializes_with_spec_defaults() {
         let o: PoolOptions =
-            serde_json::from_str(r#"{"maxPoolSize": 50, "minPoolSize": 5, "maxIdleTimeMS": 100}"#).unwrap();
+            serde_json::from_str(r#"{"maxPoolSize": 50, "minPoolSize": 5, "maxIdleTimeMS": 100}"#)
+                .unwrap();
         assert_eq!(o.max_pool_size, 50);
         assert_eq!(o.min_pool_size, 5);
         assert_eq!(o.max_idle_time, Some(Duration::from_millis(100)));
@@ -174,10 +181,23 @@ mod tests {
 
     #[test]
     fn bad_options_are_typed_errors() {
-        let o = PoolOptions { min_pool_size: 11, max_pool_size: 10, ..PoolOptions::default() };
-        assert!(matches!(o.validate(), Err(OptionsError::MinAboveMax { min: 11, max: 10 })));
-        let o = PoolOptions { max_connecting: 0, ..PoolOptions::default() };
-        assert!(matches!(o.validate(), Err(OptionsError::MaxConnectingOutOfRange { .. })));
+        let o = PoolOptions {
+            min_pool_size: 11,
+            max_pool_size: 10,
+            ..PoolOptions::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::MinAboveMax { min: 11, max: 10 })
+        ));
+        let o = PoolOptions {
+            max_connecting: 0,
+            ..PoolOptions::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::MaxConnectingOutOfRange { .. })
+        ));
         let unknown = serde_json::from_str::<PoolOptions>(r#"{"maxPoolSzie": 3}"#);
         assert!(unknown.unwrap_err().to_string().contains("maxPoolSzie"));
     }

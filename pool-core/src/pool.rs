@@ -27,13 +27,18 @@ pub struct Pool<M: Manager, B: Backend = StdBackend> {
 
 impl<M: Manager, B: Backend> Clone for Pool<M, B> {
     fn clone(&self) -> Self {
-        Pool { engine: self.engine.clone() }
+        Pool {
+            engine: self.engine.clone(),
+        }
     }
 }
 
 impl<M: Manager, B: Backend> std::fmt::Debug for Pool<M, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("address", &self.engine.address).field("status", &self.status()).finish()
+        f.debug_struct("Pool")
+            .field("address", &self.engine.address)
+            .field("status", &self.status())
+            .finish()
     }
 }
 
@@ -67,7 +72,12 @@ impl<M: Manager, B: Backend> Pool<M, B> {
             Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
             Fast::Queue => {
                 let Ok(waiter) = engine.enqueue() else {
-                    return Err(self.fail(started, CheckoutError::WaitQueueFull { limit: engine.options.waiters_max }));
+                    return Err(self.fail(
+                        started,
+                        CheckoutError::WaitQueueFull {
+                            limit: engine.options.waiters_max,
+                        },
+                    ));
                 };
                 let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
                 match Wait::new(engine.clone(), waiter, deadline).await {
@@ -82,12 +92,14 @@ impl<M: Manager, B: Backend> Pool<M, B> {
         };
         let entry = match resource {
             Resource::Idle(entry) => entry,
-            Resource::Create(permit) => match Establish::new(engine.clone(), permit, Origin::Checkout).await {
-                // A checkout's establishment always yields its entry.
-                Ok(Some(entry)) => entry,
-                Ok(None) => unreachable!("Origin::Checkout returns the connection"),
-                Err(error) => return Err(self.fail(started, error)),
-            },
+            Resource::Create(permit) => {
+                match Establish::new(engine.clone(), permit, Origin::Checkout).await {
+                    // A checkout's establishment always yields its entry.
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => unreachable!("Origin::Checkout returns the connection"),
+                    Err(error) => return Err(self.fail(started, error)),
+                }
+            }
         };
         // I6: a clear may have happened since the connection left `idle`.
         if let Some(reason) = engine.perished(&entry, engine.state()) {
@@ -301,7 +313,13 @@ impl<M: Manager> PoolBuilder<M> {
             Some(r) => r,
             None => default_runtime()?,
         };
-        let engine = Arc::new(Engine::new(self.manager, self.options, runtime, self.events, self.address));
+        let engine = Arc::new(Engine::new(
+            self.manager,
+            self.options,
+            runtime,
+            self.events,
+            self.address,
+        ));
         let options = engine.options.clone();
         engine.emit(|address| CmapEvent::PoolCreated { address, options });
         if let Some(interval) = engine.options.maintenance_interval {
@@ -317,7 +335,9 @@ impl<M: Manager> PoolBuilder<M> {
 
 #[cfg(feature = "tokio")]
 fn default_runtime() -> Result<Arc<dyn Runtime>, BuildError> {
-    crate::runtime::TokioRuntime::current().map(|r| Arc::new(r) as Arc<dyn Runtime>).ok_or(BuildError::NoRuntime)
+    crate::runtime::TokioRuntime::current()
+        .map(|r| Arc::new(r) as Arc<dyn Runtime>)
+        .ok_or(BuildError::NoRuntime)
 }
 
 #[cfg(not(feature = "tokio"))]

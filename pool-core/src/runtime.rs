@@ -35,7 +35,10 @@ impl TokioRuntime {
     /// Binds to the Tokio runtime the caller runs in, or `None` outside one.
     pub fn current() -> Option<Self> {
         let handle = tokio::runtime::Handle::try_current().ok()?;
-        Some(TokioRuntime { epoch: tokio::time::Instant::now(), handle })
+        Some(TokioRuntime {
+            epoch: tokio::time::Instant::now(),
+            handle,
+        })
     }
 }
 

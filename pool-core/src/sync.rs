@@ -36,7 +36,13 @@ pub trait AtomicOps<V: Copy>: Send + Sync {
     fn load(&self, order: Ordering) -> V;
     fn store(&self, v: V, order: Ordering);
     fn swap(&self, v: V, order: Ordering) -> V;
-    fn compare_exchange(&self, current: V, new: V, success: Ordering, failure: Ordering) -> Result<V, V>;
+    fn compare_exchange(
+        &self,
+        current: V,
+        new: V,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<V, V>;
     fn fetch_add(&self, v: V, order: Ordering) -> V;
     fn fetch_sub(&self, v: V, order: Ordering) -> V;
     fn fetch_or(&self, v: V, order: Ordering) -> V;

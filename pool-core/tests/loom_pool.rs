@@ -25,7 +25,11 @@ fn limits_hold_under_racing_checkouts() {
                     let conn = block_on(pool.check_out()).expect("served in turn");
                     let s = pool.status();
                     assert!(s.total <= 1, "I1: total {} > maxPoolSize 1", s.total);
-                    assert!(s.pending <= 1, "I2: pending {} > maxConnecting 1", s.pending);
+                    assert!(
+                        s.pending <= 1,
+                        "I2: pending {} > maxConnecting 1",
+                        s.pending
+                    );
                     drop(conn);
                 })
             })
@@ -35,7 +39,11 @@ fn limits_hold_under_racing_checkouts() {
         }
         assert_quiescent(&pool);
         assert_eq!(pool.status().total, 1, "one connection serves both");
-        assert_eq!(pool.status().counters.created, 1, "MAX: creation bounded by demand");
+        assert_eq!(
+            pool.status().counters.created,
+            1,
+            "MAX: creation bounded by demand"
+        );
     });
 }
 
@@ -48,7 +56,9 @@ fn checkin_racing_a_new_waiter_wakes_it() {
         let held = block_on(pool.check_out()).unwrap();
         let waiter = {
             let pool = pool.clone();
-            thread::spawn(move || drop(block_on(pool.check_out()).expect("handed the checked-in connection")))
+            thread::spawn(move || {
+                drop(block_on(pool.check_out()).expect("handed the checked-in connection"))
+            })
         };
         drop(held);
         waiter.join().unwrap();
@@ -77,9 +87,16 @@ fn cancelled_waiter_leaks_nothing() {
         drop(held);
         canceller.join().unwrap();
         assert_quiescent(&pool);
-        assert_eq!(pool.status().total, 1, "the connection survived the cancelled grant");
+        assert_eq!(
+            pool.status().total,
+            1,
+            "the connection survived the cancelled grant"
+        );
         let mut again = Box::pin(pool.check_out());
-        assert!(matches!(poll_once(&mut again), Some(Ok(_))), "the pool still serves at once");
+        assert!(
+            matches!(poll_once(&mut again), Some(Ok(_))),
+            "the pool still serves at once"
+        );
     });
 }
 
@@ -99,9 +116,15 @@ fn handoff_is_fifo() {
                 assert!(poll_once(&mut first).is_none(), "the connection is held");
                 first_queued.store(true, Ordering::SeqCst);
                 let mut second = Box::pin(pool.check_out());
-                assert!(poll_once(&mut second).is_none(), "I5: the newcomer must not overtake");
+                assert!(
+                    poll_once(&mut second).is_none(),
+                    "I5: the newcomer must not overtake"
+                );
                 let conn = block_on(first).expect("the older waiter is served first");
-                assert!(poll_once(&mut second).is_none(), "only one connection exists");
+                assert!(
+                    poll_once(&mut second).is_none(),
+                    "only one connection exists"
+                );
                 drop(conn);
                 drop(block_on(second).expect("then the second"));
             })
@@ -119,32 +142,44 @@ fn handoff_is_fifo() {
 /// connection of the old generation is handed out.
 #[test]
 fn clear_fails_waiters_and_stale_is_never_handed_out() {
-    model("clear_fails_waiters_and_stale_is_never_handed_out", 3, || {
-        let pool = pool(1, 1);
-        let held = block_on(pool.check_out()).unwrap();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || match block_on(pool.check_out()) {
-                Err(CheckoutError::PoolCleared { .. }) => {}
-                other => panic!("L4: expected PoolCleared, got {other:?}"),
-            })
-        };
-        let clearer = {
-            let pool = pool.clone();
-            thread::spawn(move || {
-                pool.clear(false);
-            })
-        };
-        clearer.join().unwrap();
-        waiter.join().unwrap();
-        drop(held); // stale: closed at check-in
-        assert_eq!(pool.status().total, 0, "the stale connection was closed at check-in");
-        pool.ready().unwrap();
-        let conn = block_on(pool.check_out()).unwrap();
-        assert_eq!(conn.generation(), pool.status().generation, "I6: no stale hand-out");
-        drop(conn);
-        assert_quiescent(&pool);
-    });
+    model(
+        "clear_fails_waiters_and_stale_is_never_handed_out",
+        3,
+        || {
+            let pool = pool(1, 1);
+            let held = block_on(pool.check_out()).unwrap();
+            let waiter = {
+                let pool = pool.clone();
+                thread::spawn(move || match block_on(pool.check_out()) {
+                    Err(CheckoutError::PoolCleared { .. }) => {}
+                    other => panic!("L4: expected PoolCleared, got {other:?}"),
+                })
+            };
+            let clearer = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    pool.clear(false);
+                })
+            };
+            clearer.join().unwrap();
+            waiter.join().unwrap();
+            drop(held); // stale: closed at check-in
+            assert_eq!(
+                pool.status().total,
+                0,
+                "the stale connection was closed at check-in"
+            );
+            pool.ready().unwrap();
+            let conn = block_on(pool.check_out()).unwrap();
+            assert_eq!(
+                conn.generation(),
+                pool.status().generation,
+                "I6: no stale hand-out"
+            );
+            drop(conn);
+            assert_quiescent(&pool);
+        },
+    );
 }
 
 /// CMAP S4/S5: close fails queued checkouts with PoolClosed; the in-use connection is
@@ -169,7 +204,11 @@ fn close_fails_waiters_and_drains() {
         waiter.join().unwrap();
         drop(held);
         let s = pool.status();
-        assert_eq!((s.total, s.available, s.waiters), (0, 0, 0), "close left {s:?}");
+        assert_eq!(
+            (s.total, s.available, s.waiters),
+            (0, 0, 0),
+            "close left {s:?}"
+        );
         assert!(s.closed);
     });
 }
@@ -252,9 +291,17 @@ fn clear_racing_checkin_leaves_nothing_stale() {
         let generation = clearer.join().unwrap();
         pool.ready().unwrap();
         let conn = block_on(pool.check_out()).unwrap();
-        assert_eq!(conn.generation(), generation, "I6: a stale connection was handed out");
+        assert_eq!(
+            conn.generation(),
+            generation,
+            "I6: a stale connection was handed out"
+        );
         drop(conn);
         assert_quiescent(&pool);
-        assert_eq!(pool.status().total, 1, "at most one connection after the clear");
+        assert_eq!(
+            pool.status().total,
+            1,
+            "at most one connection after the clear"
+        );
     });
 }

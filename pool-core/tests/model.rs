@@ -43,7 +43,10 @@ impl Runtime for ManualRuntime {
         Duration::from_millis(self.now_ms.load(Ordering::SeqCst))
     }
     fn sleep_until(&self, deadline: Duration) -> BoxFuture<()> {
-        Box::pin(Sleep { deadline, now_ms: self.now_ms.clone() })
+        Box::pin(Sleep {
+            deadline,
+            now_ms: self.now_ms.clone(),
+        })
     }
     fn spawn(&self, _task: BoxFuture<()>) {
         self.spawned.fetch_add(1, Ordering::SeqCst);
@@ -67,8 +70,9 @@ impl Future for Sleep {
     }
 }
 
-type Checkout<'a> =
-    Pin<Box<dyn Future<Output = Result<PooledConnection<Noop>, CheckoutError<std::io::Error>>> + 'a>>;
+type Checkout<'a> = Pin<
+    Box<dyn Future<Output = Result<PooledConnection<Noop>, CheckoutError<std::io::Error>>> + 'a>,
+>;
 
 // ===== operations =====
 
@@ -106,9 +110,18 @@ struct Config {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1u32..=3, 1u32..=2, prop::option::of(5u64..40), prop::option::of(5u64..40)).prop_map(|(m, c, t, i)| {
-        Config { max_pool_size: m, max_connecting: c, wait_queue_timeout_ms: t, max_idle_ms: i }
-    })
+    (
+        1u32..=3,
+        1u32..=2,
+        prop::option::of(5u64..40),
+        prop::option::of(5u64..40),
+    )
+        .prop_map(|(m, c, t, i)| Config {
+            max_pool_size: m,
+            max_connecting: c,
+            wait_queue_timeout_ms: t,
+            max_idle_ms: i,
+        })
 }
 
 // ===== the reference model =====
@@ -169,7 +182,10 @@ impl Model {
     fn perished(&self, c: &ModelConn) -> bool {
         self.closed
             || c.generation != self.generation
-            || self.cfg.max_idle_ms.is_some_and(|m| self.now.saturating_sub(c.idle_since) > m)
+            || self
+                .cfg
+                .max_idle_ms
+                .is_some_and(|m| self.now.saturating_sub(c.idle_since) > m)
     }
 
     fn reserve(&mut self) -> Option<Grant> {
@@ -180,10 +196,16 @@ impl Model {
                 return Some(Grant::Idle(c));
             }
         }
-        if !self.paused && !self.closed && self.total < self.cfg.max_pool_size && self.pending < self.cfg.max_connecting {
+        if !self.paused
+            && !self.closed
+            && self.total < self.cfg.max_pool_size
+            && self.pending < self.cfg.max_connecting
+        {
             self.total += 1;
             self.pending += 1;
-            return Some(Grant::Create { generation: self.generation });
+            return Some(Grant::Create {
+                generation: self.generation,
+            });
         }
         None
     }
@@ -218,7 +240,9 @@ impl Model {
             }
             let Some(g) = self.reserve() else { return };
             let head = self.queue.pop_front().expect("non-empty");
-            let w = self.checkouts[head].as_mut().expect("queued checkouts exist");
+            let w = self.checkouts[head]
+                .as_mut()
+                .expect("queued checkouts exist");
             if w.cancelled {
                 self.release(g);
             } else {
@@ -254,7 +278,11 @@ impl Model {
                 return Some(self.finish(g));
             }
         }
-        self.checkouts.push(Some(Waiting { deadline, grant: None, cancelled: false }));
+        self.checkouts.push(Some(Waiting {
+            deadline,
+            grant: None,
+            cancelled: false,
+        }));
         self.queue.push_back(index);
         self.dispatch();
         self.poll(index) // the pool polls its own wait once, right after enqueueing
@@ -267,7 +295,11 @@ impl Model {
                 if self.perished(&c) {
                     self.total -= 1;
                     self.dispatch();
-                    return if self.closed { Outcome::Closed } else { Outcome::Cleared };
+                    return if self.closed {
+                        Outcome::Closed
+                    } else {
+                        Outcome::Cleared
+                    };
                 }
                 Outcome::Conn(c.id)
             }
@@ -276,11 +308,19 @@ impl Model {
                 let id = self.next_id;
                 self.pending -= 1;
                 self.dispatch();
-                let c = ModelConn { id, generation, idle_since: self.now };
+                let c = ModelConn {
+                    id,
+                    generation,
+                    idle_since: self.now,
+                };
                 if self.perished(&c) {
                     self.total -= 1;
                     self.dispatch();
-                    return if self.closed { Outcome::Closed } else { Outcome::Cleared };
+                    return if self.closed {
+                        Outcome::Closed
+                    } else {
+                        Outcome::Cleared
+                    };
                 }
                 Outcome::Conn(id)
             }
@@ -298,7 +338,11 @@ impl Model {
         }
         if w.deadline.is_some_and(|d| self.now >= d) {
             w.cancelled = true;
-            self.checkouts[i] = Some(Waiting { deadline: None, grant: None, cancelled: true });
+            self.checkouts[i] = Some(Waiting {
+                deadline: None,
+                grant: None,
+                cancelled: true,
+            });
             return Some(Outcome::Timeout);
         }
         None
@@ -315,7 +359,10 @@ impl Model {
     }
 
     fn check_in(&mut self, c: ModelConn, errored: bool) {
-        let c = ModelConn { idle_since: self.now, ..c };
+        let c = ModelConn {
+            idle_since: self.now,
+            ..c
+        };
         if self.closed || errored || self.perished(&c) {
             self.total -= 1;
         } else {
@@ -367,7 +414,12 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         waiters_max: 64,
         ..PoolOptions::default()
     };
-    let pool = Pool::builder(Noop).options(options).runtime(runtime.clone()).ready().build().unwrap();
+    let pool = Pool::builder(Noop)
+        .options(options)
+        .runtime(runtime.clone())
+        .ready()
+        .build()
+        .unwrap();
     let mut model = Model {
         cfg,
         now: 0,
@@ -427,7 +479,9 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 h.errored = true;
             }
             Op::Cancel(k) => {
-                let waiting: Vec<usize> = (0..futures.len()).filter(|&i| futures[i].is_some()).collect();
+                let waiting: Vec<usize> = (0..futures.len())
+                    .filter(|&i| futures[i].is_some())
+                    .collect();
                 if !waiting.is_empty() {
                     let i = waiting[k % waiting.len()];
                     futures[i] = None;
@@ -455,8 +509,10 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         // Poll every waiting checkout, in creation order, until nothing moves.
         loop {
             let mut moved = false;
-            for i in 0..futures.len() {
-                let Some(fut) = futures[i].as_mut() else { continue };
+            for (i, slot) in futures.iter_mut().enumerate() {
+                let Some(fut) = slot.as_mut() else {
+                    continue;
+                };
                 let real = match fut.as_mut().poll(&mut cx) {
                     Poll::Ready(r) => Some(r),
                     Poll::Pending => None,
@@ -464,7 +520,7 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let expected = model.poll(i);
                 match (real, expected) {
                     (Some(r), Some(e)) => {
-                        futures[i] = None;
+                        *slot = None;
                         moved = true;
                         record(&mut held, &mut outcomes, i, r, e, &model);
                     }
@@ -487,16 +543,40 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let s = pool.status();
         let in_use = held.len() as u32;
         prop_assert_eq!(
-            (s.total, s.pending, s.available, s.in_use, s.generation, s.paused, s.closed),
-            (model.total, model.pending, model.idle.len() as u32, in_use, model.generation, model.paused, model.closed),
+            (
+                s.total,
+                s.pending,
+                s.available,
+                s.in_use,
+                s.generation,
+                s.paused,
+                s.closed
+            ),
+            (
+                model.total,
+                model.pending,
+                model.idle.len() as u32,
+                in_use,
+                model.generation,
+                model.paused,
+                model.closed
+            ),
             "step {}: status (total, pending, available, in_use, generation, paused, closed)",
             step
         );
-        let live_waiters =
-            model.checkouts.iter().flatten().filter(|w| !w.cancelled && w.grant.is_none()).count() as u32;
+        let live_waiters = model
+            .checkouts
+            .iter()
+            .flatten()
+            .filter(|w| !w.cancelled && w.grant.is_none())
+            .count() as u32;
         prop_assert_eq!(s.waiters, live_waiters, "step {}: waiters", step);
         prop_assert!(s.total <= model.cfg.max_pool_size, "I1");
-        prop_assert_eq!(runtime.spawned.load(Ordering::SeqCst), 0, "nothing needs a task here");
+        prop_assert_eq!(
+            runtime.spawned.load(Ordering::SeqCst),
+            0,
+            "nothing needs a task here"
+        );
     }
     Ok(())
 }
@@ -520,7 +600,11 @@ fn record(
         if let Outcome::Conn(id) = expected {
             held.push(Held {
                 conn,
-                model: ModelConn { id, generation: model.generation, idle_since: model.now },
+                model: ModelConn {
+                    id,
+                    generation: model.generation,
+                    idle_since: model.now,
+                },
                 errored: false,
             });
         }

@@ -31,12 +31,19 @@ unsafe impl<B: Backend> Sync for AtomicWaker<B> {}
 
 impl<B: Backend> AtomicWaker<B> {
     pub(crate) fn new() -> Self {
-        AtomicWaker { state: B::AtomicUsize::new(WAITING), waker: B::Cell::new(None) }
+        AtomicWaker {
+            state: B::AtomicUsize::new(WAITING),
+            waker: B::Cell::new(None),
+        }
     }
 
     /// Stores `waker` to be woken by the next [`wake`](Self::wake).
     pub(crate) fn register(&self, waker: &Waker) {
-        match self.state.compare_exchange(WAITING, REGISTERING, Acquire, Acquire).unwrap_or_else(|s| s) {
+        match self
+            .state
+            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
+            .unwrap_or_else(|s| s)
+        {
             WAITING => {
                 // SAFETY: we moved the state WAITING -> REGISTERING, so we own the cell.
                 let old = self.waker.with_mut(|p| unsafe {
@@ -45,7 +52,10 @@ impl<B: Backend> AtomicWaker<B> {
                         _ => (*p).replace(waker.clone()),
                     }
                 });
-                match self.state.compare_exchange(REGISTERING, WAITING, AcqRel, Acquire) {
+                match self
+                    .state
+                    .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
+                {
                     Ok(_) => drop(old),
                     Err(actual) => {
                         // A wake came in meanwhile; it left the cell to us.
@@ -67,7 +77,10 @@ impl<B: Backend> AtomicWaker<B> {
             }
             state => {
                 // A concurrent register from the same task: not how the pool uses it.
-                debug_assert!(state == REGISTERING || state == REGISTERING | WAKING, "waker state corrupt");
+                debug_assert!(
+                    state == REGISTERING || state == REGISTERING | WAKING,
+                    "waker state corrupt"
+                );
             }
         }
     }

@@ -32,14 +32,23 @@ pub(crate) struct Interrupts<B: Backend> {
 
 impl<B: Backend> Interrupts<B> {
     pub(crate) fn new(size: usize) -> Self {
-        let slots = (0..size).map(|_| Slot { word: B::AtomicU64::new(0), waker: AtomicWaker::new() }).collect();
+        let slots = (0..size)
+            .map(|_| Slot {
+                word: B::AtomicU64::new(0),
+                waker: AtomicWaker::new(),
+            })
+            .collect();
         Interrupts { slots }
     }
 
     /// Claims a slot for a connection of `generation`.
     pub(crate) fn acquire(&self, generation: u64) -> Option<usize> {
         for (i, slot) in self.slots.iter().enumerate() {
-            if slot.word.compare_exchange(0, generation + 1, AcqRel, Acquire).is_ok() {
+            if slot
+                .word
+                .compare_exchange(0, generation + 1, AcqRel, Acquire)
+                .is_ok()
+            {
                 return Some(i);
             }
         }
@@ -69,7 +78,11 @@ impl<B: Backend> Interrupts<B> {
             let word = slot.word.load(Acquire);
             if word != 0 && word & INTERRUPTED == 0 && word - 1 != current {
                 // T2: only the word we read gets marked.
-                if slot.word.compare_exchange(word, word | INTERRUPTED, AcqRel, Acquire).is_ok() {
+                if slot
+                    .word
+                    .compare_exchange(word, word | INTERRUPTED, AcqRel, Acquire)
+                    .is_ok()
+                {
                     slot.waker.wake();
                 }
             }

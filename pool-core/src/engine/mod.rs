@@ -189,7 +189,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     pub(crate) fn status(&self) -> Status {
         let s = self.state();
         let available = self.idle.len() as u32;
-        let in_use = s.total().saturating_sub(s.pending()).saturating_sub(available);
+        let in_use = s
+            .total()
+            .saturating_sub(s.pending())
+            .saturating_sub(available);
         Status {
             total: s.total(),
             available,
@@ -204,7 +207,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// The reason `entry` must not be handed out or kept, if any (CMAP P1–P3).
-    pub(crate) fn perished(&self, entry: &Entry<M::Connection>, s: State) -> Option<ConnectionClosedReason> {
+    pub(crate) fn perished(
+        &self,
+        entry: &Entry<M::Connection>,
+        s: State,
+    ) -> Option<ConnectionClosedReason> {
         if s.closed() {
             return Some(ConnectionClosedReason::PoolClosed);
         }
@@ -257,7 +264,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             return Fast::Refused(Refusal::Closed);
         }
         if s.paused() {
-            return Fast::Refused(Refusal::Cleared { generation: s.generation() });
+            return Fast::Refused(Refusal::Cleared {
+                generation: s.generation(),
+            });
         }
         if !self.waiters.is_empty() {
             return Fast::Queue; // I5: never overtake a queued waiter.
@@ -301,7 +310,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// became available since (say the second of two populated connections that finished
     /// together) instead of creating one; the permit goes back to the pool.
     pub(crate) fn prefer_idle(&self, resource: Resource<M::Connection>) -> Resource<M::Connection> {
-        let Resource::Create(permit) = resource else { return resource };
+        let Resource::Create(permit) = resource else {
+            return resource;
+        };
         if self.idle.is_empty() {
             return Resource::Create(permit);
         }
@@ -342,14 +353,34 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let mut current = self.state.load(Acquire);
         loop {
             let s = State(current);
-            if s.paused() || s.closed() || s.total() >= self.total_max || s.pending() >= max_connecting {
+            if s.paused()
+                || s.closed()
+                || s.total() >= self.total_max
+                || s.pending() >= max_connecting
+            {
                 return None;
             }
             let next = s.with_created();
-            debug_assert!(next.total() <= self.total_max, "I1: total {} > max {}", next.total(), self.total_max);
-            debug_assert!(next.pending() <= max_connecting, "I2: pending {} > maxConnecting", next.pending());
-            match self.state.compare_exchange(current, next.0, AcqRel, Acquire) {
-                Ok(_) => return Some(Permit { generation: s.generation() }),
+            debug_assert!(
+                next.total() <= self.total_max,
+                "I1: total {} > max {}",
+                next.total(),
+                self.total_max
+            );
+            debug_assert!(
+                next.pending() <= max_connecting,
+                "I2: pending {} > maxConnecting",
+                next.pending()
+            );
+            match self
+                .state
+                .compare_exchange(current, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    return Some(Permit {
+                        generation: s.generation(),
+                    })
+                }
                 Err(actual) => current = actual,
             }
         }
@@ -371,7 +402,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             Resource::Idle(entry) => {
                 if let Err(entry) = self.idle.push(entry) {
                     // I3 bounds idle by total <= capacity, so this is unreachable; stay safe.
-                    debug_assert!(false, "I3: idle ring full with {} slots", self.idle.capacity());
+                    debug_assert!(
+                        false,
+                        "I3: idle ring full with {} slots",
+                        self.idle.capacity()
+                    );
                     self.close_live(entry, ConnectionClosedReason::Error);
                 }
             }
@@ -405,13 +440,19 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 return;
             }
             if s.paused() {
-                self.refuse_waiters(Refusal::Cleared { generation: s.generation() });
+                self.refuse_waiters(Refusal::Cleared {
+                    generation: s.generation(),
+                });
                 return;
             }
-            let Some(resource) = self.reserve() else { return };
+            let Some(resource) = self.reserve() else {
+                return;
+            };
             match self.waiters.pop() {
                 Some(waiter) => {
-                    if let Err(Grant::Ready(resource)) = self.deliver(&waiter, Grant::Ready(resource)) {
+                    if let Err(Grant::Ready(resource)) =
+                        self.deliver(&waiter, Grant::Ready(resource))
+                    {
                         self.release(resource);
                     }
                 }
@@ -425,7 +466,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
     }
 
-    fn deliver(&self, waiter: &WaiterOf<M, B>, grant: Grant<M::Connection>) -> Result<(), Grant<M::Connection>> {
+    fn deliver(
+        &self,
+        waiter: &WaiterOf<M, B>,
+        grant: Grant<M::Connection>,
+    ) -> Result<(), Grant<M::Connection>> {
         let result = waiter.deliver(grant);
         if result.is_ok() {
             self.waiting.fetch_sub(1, Relaxed);
@@ -462,7 +507,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         self.release_units(State::TOTAL_ONE);
         self.counters.closed.fetch_add(1, Relaxed);
         let id = entry.id;
-        self.emit(|address| CmapEvent::ConnectionClosed { address, connection_id: id, reason });
+        self.emit(|address| CmapEvent::ConnectionClosed {
+            address,
+            connection_id: id,
+            reason,
+        });
         self.manager.close(entry.conn);
     }
 
@@ -483,7 +532,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Check-in (CMAP I1–I3): event first, then close or make available.
     pub(crate) fn check_in(&self, entry: Entry<M::Connection>, errored: bool) {
         let id = entry.id;
-        self.emit(|address| CmapEvent::ConnectionCheckedIn { address, connection_id: id });
+        self.emit(|address| CmapEvent::ConnectionCheckedIn {
+            address,
+            connection_id: id,
+        });
         if errored && !self.state().closed() {
             self.close_live(entry, ConnectionClosedReason::Error);
             self.dispatch();
@@ -505,7 +557,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             if !s.paused() {
                 return Ok(false);
             }
-            match self.state.compare_exchange(current, s.with_ready().0, AcqRel, Acquire) {
+            match self
+                .state
+                .compare_exchange(current, s.with_ready().0, AcqRel, Acquire)
+            {
                 Ok(_) => break,
                 Err(actual) => current = actual,
             }
@@ -525,17 +580,24 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 return s.generation();
             }
             let next = s.with_cleared();
-            match self.state.compare_exchange(current, next.0, AcqRel, Acquire) {
+            match self
+                .state
+                .compare_exchange(current, next.0, AcqRel, Acquire)
+            {
                 Ok(_) => break (s, next),
                 Err(actual) => current = actual,
             }
         };
         debug_assert!(after.paused(), "L2: a cleared pool is paused");
         if interrupt_in_use_connections {
-            self.interrupt_before.fetch_max_compat::<B>(after.generation());
+            self.interrupt_before
+                .fetch_max_compat::<B>(after.generation());
         }
         if !before.paused() {
-            self.emit(|address| CmapEvent::PoolCleared { address, interrupt_in_use_connections });
+            self.emit(|address| CmapEvent::PoolCleared {
+                address,
+                interrupt_in_use_connections,
+            });
         }
         if interrupt_in_use_connections {
             self.interrupts.interrupt_except(after.generation());
@@ -590,7 +652,10 @@ pub(crate) struct Signal<B: Backend> {
 
 impl<B: Backend> Signal<B> {
     pub(crate) fn new() -> Self {
-        Signal { flag: B::AtomicUsize::new(0), waker: AtomicWaker::new() }
+        Signal {
+            flag: B::AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+        }
     }
 
     pub(crate) fn notify(&self) {

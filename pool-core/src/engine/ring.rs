@@ -80,7 +80,10 @@ impl<T, B: Backend> Ring<T, B> {
         loop {
             let index = tail & (self.one_lap - 1);
             let lap = tail & !(self.one_lap - 1);
-            debug_assert!(index < self.slots.len(), "R1: tail index {index} out of range");
+            debug_assert!(
+                index < self.slots.len(),
+                "R1: tail index {index} out of range"
+            );
             let next = if index + 1 < self.slots.len() {
                 tail + 1
             } else {
@@ -124,7 +127,10 @@ impl<T, B: Backend> Ring<T, B> {
         loop {
             let index = head & (self.one_lap - 1);
             let lap = head & !(self.one_lap - 1);
-            debug_assert!(index < self.slots.len(), "R1: head index {index} out of range");
+            debug_assert!(
+                index < self.slots.len(),
+                "R1: head index {index} out of range"
+            );
             let slot = &self.slots[index];
             let stamp = slot.stamp.load(Acquire);
             if stamp == head + 1 {

@@ -63,7 +63,11 @@ impl State {
     /// Paused, with the next generation.
     pub(crate) fn with_cleared(self) -> State {
         let generation = (self.generation() + 1) & GENERATION_MASK;
-        State((self.0 & !(GENERATION_MASK << GENERATION_SHIFT)) | PAUSED | (generation << GENERATION_SHIFT))
+        State(
+            (self.0 & !(GENERATION_MASK << GENERATION_SHIFT))
+                | PAUSED
+                | (generation << GENERATION_SHIFT),
+        )
     }
 
     #[cfg(test)]
@@ -86,11 +90,23 @@ mod tests {
     #[test]
     fn fields_round_trip_and_do_not_overlap() {
         let s = State::INITIAL.with_ready().with_created().with_created();
-        assert_eq!((s.total(), s.pending(), s.paused(), s.closed(), s.generation()), (2, 2, false, false, 0));
+        assert_eq!(
+            (
+                s.total(),
+                s.pending(),
+                s.paused(),
+                s.closed(),
+                s.generation()
+            ),
+            (2, 2, false, false, 0)
+        );
         let s = State(s.0 - State::PENDING_ONE);
         assert_eq!((s.total(), s.pending()), (2, 1));
         let s = s.with_cleared().with_cleared();
-        assert_eq!((s.total(), s.pending(), s.paused(), s.generation()), (2, 1, true, 2));
+        assert_eq!(
+            (s.total(), s.pending(), s.paused(), s.generation()),
+            (2, 1, true, 2)
+        );
         let s = s.with_closed();
         assert!(s.closed() && s.paused());
         assert_eq!(s.generation(), 2);

@@ -46,7 +46,11 @@ unsafe impl<G: Send, B: Backend> Sync for Waiter<G, B> {}
 
 impl<G, B: Backend> Waiter<G, B> {
     pub(crate) fn new() -> Self {
-        Waiter { state: B::AtomicUsize::new(WAITING), grant: B::Cell::new(None), waker: AtomicWaker::new() }
+        Waiter {
+            state: B::AtomicUsize::new(WAITING),
+            grant: B::Cell::new(None),
+            waker: AtomicWaker::new(),
+        }
     }
 
     /// Hands `grant` to the waiter. Called only by the dispatcher that popped it from the
@@ -58,7 +62,10 @@ impl<G, B: Backend> Waiter<G, B> {
             debug_assert!((*p).is_none(), "W3: a waiter is granted twice");
             *p = Some(grant);
         });
-        match self.state.compare_exchange(WAITING, GRANTED, AcqRel, Acquire) {
+        match self
+            .state
+            .compare_exchange(WAITING, GRANTED, AcqRel, Acquire)
+        {
             Ok(_) => {
                 self.waker.wake();
                 Ok(())
@@ -75,7 +82,10 @@ impl<G, B: Backend> Waiter<G, B> {
     /// Gives up waiting. Returns the grant if one arrived first (W2); the caller must then
     /// use it or return it to the pool.
     pub(crate) fn cancel(&self) -> Option<G> {
-        match self.state.compare_exchange(WAITING, CANCELLED, AcqRel, Acquire) {
+        match self
+            .state
+            .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
+        {
             Ok(_) => None,
             Err(GRANTED) => self.take(),
             Err(_) => None,
@@ -109,5 +119,4 @@ impl<G, B: Backend> Waiter<G, B> {
             Err(_) => None,
         }
     }
-
 }

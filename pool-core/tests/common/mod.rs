@@ -76,7 +76,10 @@ where
         counter.fetch_add(1, Ordering::Relaxed);
         f();
     });
-    println!("loom model {name}: {} interleavings explored (preemption bound {preemptions})", runs.load(Ordering::Relaxed));
+    println!(
+        "loom model {name}: {} interleavings explored (preemption bound {preemptions})",
+        runs.load(Ordering::Relaxed)
+    );
 }
 
 /// Polls `fut` once with a waker that does nothing; returns its output if it finished.
@@ -94,6 +97,9 @@ pub fn assert_quiescent(pool: &LoomPool) {
     let s = pool.status();
     assert_eq!(s.pending, 0, "LEAK: pending at quiescence: {s:?}");
     assert_eq!(s.in_use, 0, "LEAK: in use at quiescence: {s:?}");
-    assert_eq!(s.available, s.total, "LEAK: total != available at quiescence: {s:?}");
+    assert_eq!(
+        s.available, s.total,
+        "LEAK: total != available at quiescence: {s:?}"
+    );
     assert_eq!(s.waiters, 0, "LEAK: waiters at quiescence: {s:?}");
 }
