@@ -241,7 +241,7 @@ fn two_checkins_two_waiters() {
 /// passes on to the next waiter instead of being lost with the cancelled one.
 #[test]
 fn cancelled_head_waiter_passes_the_connection_on() {
-    model("cancelled_head_waiter_passes_the_connection_on", 3, || {
+    model("cancelled_head_waiter_passes_the_connection_on", 2, || {
         let pool = pool(1, 1);
         let held = block_on(pool.check_out()).unwrap();
         let head_queued = Arc::new(AtomicBool::new(false));

@@ -72,6 +72,8 @@ where
     let counter = runs.clone();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(preemptions);
+    // The engine has short bounded retry loops (a push being published); give them room.
+    builder.max_branches = 20_000;
     builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         f();
