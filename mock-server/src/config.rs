@@ -1,0 +1,153 @@
+//! The command line / embedding configuration and [`run`], which serves until Ctrl-C.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::error::ServeError;
+use crate::faults::Faults;
+use crate::server::{Server, ServerOptions};
+use crate::tcp::serve_tcp;
+
+/// How to run the mock server. Derives `clap::Args`, so `poolcheck serve` can flatten it.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Config {
+    /// The TCP port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 27017)]
+    pub port: u16,
+    /// The address to bind (loopback by default; the mock has no authentication).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Close connections beyond this many, as mongod's maxIncomingConnections.
+    #[arg(long)]
+    pub max_connections: Option<u32>,
+    /// Milliseconds of latency added before every reply.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Close every new connection at once.
+    #[arg(long)]
+    pub refuse: bool,
+    /// Milliseconds to hold every new connection before serving it.
+    #[arg(long, default_value_t = 0)]
+    pub accept_delay_ms: u64,
+    /// Read requests but never answer them.
+    #[arg(long)]
+    pub black_hole: bool,
+    /// Close a connection once it has written this many bytes.
+    #[arg(long)]
+    pub reset_after_bytes: Option<u64>,
+    /// Cut the next N replies in half and close their connections.
+    #[arg(long, default_value_t = 0)]
+    pub reset_mid_reply: u32,
+    /// maxWireVersion announced in hello (21 = MongoDB 7.0).
+    #[arg(long, default_value_t = 21)]
+    pub max_wire_version: i32,
+    /// Leave topologyVersion out of hello, so drivers poll instead of streaming heartbeats.
+    #[arg(long)]
+    pub no_topology_version: bool,
+    /// Seed for failCommand's activationProbability.
+    #[arg(long, default_value_t = 0x5EED)]
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 27017,
+            bind: "127.0.0.1".to_string(),
+            max_connections: None,
+            latency_ms: 0,
+            refuse: false,
+            accept_delay_ms: 0,
+            black_hole: false,
+            reset_after_bytes: None,
+            reset_mid_reply: 0,
+            max_wire_version: 21,
+            no_topology_version: false,
+            seed: 0x5EED,
+        }
+    }
+}
+
+impl Config {
+    /// The fault settings the flags ask for.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            refuse_connections: self.refuse,
+            accept_delay: Duration::from_millis(self.accept_delay_ms),
+            max_incoming_connections: self.max_connections,
+            black_hole: self.black_hole,
+            latency: Duration::from_millis(self.latency_ms),
+            reset_after_bytes: self.reset_after_bytes,
+            reset_mid_reply: self.reset_mid_reply,
+        }
+    }
+
+    /// The server options the flags ask for; `host` is reported by serverStatus.
+    pub fn server_options(&self, host: String) -> ServerOptions {
+        ServerOptions {
+            host,
+            max_wire_version: self.max_wire_version,
+            topology_version: !self.no_topology_version,
+            faults: self.faults(),
+            seed: self.seed,
+            ..ServerOptions::default()
+        }
+    }
+}
+
+/// Binds, logs the address, and serves until Ctrl-C.
+///
+/// # Errors
+/// If the address cannot be bound or Ctrl-C cannot be watched.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    run_until(config, async {
+        match ctrl_c.await {
+            Ok(()) => tracing::info!("Ctrl-C: shutting down"),
+            Err(err) => tracing::error!(%err, "cannot watch Ctrl-C; shutting down"),
+        }
+    })
+    .await
+}
+
+/// Binds, logs the address, and serves until `shutdown` completes.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub async fn run_until<F>(config: Config, shutdown: F) -> Result<(), ServeError>
+where
+    F: Future<Output = ()>,
+{
+    let addr = format!("{}:{}", config.bind, config.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let server = Arc::new(Server::new(config.server_options(local.to_string())));
+    tracing::info!(address = %local, faults = ?config.faults(), "mock-server listening");
+    serve_tcp(server, listener, shutdown).await;
+    Ok(())
+}
+
+/// Installs a `tracing` subscriber that logs to stderr, filtered by `RUST_LOG` (default
+/// `info`).
+///
+/// # Errors
+/// If a global subscriber is already installed.
+pub fn init_logging() -> Result<(), ServeError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|err| ServeError::Logging(err.to_string()))
+}

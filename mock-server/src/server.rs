@@ -1,0 +1,233 @@
+//! The shared server state: data, cursors, fail point, faults, counters and identity.
+//!
+//! One [`Server`] is shared (`Arc`) by every connection task. Each part has its own lock,
+//! held only for the few statements that touch it and never across an `.await`, so a
+//! blocked or slow connection never stalls the others.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use bson::{oid::ObjectId, Document};
+use tokio::sync::watch;
+
+use crate::cursor::CursorTable;
+use crate::error::CommandError;
+use crate::failpoint::FailCommand;
+use crate::faults::Faults;
+use crate::limits::MESSAGE_SIZE_MAX;
+use crate::stats::{ConnectionStats, Counters};
+use crate::store::Store;
+
+/// How the server presents itself. `ServerOptions::default()` looks like a standalone
+/// mongod 7.0 on `localhost:27017`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerOptions {
+    /// `host:port` reported by serverStatus.
+    pub host: String,
+    /// `minWireVersion` in hello (mongod: 0).
+    pub min_wire_version: i32,
+    /// `maxWireVersion` in hello (21 is MongoDB 7.0; current drivers need at least 9).
+    pub max_wire_version: i32,
+    /// Whether hello carries `topologyVersion` and supports awaitable hello (drivers then
+    /// stream heartbeats). Off, drivers poll every `heartbeatFrequencyMS`.
+    pub topology_version: bool,
+    /// The largest message read; larger ones close the connection.
+    pub max_message_size: usize,
+    /// The fault settings at start.
+    pub faults: Faults,
+    /// Seeds `activationProbability`, so fail point runs repeat.
+    pub seed: u64,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            host: "localhost:27017".to_string(),
+            min_wire_version: 0,
+            max_wire_version: 21,
+            topology_version: true,
+            max_message_size: MESSAGE_SIZE_MAX as usize,
+            faults: Faults::default(),
+            seed: 0x5EED,
+        }
+    }
+}
+
+/// The mock mongod's state, shared by all connections.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use mock_server::{Server, ServerOptions};
+///
+/// let server = Arc::new(Server::new(ServerOptions::default()));
+/// server.insert_documents("db", "coll", vec![bson::doc! {"_id": 1}]).unwrap();
+/// assert_eq!(server.documents("db", "coll").len(), 1);
+/// assert_eq!(server.connection_stats().current, 0);
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    options: ServerOptions,
+    pub(crate) store: RwLock<Store>,
+    pub(crate) cursors: Mutex<CursorTable>,
+    pub(crate) fail_command: Mutex<FailCommand>,
+    faults: Mutex<Faults>,
+    pub(crate) counters: Arc<Counters>,
+    identity: Mutex<Identity>,
+    /// Bumped by every restart; connections watch it and close.
+    restarts: watch::Sender<u64>,
+    next_connection_id: AtomicI64,
+}
+
+/// What changes when the server "restarts".
+#[derive(Clone, Copy, Debug)]
+struct Identity {
+    process_id: ObjectId,
+    started: Instant,
+}
+
+impl Server {
+    /// A server with no data, no fail point and `options.faults` in force.
+    pub fn new(options: ServerOptions) -> Server {
+        let (restarts, _) = watch::channel(0);
+        Server {
+            store: RwLock::new(Store::new()),
+            cursors: Mutex::new(CursorTable::default()),
+            fail_command: Mutex::new(FailCommand::new(options.seed)),
+            faults: Mutex::new(options.faults.clone()),
+            counters: Arc::new(Counters::default()),
+            identity: Mutex::new(Identity {
+                process_id: ObjectId::new(),
+                started: Instant::now(),
+            }),
+            restarts,
+            next_connection_id: AtomicI64::new(1),
+            options,
+        }
+    }
+
+    /// The options the server was built with.
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// The connection counters, as `serverStatus.connections` reports them.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.counters
+            .snapshot(self.faults().max_incoming_connections)
+    }
+
+    /// The fault settings in force.
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// Replaces the fault settings. New connections and the next replies see them at once.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    /// Runs a `configureFailPoint` command document (as if sent on `admin`) and returns
+    /// its reply.
+    ///
+    /// # Errors
+    /// As mongod: an unknown fail point name or a malformed mode or data.
+    pub fn configure_fail_point(&self, command: &Document) -> Result<Document, CommandError> {
+        lock(&self.fail_command).configure(command)
+    }
+
+    /// Simulates a mongod restart: every open connection is dropped, every cursor killed,
+    /// the fail point turned off, and `topologyVersion.processId` renewed. With
+    /// `drop_data` the stored documents are dropped too. The connection counters are not
+    /// reset, so a harness's baselines stay valid.
+    pub fn restart(&self, drop_data: bool) {
+        if drop_data {
+            write(&self.store).clear();
+        }
+        lock(&self.cursors).clear();
+        lock(&self.fail_command).reset();
+        *lock(&self.identity) = Identity {
+            process_id: ObjectId::new(),
+            started: Instant::now(),
+        };
+        self.restarts.send_modify(|n| *n = n.wrapping_add(1));
+        tracing::info!(drop_data, "restart: dropping every connection");
+    }
+
+    /// A copy of the documents of `db.coll` in insertion order (empty if missing).
+    pub fn documents(&self, db: &str, coll: &str) -> Vec<Document> {
+        read(&self.store)
+            .collection(db, coll)
+            .map(|c| c.documents().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Inserts documents directly (seeding data for a test), as an ordered insert.
+    ///
+    /// # Errors
+    /// The first write error (duplicate `_id`, bad namespace, limits).
+    pub fn insert_documents(
+        &self,
+        db: &str,
+        coll: &str,
+        docs: Vec<Document>,
+    ) -> Result<(), CommandError> {
+        let mut store = write(&self.store);
+        for doc in docs {
+            store.insert(db, coll, doc)?;
+        }
+        Ok(())
+    }
+
+    /// The current `topologyVersion.processId`.
+    pub fn process_id(&self) -> ObjectId {
+        lock(&self.identity).process_id
+    }
+
+    /// Time since the server (re)started.
+    pub fn uptime(&self) -> Duration {
+        lock(&self.identity).started.elapsed()
+    }
+
+    /// The number of open cursors.
+    pub fn open_cursors(&self) -> usize {
+        lock(&self.cursors).len()
+    }
+
+    /// A receiver that changes on every restart.
+    pub(crate) fn restart_signal(&self) -> watch::Receiver<u64> {
+        self.restarts.subscribe()
+    }
+
+    /// A fresh connection id (distinct for the server's lifetime, as mongod's).
+    pub(crate) fn next_connection_id(&self) -> i64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Takes one unit of the `reset_mid_reply` fault, if any is left.
+    pub(crate) fn take_mid_reply_cut(&self) -> bool {
+        let mut faults = lock(&self.faults);
+        if faults.reset_mid_reply == 0 {
+            return false;
+        }
+        faults.reset_mid_reply -= 1;
+        true
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every critical
+/// section leaves its data consistent between statements, so the data is still valid.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Read-locks a `RwLock`, recovering from poisoning as [`lock`] does.
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Write-locks a `RwLock`, recovering from poisoning as [`lock`] does.
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
