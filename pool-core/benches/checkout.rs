@@ -12,8 +12,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pool_core::{ConnectionId, Manager, Pool};
@@ -28,14 +27,6 @@ impl Manager for Noop {
     async fn connect(&self, _id: ConnectionId) -> Result<(), Infallible> {
         Ok(())
     }
-}
-
-/// A waker that does nothing (`Waker::noop` needs Rust 1.85; the workspace supports 1.80).
-struct NoopWake;
-
-impl Wake for NoopWake {
-    fn wake(self: Arc<Self>) {}
-    fn wake_by_ref(self: &Arc<Self>) {}
 }
 
 const POOL_SIZE: u32 = 10;
@@ -67,13 +58,12 @@ fn checkout(c: &mut Criterion) {
         "pool not filled: {status:?}"
     );
 
-    let waker = Waker::from(Arc::new(NoopWake));
     let mut pending = 0u64;
     let mut group = c.benchmark_group("checkout");
 
     group.bench_function("poolcheck/uncontended", |b| {
         b.iter(|| {
-            let mut cx = Context::from_waker(&waker);
+            let mut cx = Context::from_waker(Waker::noop());
             let mut fut = pin!(pool.check_out());
             let conn = match fut.as_mut().poll(&mut cx) {
                 Poll::Ready(conn) => conn,

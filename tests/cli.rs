@@ -1,0 +1,125 @@
+//! Runs the `poolcheck` binary as a user would.
+
+use std::process::{Command, Output};
+
+fn poolcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(args)
+        .output()
+        .expect("the poolcheck binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_with_small_load_passes() {
+    let out = poolcheck(&["demo", "--tasks", "8", "--checkouts", "20", "--no-progress"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let verdict = stdout
+        .lines()
+        .find(|line| line.starts_with("verdict:"))
+        .unwrap_or_else(|| panic!("no verdict line in:\n{stdout}"));
+    assert_eq!(verdict, "verdict: OK — no invariant violated");
+    assert!(
+        stdout.contains("checkouts attempted"),
+        "no summary in:\n{stdout}"
+    );
+    assert!(!stdout.contains("FAIL"), "a check failed:\n{stdout}");
+}
+
+#[test]
+fn demo_flags_work_without_the_subcommand_and_churn_connections() {
+    // Every 3rd checkout marks its connection errored and every 4th connect is refused,
+    // so the pool keeps closing, replacing and failing connections.
+    let args = [
+        "--tasks",
+        "16",
+        "--checkouts",
+        "30",
+        "--max-pool-size",
+        "3",
+        "--connect-latency-us",
+        "0",
+        "--error-every",
+        "3",
+        "--connect-fail-every",
+        "4",
+        "--no-progress",
+    ];
+    let out = poolcheck(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("verdict: OK"), "{stdout}");
+    assert!(
+        stdout.contains("ConnectionError"),
+        "no injected failure showed:\n{stdout}"
+    );
+}
+
+#[test]
+fn demo_json_summary_is_json() {
+    let out = poolcheck(&["demo", "--tasks", "4", "--checkouts", "10", "--json"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(summary["ok"], serde_json::Value::Bool(true), "{stdout}");
+    assert_eq!(summary["checkouts"]["attempted"], 40);
+    assert_eq!(summary["events"]["ConnectionCheckOutStarted"], 40);
+    assert!(
+        summary["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("OK")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_flag_is_a_usage_error() {
+    let out = poolcheck(&["demo", "--tasks", "8", "--no-such-flag"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("unexpected argument '--no-such-flag'"),
+        "stderr:\n{stderr}"
+    );
+    assert!(stderr.contains("--help"), "stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "stderr:\n{stderr}");
+}
+
+#[test]
+fn bad_value_is_a_usage_error() {
+    let out = poolcheck(&["demo", "--tasks", "0"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("invalid value '0' for '--tasks <TASKS>'"),
+        "stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    // `sim` and `serve` are planned; until they exist they must not pretend to run.
+    let out = poolcheck(&["sim"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unrecognized subcommand 'sim'"));
+    assert!(out.stdout.is_empty());
+}
