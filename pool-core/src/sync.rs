@@ -65,15 +65,19 @@ pub trait CellOps<T> {
 macro_rules! __impl_atomic_ops {
     ($atomic:ty, $v:ty) => {
         impl $crate::sync::AtomicOps<$v> for $atomic {
+            #[inline(always)]
             fn new(v: $v) -> Self {
                 <$atomic>::new(v)
             }
+            #[inline(always)]
             fn load(&self, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::load(self, o)
             }
+            #[inline(always)]
             fn store(&self, v: $v, o: ::std::sync::atomic::Ordering) {
                 <$atomic>::store(self, v, o)
             }
+            #[inline(always)]
             fn swap(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::swap(self, v, o)
             }
@@ -86,15 +90,19 @@ macro_rules! __impl_atomic_ops {
             ) -> Result<$v, $v> {
                 <$atomic>::compare_exchange(self, c, n, s, f)
             }
+            #[inline(always)]
             fn fetch_add(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::fetch_add(self, v, o)
             }
+            #[inline(always)]
             fn fetch_sub(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::fetch_sub(self, v, o)
             }
+            #[inline(always)]
             fn fetch_or(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::fetch_or(self, v, o)
             }
+            #[inline(always)]
             fn fetch_and(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::fetch_and(self, v, o)
             }
@@ -114,10 +122,12 @@ impl Backend for StdBackend {
     type AtomicU64 = std::sync::atomic::AtomicU64;
     type Cell<T> = StdCell<T>;
 
+    #[inline(always)]
     fn fence(order: Ordering) {
         std::sync::atomic::fence(order);
     }
 
+    #[inline(always)]
     fn spin_loop() {
         std::hint::spin_loop();
     }
@@ -128,12 +138,15 @@ impl Backend for StdBackend {
 pub struct StdCell<T>(std::cell::UnsafeCell<T>);
 
 impl<T> CellOps<T> for StdCell<T> {
+    #[inline(always)]
     fn new(value: T) -> Self {
         StdCell(std::cell::UnsafeCell::new(value))
     }
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
+    #[inline(always)]
     fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }

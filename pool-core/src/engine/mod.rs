@@ -166,21 +166,25 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     // ===== reading =====
 
+    #[inline]
     pub(crate) fn state(&self) -> State {
         State(self.state.load(SeqCst))
     }
 
+    #[inline]
     pub(crate) fn now(&self) -> Duration {
         self.runtime.now()
     }
 
     /// Calls the event handler, if any, with the event `make` builds.
+    #[inline]
     pub(crate) fn emit(&self, make: impl FnOnce(Arc<str>) -> CmapEvent) {
         if let Some(handler) = &self.events {
             handler.handle(make(self.address.clone()));
         }
     }
 
+    #[inline]
     pub(crate) fn has_events(&self) -> bool {
         self.events.is_some()
     }
@@ -207,6 +211,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// The reason `entry` must not be handed out or kept, if any (CMAP P1–P3).
+    #[inline]
     pub(crate) fn perished(
         &self,
         entry: &Entry<M::Connection>,
@@ -258,6 +263,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     // ===== checkout side =====
 
     /// The queue-free attempt: refuse, take a resource, or tell the caller to queue.
+    #[inline]
     pub(crate) fn try_fast(&self) -> Fast<M::Connection> {
         let s = self.state();
         if s.closed() {
@@ -337,6 +343,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Takes an idle connection (closing perished ones on the way) or admits a creation.
+    #[inline]
     pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
         while let Some(entry) = self.idle.pop() {
             match self.perished(&entry, self.state()) {
@@ -348,6 +355,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Admits one creation if the pool is ready and both limits allow it (I1, I2).
+    #[inline]
     pub(crate) fn admit(&self) -> Option<Permit> {
         let max_connecting = self.options.max_connecting;
         let mut current = self.state.load(Acquire);
@@ -397,6 +405,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Puts a resource back without dispatching; the caller dispatches (I4).
+    #[inline]
     fn release(&self, resource: Resource<M::Connection>) {
         match resource {
             Resource::Idle(entry) => {
@@ -415,6 +424,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Drops units of `total`/`pending`; the caller dispatches (I4).
+    #[inline]
     pub(crate) fn release_units(&self, units: u64) {
         let before = State(self.state.fetch_sub(units, AcqRel));
         debug_assert!(before.total() >= 1, "I3: total underflow");
@@ -425,6 +435,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Pairs resources with waiters until one side runs out (see the module docs).
+    #[inline]
     pub(crate) fn dispatch(&self) {
         loop {
             // I4: every pass starts with a fence, because the previous pass may have
@@ -503,6 +514,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Closes an established connection: `total - 1`, then the event, then the manager.
     /// The caller dispatches (I4).
+    #[inline]
     pub(crate) fn close_live(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
         self.release_units(State::TOTAL_ONE);
         self.counters.closed.fetch_add(1, Relaxed);
@@ -517,6 +529,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Makes an established connection available (check-in, populate, abandoned
     /// establishment), or closes it if it perished meanwhile.
+    #[inline]
     pub(crate) fn make_available(&self, mut entry: Entry<M::Connection>) {
         // The idle clock restarts now (CMAP I3): time spent in use is not idle time.
         if self.needs_clock {
@@ -530,6 +543,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Check-in (CMAP I1–I3): event first, then close or make available.
+    #[inline]
     pub(crate) fn check_in(&self, entry: Entry<M::Connection>, errored: bool) {
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionCheckedIn {

@@ -75,6 +75,7 @@ impl<T, B: Backend> Ring<T, B> {
     }
 
     /// Pushes `value` at the tail, or gives it back when the ring is full.
+    #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
         let mut tail = self.tail.load(Relaxed);
         loop {
@@ -122,6 +123,7 @@ impl<T, B: Backend> Ring<T, B> {
     }
 
     /// Pops the value at the head, or `None` when no published value is there.
+    #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
         let mut head = self.head.load(Relaxed);
         loop {
@@ -173,6 +175,7 @@ impl<T, B: Backend> Ring<T, B> {
     }
 
     /// How many values are in the ring (claimed pushes minus claimed pops).
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         loop {
             let tail = self.tail.load(SeqCst);
@@ -195,6 +198,7 @@ impl<T, B: Backend> Ring<T, B> {
     }
 
     /// True when no push has been claimed beyond the last claimed pop.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.load(SeqCst);
         let tail = self.tail.load(SeqCst);

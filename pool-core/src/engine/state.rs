@@ -32,18 +32,23 @@ impl State {
     /// A new pool: paused, generation 0, no connections.
     pub(crate) const INITIAL: State = State(PAUSED);
 
+    #[inline]
     pub(crate) fn total(self) -> u32 {
         ((self.0 >> TOTAL_SHIFT) & COUNT_MASK) as u32
     }
+    #[inline]
     pub(crate) fn pending(self) -> u32 {
         ((self.0 >> PENDING_SHIFT) & COUNT_MASK) as u32
     }
+    #[inline]
     pub(crate) fn paused(self) -> bool {
         self.0 & PAUSED != 0
     }
+    #[inline]
     pub(crate) fn closed(self) -> bool {
         self.0 & CLOSED != 0
     }
+    #[inline]
     pub(crate) fn generation(self) -> u64 {
         self.0 >> GENERATION_SHIFT
     }
