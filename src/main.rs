@@ -1,13 +1,15 @@
 //! The `poolcheck` command line.
 //!
-//! With no subcommand it runs the main job, which for now is `demo`. Flags of the main job
-//! may be given without naming it: `poolcheck --tasks 8` is `poolcheck demo --tasks 8`.
+//! With no subcommand it runs the main job, `sim`: a seeded sweep of the deterministic
+//! simulation. Its flags may be given without naming it: `poolcheck --seeds 50` is
+//! `poolcheck sim --seeds 50`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod simulate;
 
 /// A lock-free CMAP connection pool and a harness that checks pools against the spec.
 #[derive(Debug, Parser)]
@@ -15,29 +17,66 @@ mod demo;
     name = "poolcheck",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = "With no command, poolcheck runs `demo`; its flags may be given without naming it."
+    after_help = "With no command, poolcheck runs `sim`; its flags may be given without naming it."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// The main job's flags, for when no subcommand is named.
+    /// The main job's flags (`sim`), for when no subcommand is named.
     #[command(flatten)]
-    demo: demo::DemoArgs,
+    sim: simulate::SimArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs the pool under concurrent load over an in-process mock server and checks its
-    /// invariants live (the default job).
+    /// Sweeps seeds of the deterministic simulation (pool + mock server + faults) and
+    /// checks every invariant on every event; `--replay <seed>` replays one (the default
+    /// job).
+    Sim(simulate::SimArgs),
+    /// Runs the pool under real concurrent load over an in-process mock manager and checks
+    /// its invariants live.
     Demo(demo::DemoArgs),
-    // Planned, not implemented yet: `sim` (the deterministic simulator) and `serve` (the
-    // mock MongoDB server). They are added here when they exist.
+    /// Serves the mock MongoDB server on TCP (fail points, connection faults) until
+    /// Ctrl-C, so any driver can be pointed at it.
+    Serve(mock_server::Config),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Demo(cli.demo)) {
+    match cli.command.unwrap_or(Command::Sim(cli.sim)) {
+        Command::Sim(args) => simulate::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(config) => serve(config),
+    }
+}
+
+/// `poolcheck serve`: the mock server, as the `mock-server` binary runs it.
+fn serve(config: mock_server::Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("poolcheck serve: cannot start a runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = mock_server::init_logging() {
+        eprintln!("poolcheck serve: {err}");
+    }
+    match runtime.block_on(mock_server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = format!("poolcheck serve: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -35,10 +35,11 @@ fn demo_with_small_load_passes() {
 }
 
 #[test]
-fn demo_flags_work_without_the_subcommand_and_churn_connections() {
+fn demo_churns_connections_and_still_passes() {
     // Every 3rd checkout marks its connection errored and every 4th connect is refused,
     // so the pool keeps closing, replacing and failing connections.
     let args = [
+        "demo",
         "--tasks",
         "16",
         "--checkouts",
@@ -117,9 +118,78 @@ fn bad_value_is_a_usage_error() {
 
 #[test]
 fn unknown_subcommand_is_a_usage_error() {
-    // `sim` and `serve` are planned; until they exist they must not pretend to run.
-    let out = poolcheck(&["sim"]);
+    let out = poolcheck(&["bogus"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unrecognized subcommand 'sim'"));
+    assert!(text(&out.stderr).contains("bogus"));
     assert!(out.stdout.is_empty());
+}
+
+/// `poolcheck serve` rejects a bad port with a usage error naming the flag, not a panic.
+#[test]
+fn serve_bad_port_is_a_usage_error() {
+    let out = poolcheck(&["serve", "--port", "99999"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--port"),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+}
+
+/// The main job (no subcommand) is the simulation sweep; a short one is clean and prints
+/// the summary table and verdict.
+#[test]
+fn default_job_is_a_clean_sim_sweep() {
+    let out = poolcheck(&["--seeds", "20", "--no-progress"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("seeds run          20"), "{stdout}");
+    assert!(stdout.contains("verdict: OK"), "{stdout}");
+}
+
+/// A bug-zoo pool fails the sweep with a one-line replay that reproduces the violation.
+#[test]
+fn zoo_failure_prints_a_replay_line_that_reproduces_it() {
+    let out = poolcheck(&[
+        "sim",
+        "--pool",
+        "zoo-self-deadlock",
+        "--seeds",
+        "5",
+        "--no-progress",
+        "--no-shrink",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect(); // drop "poolcheck"
+    let again = poolcheck(&args);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stdout));
+    assert!(
+        text(&again.stdout).contains("verdict: FAIL"),
+        "{}",
+        text(&again.stdout)
+    );
+}
+
+/// Bad seeds and shards are usage errors with a message, not panics.
+#[test]
+fn bad_seed_and_shard_are_usage_errors() {
+    for args in [["sim", "--replay", "0xZZ"], ["sim", "--shard", "3/2"]] {
+        let out = poolcheck(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }

@@ -159,9 +159,7 @@ impl<M: Manager, B: Backend> Establish<M, B> {
             Origin::Populate | Origin::Abandoned => {
                 // K10: available before the maxConnecting slot frees up, so the freed slot
                 // cannot start a creation while this connection sits unused.
-                engine.make_available(entry);
-                engine.release_units(State::PENDING_ONE);
-                engine.dispatch();
+                engine.make_available_from_pending(entry);
                 None
             }
         }

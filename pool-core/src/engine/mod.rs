@@ -427,10 +427,20 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     #[inline]
     pub(crate) fn release_units(&self, units: u64) {
         let before = State(self.state.fetch_sub(units, AcqRel));
-        debug_assert!(before.total() >= 1, "I3: total underflow");
+        let after = State(before.0.wrapping_sub(units));
+        debug_assert!(
+            units & State::TOTAL_ONE == 0 || before.total() >= 1,
+            "I3: total underflow"
+        );
         debug_assert!(
             units & State::PENDING_ONE == 0 || before.pending() >= 1,
             "I2: pending underflow"
+        );
+        debug_assert!(
+            after.pending() <= after.total(),
+            "I2: pending {} > total {}",
+            after.pending(),
+            after.total()
         );
     }
 
@@ -516,7 +526,18 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// The caller dispatches (I4).
     #[inline]
     pub(crate) fn close_live(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
-        self.release_units(State::TOTAL_ONE);
+        self.close_with_units(entry, reason, State::TOTAL_ONE);
+    }
+
+    /// Closes a connection and releases `units` in one step (a just-established
+    /// connection still holds its `pending` unit, which must go with its `total`, I2).
+    fn close_with_units(
+        &self,
+        entry: Entry<M::Connection>,
+        reason: ConnectionClosedReason,
+        units: u64,
+    ) {
+        self.release_units(units);
         self.counters.closed.fetch_add(1, Relaxed);
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionClosed {
@@ -538,6 +559,25 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         match self.perished(&entry, self.state()) {
             Some(reason) => self.close_live(entry, reason),
             None => self.release(Resource::Idle(entry)),
+        }
+        self.dispatch();
+    }
+
+    /// Makes a connection that was just established in the background (populate, or an
+    /// abandoned checkout) available, releasing its `pending` unit: after it is in `idle`
+    /// (CMAP K10), or together with its `total` unit if it perished meanwhile (I2).
+    pub(crate) fn make_available_from_pending(&self, mut entry: Entry<M::Connection>) {
+        if self.needs_clock {
+            entry.idle_since = self.now();
+        }
+        match self.perished(&entry, self.state()) {
+            Some(reason) => {
+                self.close_with_units(entry, reason, State::TOTAL_ONE + State::PENDING_ONE)
+            }
+            None => {
+                self.release(Resource::Idle(entry));
+                self.release_units(State::PENDING_ONE);
+            }
         }
         self.dispatch();
     }

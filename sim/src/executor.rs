@@ -1,0 +1,654 @@
+//! A single-threaded executor with virtual time and a seeded scheduler.
+//!
+//! # Why not turmoil (or tokio's paused time)
+//!
+//! turmoil runs each simulated host on its own current-thread Tokio runtime and steps
+//! the hosts in lock-step ticks; the order in which the tasks *inside* a host run is
+//! Tokio's, which no seed controls, and turmoil only shuffles host order. A pool bug is an
+//! interleaving of tasks on one host (a check-in racing a timeout), so the scheduler must
+//! be ours. pool-core also needs a [`pool_core::Runtime`] implementation anyway (clock
+//! plus spawner), and the zoo pools must deadlock *visibly* (tasks that never become
+//! ready) rather than block an OS thread. The home-made executor is ~400 lines and gives
+//! exactly that; its only foreign part is the time bridge (`time_bridge.rs`) that
+//! keeps mock-server's `tokio::time` sleeps on the virtual clock.
+//!
+//! # How it runs
+//!
+//! Tasks are boxed futures in a slab, identified by [`TaskId`]. A waker pushes its task
+//! onto the ready list (once). [`Executor::run_ready`] repeatedly picks a ready task
+//! *uniformly at random by the seed* and polls it (inside `catch_unwind`), until none is
+//! ready. Only then may [`Executor::advance`] move virtual time: it jumps straight to the
+//! earliest pending timer and fires every timer due at that instant. No wall clock, no
+//! threads, no sockets: the same seed and the same inputs give the same run, bit for bit.
+//!
+//! Budgets bound a run: [`Budget::steps_max`] polls (a livelock detector) and
+//! [`Budget::time_max`] of virtual time. When no task is ready and no timer is pending,
+//! the run is *stalled*: if any task still waits, nothing can ever wake it (a deadlock).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use pool_core::runtime::BoxFuture;
+
+pub use crate::runtime::{race, yield_now, Either, SimRuntime, Sleep};
+
+use crate::error::SimError;
+use crate::rng::Rng;
+use crate::time_bridge::{tokio_deadline, TimeBridge};
+
+/// A task's id: 0, 1, 2, … in spawn order; never reused within a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u64);
+
+/// What a task is, for the time bridge (server tasks may create Tokio sleeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// A workload client, the fault driver, or other harness code.
+    Harness,
+    /// A task the pool under test spawned through [`pool_core::Runtime::spawn`].
+    Pool,
+    /// A mock-server connection handler.
+    Server,
+}
+
+/// Bounds on one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The most task polls.
+    pub steps_max: u64,
+    /// The latest virtual time.
+    pub time_max: Duration,
+}
+
+/// A task that panicked (the oracle reports it as an ERR violation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPanic {
+    /// The task.
+    pub task: TaskId,
+    /// Its kind.
+    pub kind: TaskKind,
+    /// Virtual time of the panic.
+    pub at: Duration,
+    /// The panic message.
+    pub message: String,
+}
+
+/// The result of one [`Executor::advance`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// Time moved to this instant and its timers fired.
+    To(Duration),
+    /// No timer is pending: nothing can ever run again.
+    Stalled,
+}
+
+// ===== the shared core =====
+
+/// Timer slab key: index and generation (so a freed slot is never woken by a stale entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerKey {
+    index: u32,
+    generation: u32,
+}
+
+/// A heap entry; `key == None` marks a time-bridge wake-up.
+type HeapEntry = Reverse<(Duration, u64, Option<TimerKey>)>;
+
+struct TimerSlot {
+    generation: u32,
+    waker: Option<Waker>,
+}
+
+/// Task states in `Core::task_state`.
+const IDLE: u8 = 0;
+const QUEUED: u8 = 1;
+const DONE: u8 = 2;
+
+/// Everything wakers, sleeps and spawners touch. Behind one mutex: the run is
+/// single-threaded, so the lock is never contended; it exists because wakers and the
+/// [`SimRuntime`] must be `Send + Sync`.
+struct Core {
+    now: Duration,
+    /// Ready tasks as a *set*: the scheduler's choice depends on which tasks are ready,
+    /// never on the order they were woken in (Tokio's `watch` wakes its receivers in an
+    /// order drawn from its own, unseeded RNG).
+    ready: BTreeSet<u64>,
+    task_state: Vec<u8>,
+    spawned: Vec<(u64, BoxFuture<()>, TaskKind)>,
+    current: Option<TaskId>,
+    heap: BinaryHeap<HeapEntry>,
+    timers: Vec<TimerSlot>,
+    timers_free: Vec<u32>,
+    timer_seq: u64,
+    /// Lengths of the Tokio sleeps a server task may start (see `time_bridge`).
+    server_sleeps: Vec<Duration>,
+}
+
+/// The state shared by the executor, its wakers and every [`SimRuntime`].
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> Duration {
+        self.lock().now
+    }
+
+    pub(crate) fn current(&self) -> Option<TaskId> {
+        self.lock().current
+    }
+
+    pub(crate) fn set_server_sleeps(&self, lengths: Vec<Duration>) {
+        self.lock().server_sleeps = lengths;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // Nothing panics while holding it; recover the data anyway rather than poison the
+        // whole run.
+        self.core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn wake(&self, id: u64) {
+        let mut core = self.lock();
+        if let Some(state) = core.task_state.get_mut(id as usize) {
+            if *state == IDLE {
+                *state = QUEUED;
+                core.ready.insert(id);
+            }
+        }
+    }
+
+    pub(crate) fn spawn(&self, future: BoxFuture<()>, kind: TaskKind) -> TaskId {
+        let mut core = self.lock();
+        let id = core.task_state.len() as u64;
+        core.task_state.push(QUEUED);
+        core.ready.insert(id);
+        core.spawned.push((id, future, kind));
+        TaskId(id)
+    }
+
+    pub(crate) fn register_timer(&self, deadline: Duration, waker: &Waker) -> TimerKey {
+        let mut core = self.lock();
+        let key = match core.timers_free.pop() {
+            Some(index) => {
+                let slot = &mut core.timers[index as usize];
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.waker = Some(waker.clone());
+                TimerKey {
+                    index,
+                    generation: slot.generation,
+                }
+            }
+            None => {
+                let index = core.timers.len() as u32;
+                core.timers.push(TimerSlot {
+                    generation: 0,
+                    waker: Some(waker.clone()),
+                });
+                TimerKey {
+                    index,
+                    generation: 0,
+                }
+            }
+        };
+        let seq = core.timer_seq;
+        core.timer_seq += 1;
+        core.heap.push(Reverse((deadline, seq, Some(key))));
+        key
+    }
+
+    pub(crate) fn update_timer(&self, key: TimerKey, waker: &Waker) {
+        let mut core = self.lock();
+        if let Some(slot) = core.timers.get_mut(key.index as usize) {
+            if slot.generation == key.generation {
+                match &slot.waker {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => slot.waker = Some(waker.clone()),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn cancel_timer(&self, key: TimerKey) {
+        let mut core = self.lock();
+        free_timer(&mut core, key);
+    }
+}
+
+fn free_timer(core: &mut Core, key: TimerKey) {
+    if let Some(slot) = core.timers.get_mut(key.index as usize) {
+        if slot.generation == key.generation && slot.waker.is_some() {
+            slot.waker = None;
+            core.timers_free.push(key.index);
+        }
+    }
+}
+
+struct TaskWaker {
+    id: u64,
+    shared: Weak<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.wake(self.id);
+        }
+    }
+}
+
+struct Task {
+    future: BoxFuture<()>,
+    waker: Waker,
+    kind: TaskKind,
+}
+
+// ===== the executor =====
+
+/// The deterministic executor. One per run; not `Send` (it never leaves its thread).
+pub struct Executor {
+    shared: Arc<Shared>,
+    tasks: Vec<Option<Task>>,
+    scheduler: Rng,
+    budget: Budget,
+    steps: u64,
+    panics: Vec<TaskPanic>,
+    bridge: TimeBridge,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Executor {
+    /// An executor at virtual time 0 whose scheduling choices come from `scheduler`.
+    ///
+    /// # Errors
+    /// [`SimError::Runtime`] if the time bridge's Tokio runtime cannot be built.
+    pub fn new(scheduler: Rng, budget: Budget) -> Result<Executor, SimError> {
+        let core = Core {
+            now: Duration::ZERO,
+            ready: BTreeSet::new(),
+            task_state: Vec::new(),
+            spawned: Vec::new(),
+            current: None,
+            heap: BinaryHeap::new(),
+            timers: Vec::new(),
+            timers_free: Vec::new(),
+            timer_seq: 0,
+            server_sleeps: Vec::new(),
+        };
+        Ok(Executor {
+            shared: Arc::new(Shared {
+                core: Mutex::new(core),
+            }),
+            tasks: Vec::new(),
+            scheduler,
+            budget,
+            steps: 0,
+            panics: Vec::new(),
+            bridge: TimeBridge::new()?,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+
+    /// A handle for the pool, the network and the harness: clock, sleeps, spawns.
+    pub fn handle(&self) -> SimRuntime {
+        SimRuntime::new(self.shared.clone())
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.shared.lock().now
+    }
+
+    /// Polls made so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Takes the panics recorded since the last call.
+    pub fn take_panics(&mut self) -> Vec<TaskPanic> {
+        std::mem::take(&mut self.panics)
+    }
+
+    /// True if task `id` has finished (or panicked).
+    pub fn is_done(&self, id: TaskId) -> bool {
+        self.shared.lock().task_state.get(id.0 as usize) == Some(&DONE)
+    }
+
+    /// Polls ready tasks, in seeded random order, until none is ready.
+    ///
+    /// # Errors
+    /// [`SimError::StepBudget`] when the poll budget runs out (a livelock).
+    pub fn run_ready(&mut self) -> Result<(), SimError> {
+        loop {
+            self.absorb_spawned();
+            let (id, now) = {
+                let mut core = self.shared.lock();
+                if core.ready.is_empty() {
+                    return Ok(());
+                }
+                let pick = self.scheduler.below(core.ready.len() as u64) as usize;
+                let Some(id) = core.ready.iter().nth(pick).copied() else {
+                    return Ok(());
+                };
+                core.ready.remove(&id);
+                if let Some(state) = core.task_state.get_mut(id as usize) {
+                    *state = IDLE;
+                }
+                core.current = Some(TaskId(id));
+                (id, core.now)
+            };
+            self.steps += 1;
+            if self.steps > self.budget.steps_max {
+                return Err(SimError::StepBudget {
+                    steps: self.budget.steps_max,
+                    at: now,
+                });
+            }
+            self.poll_task(id, now);
+            self.shared.lock().current = None;
+        }
+    }
+
+    fn poll_task(&mut self, id: u64, now: Duration) {
+        self.absorb_spawned();
+        let Some(mut task) = self.tasks.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        if task.kind == TaskKind::Server {
+            self.prepare_server_poll(now);
+        }
+        let waker = task.waker.clone();
+        let mut cx = Context::from_waker(&waker);
+        let bridge = &self.bridge;
+        IN_TASK.with(|flag| flag.set(true));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if task.kind == TaskKind::Server {
+                bridge.enter(|| task.future.as_mut().poll(&mut cx))
+            } else {
+                task.future.as_mut().poll(&mut cx)
+            }
+        }));
+        IN_TASK.with(|flag| flag.set(false));
+        let finished = match result {
+            Ok(Poll::Pending) => false,
+            Ok(Poll::Ready(())) => true,
+            Err(payload) => {
+                self.panics.push(TaskPanic {
+                    task: TaskId(id),
+                    kind: task.kind,
+                    at: now,
+                    message: panic_message(payload.as_ref()),
+                });
+                true
+            }
+        };
+        if finished {
+            if let Some(state) = self.shared.lock().task_state.get_mut(id as usize) {
+                *state = DONE;
+            }
+            // Dropped here, outside every lock: its destructors may wake or spawn.
+            drop(task);
+        } else if let Some(slot) = self.tasks.get_mut(id as usize) {
+            *slot = Some(task);
+        }
+    }
+
+    /// Before a server task runs: the Tokio clock must read virtual time, and any sleep
+    /// it may start gets a wake-up planted at its (rounded-up) deadline.
+    fn prepare_server_poll(&mut self, now: Duration) {
+        self.bridge.sync(now);
+        let mut core = self.shared.lock();
+        let lengths = core.server_sleeps.clone();
+        for length in lengths {
+            let at = tokio_deadline(now, length);
+            let seq = core.timer_seq;
+            core.timer_seq += 1;
+            core.heap.push(Reverse((at, seq, None)));
+        }
+    }
+
+    fn absorb_spawned(&mut self) {
+        let spawned = std::mem::take(&mut self.shared.lock().spawned);
+        for (id, future, kind) in spawned {
+            let waker = Waker::from(Arc::new(TaskWaker {
+                id,
+                shared: Arc::downgrade(&self.shared),
+            }));
+            let index = id as usize;
+            if self.tasks.len() <= index {
+                self.tasks.resize_with(index + 1, || None);
+            }
+            self.tasks[index] = Some(Task {
+                future,
+                waker,
+                kind,
+            });
+        }
+    }
+
+    /// The earliest pending timer, if any (cancelled timers skipped).
+    pub fn next_timer(&self) -> Option<Duration> {
+        let mut core = self.shared.lock();
+        loop {
+            let Reverse((at, _, key)) = *core.heap.peek()?;
+            match key {
+                None => return Some(at),
+                Some(key) => {
+                    let live = core
+                        .timers
+                        .get(key.index as usize)
+                        .is_some_and(|s| s.generation == key.generation && s.waker.is_some());
+                    if live {
+                        return Some(at);
+                    }
+                    core.heap.pop();
+                }
+            }
+        }
+    }
+
+    /// Jumps to the earliest pending timer and fires every timer due then. Call only when
+    /// no task is ready.
+    ///
+    /// # Errors
+    /// [`SimError::TimeBudget`] if that timer lies beyond the time budget.
+    pub fn advance(&mut self) -> Result<Advance, SimError> {
+        debug_assert!(
+            self.shared.lock().ready.is_empty(),
+            "advance with ready tasks"
+        );
+        let Some(at) = self.next_timer() else {
+            return Ok(Advance::Stalled);
+        };
+        if at > self.budget.time_max {
+            return Err(SimError::TimeBudget {
+                limit: self.budget.time_max,
+            });
+        }
+        let mut wakers = Vec::new();
+        let mut bridge_due = false;
+        {
+            let mut core = self.shared.lock();
+            debug_assert!(at >= core.now, "time never goes backwards");
+            core.now = core.now.max(at);
+            while let Some(&Reverse((when, _, key))) = core.heap.peek() {
+                if when > at {
+                    break;
+                }
+                core.heap.pop();
+                match key {
+                    None => bridge_due = true,
+                    Some(key) => {
+                        let slot = core.timers.get_mut(key.index as usize);
+                        if let Some(slot) = slot.filter(|s| s.generation == key.generation) {
+                            if let Some(w) = slot.waker.take() {
+                                wakers.push(w);
+                                core.timers_free.push(key.index);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if bridge_due {
+            self.bridge.sync(at);
+        }
+        for w in wakers {
+            w.wake();
+        }
+        Ok(Advance::To(at))
+    }
+
+    /// Drops every task (in id order) while the time bridge is still alive.
+    pub fn shutdown(&mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        drop(tasks);
+        loop {
+            let spawned = std::mem::take(&mut self.shared.lock().spawned);
+            if spawned.is_empty() {
+                break;
+            }
+            drop(spawned);
+        }
+        let mut core = self.shared.lock();
+        core.heap.clear();
+        core.timers.clear();
+        core.ready.clear();
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+thread_local! {
+    /// True while this thread polls a simulated task.
+    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs (once per process) a panic hook that stays silent for panics inside
+/// simulated tasks: the executor catches them and the oracle reports them as ERR
+/// violations with their message, so printing each one (with a backtrace) during a sweep
+/// of a buggy pool would only bury the summary. Other panics reach the previous hook.
+pub fn quiet_task_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_TASK.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn budget() -> Budget {
+        Budget {
+            steps_max: 10_000,
+            time_max: Duration::from_secs(100),
+        }
+    }
+
+    #[test]
+    fn time_jumps_to_the_next_timer_only_when_idle() {
+        let mut ex = Executor::new(Rng::new(1), budget()).unwrap();
+        let rt = ex.handle();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for (i, ms) in [30u64, 10, 20].into_iter().enumerate() {
+            let (rt2, log) = (rt.clone(), log.clone());
+            rt.spawn_task(
+                TaskKind::Harness,
+                Box::pin(async move {
+                    rt2.sleep(Duration::from_millis(ms)).await;
+                    log.lock().unwrap().push((i, rt2.now()));
+                }),
+            );
+        }
+        loop {
+            ex.run_ready().unwrap();
+            if ex.advance().unwrap() == Advance::Stalled {
+                break;
+            }
+        }
+        let log = log.lock().unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(*log, vec![(1, ms(10)), (2, ms(20)), (0, ms(30))]);
+    }
+
+    #[test]
+    fn the_seed_decides_the_order_and_repeats() {
+        let order = |seed| {
+            let mut ex = Executor::new(Rng::new(seed), budget()).unwrap();
+            let rt = ex.handle();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            for i in 0..8 {
+                let log = log.clone();
+                rt.spawn_task(
+                    TaskKind::Harness,
+                    Box::pin(async move {
+                        yield_now().await;
+                        log.lock().unwrap().push(i);
+                    }),
+                );
+            }
+            ex.run_ready().unwrap();
+            let v = log.lock().unwrap().clone();
+            v
+        };
+        assert_eq!(order(3), order(3));
+        assert!(
+            (0..20).any(|s| order(s) != order(3)),
+            "seeds change the order"
+        );
+    }
+
+    #[test]
+    fn panics_are_caught_and_budgets_enforced() {
+        let mut ex = Executor::new(Rng::new(1), budget()).unwrap();
+        let rt = ex.handle();
+        rt.spawn_task(TaskKind::Harness, Box::pin(async { panic!("boom") }));
+        ex.run_ready().unwrap();
+        let panics = ex.take_panics();
+        assert_eq!(panics.len(), 1);
+        assert_eq!(panics[0].message, "boom");
+
+        let spins = Arc::new(AtomicU64::new(0));
+        let s = spins.clone();
+        rt.spawn_task(
+            TaskKind::Harness,
+            Box::pin(async move {
+                loop {
+                    s.fetch_add(1, Ordering::Relaxed);
+                    yield_now().await;
+                }
+            }),
+        );
+        assert!(matches!(ex.run_ready(), Err(SimError::StepBudget { .. })));
+    }
+}

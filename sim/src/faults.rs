@@ -1,0 +1,155 @@
+//! The fault driver: injects the plan's faults at their times, through the simulated
+//! network, mock-server's own controls (`configureFailPoint`, fault settings, restart)
+//! and the pool's clear / ready.
+
+use std::time::Duration;
+
+use bson::doc;
+
+use crate::executor::TaskKind;
+use crate::net::SimNet;
+use crate::plan::{Fault, FaultKind};
+use crate::rng::Rng;
+use crate::workload::{ActiveGuard, Ctx};
+
+/// Runs every fault of `faults` (sorted by time).
+pub async fn driver(ctx: Ctx, net: SimNet, faults: Vec<Fault>, mut rng: Rng, guard: ActiveGuard) {
+    for fault in faults {
+        ctx.runtime.sleep_until(fault.at).await;
+        inject(&ctx, &net, fault.kind, &mut rng);
+    }
+    drop(guard);
+}
+
+/// Runs `then` after `delay` as its own harness task.
+fn later(ctx: &Ctx, delay: Duration, then: impl FnOnce(&Ctx) + Send + 'static) {
+    let guard = ActiveGuard::new(&ctx.active);
+    let task_ctx = ctx.clone();
+    ctx.runtime.spawn_task(
+        TaskKind::Harness,
+        Box::pin(async move {
+            task_ctx.runtime.sleep(delay).await;
+            then(&task_ctx);
+            drop(guard);
+        }),
+    );
+}
+
+fn inject(ctx: &Ctx, net: &SimNet, kind: FaultKind, rng: &mut Rng) {
+    let now = ctx.runtime.now();
+    let server = net.server().clone();
+    let label = fault_label(&kind);
+    match kind {
+        FaultKind::RefuseConnects { length } => {
+            net.update_faults(|f| f.refuse_until = now + length)
+        }
+        FaultKind::DelayConnects { length, delay } => net.update_faults(|f| {
+            f.delay_until = now + length;
+            f.connect_delay = delay;
+        }),
+        FaultKind::BlackHoleConnects { length } => {
+            net.update_faults(|f| f.black_hole_until = now + length)
+        }
+        FaultKind::ResetCheckedOut => {
+            let targets = ctx.recorder.in_use_connections();
+            match rng.pick(&targets) {
+                Some(id) => {
+                    net.reset(*id);
+                    ctx.recorder.harness(format!("{label} ({id})"), true);
+                }
+                None => ctx
+                    .recorder
+                    .harness(format!("{label}: none checked out"), false),
+            }
+            return;
+        }
+        FaultKind::Partition { length } => net.update_faults(|f| f.partition_until = now + length),
+        FaultKind::LatencySpike { length, extra } => net.update_faults(|f| {
+            f.spike_until = now + length;
+            f.spike = extra;
+        }),
+        FaultKind::ServerRestart {
+            downtime,
+            interrupt,
+        } => {
+            net.update_faults(|f| f.down_until = now + downtime);
+            server.restart(false);
+            ctx.runtime.set_server_sleeps(Vec::new());
+            ctx.recorder.harness(label, true);
+            ctx.pool.clear(interrupt);
+            later(ctx, downtime, |ctx| {
+                ctx.recorder.harness("ready".to_string(), false);
+                ctx.pool.ready();
+            });
+            return;
+        }
+        FaultKind::HelloError { times, code } => {
+            fail_point(
+                &server,
+                doc! {
+                    "configureFailPoint": "failCommand",
+                    "mode": { "times": i64::from(times) },
+                    "data": { "failCommands": ["hello", "isMaster"], "errorCode": code },
+                },
+            );
+        }
+        FaultKind::HelloBlock { times, block } => {
+            let block_ms = i64::try_from(block.as_millis()).unwrap_or(i64::MAX);
+            fail_point(
+                &server,
+                doc! {
+                    "configureFailPoint": "failCommand",
+                    "mode": { "times": i64::from(times) },
+                    "data": {
+                        "failCommands": ["hello", "isMaster"],
+                        "blockConnection": true,
+                        "blockTimeMS": block_ms,
+                    },
+                },
+            );
+            ctx.runtime.set_server_sleeps(vec![block]);
+            let server = server.clone();
+            later(ctx, block * 4 + Duration::from_secs(1), move |ctx| {
+                fail_point(
+                    &server,
+                    doc! { "configureFailPoint": "failCommand", "mode": "off" },
+                );
+                ctx.runtime.set_server_sleeps(Vec::new());
+            });
+        }
+        FaultKind::ServerBlackHole { length } => {
+            let mut faults = server.faults();
+            faults.black_hole = true;
+            server.set_faults(faults);
+            let server = server.clone();
+            later(ctx, length, move |ctx| {
+                let mut faults = server.faults();
+                faults.black_hole = false;
+                server.set_faults(faults);
+                ctx.recorder
+                    .harness("server black hole healed".to_string(), false);
+            });
+        }
+        FaultKind::ClearPool { pause, interrupt } => {
+            ctx.recorder.harness(label, true);
+            ctx.pool.clear(interrupt);
+            later(ctx, pause, |ctx| {
+                ctx.recorder.harness("ready".to_string(), false);
+                ctx.pool.ready();
+            });
+            return;
+        }
+    }
+    ctx.recorder.harness(label, true);
+}
+
+/// Runs `configureFailPoint` on the server (as if sent on `admin`).
+fn fail_point(server: &mock_server::Server, command: bson::Document) {
+    // The commands above are well-formed; a rejection would only mean the fault is not
+    // injected, which the trace shows.
+    let _ = server.configure_fail_point(&command);
+}
+
+fn fault_label(kind: &FaultKind) -> String {
+    format!("fault: {kind}")
+}

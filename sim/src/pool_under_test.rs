@@ -1,0 +1,253 @@
+//! [`PoolUnderTest`]: what the simulator needs from a pool, and the events it reports.
+//!
+//! Any pool can be judged once it is wrapped in this trait: poolcheck's own pool
+//! ([`crate::pools::reference`]), the bug zoo ([`crate::zoo`]), and later third-party
+//! pools. The simulator drives it through the trait and judges it only by what it
+//! reports ([`PoolEvent`]s through the [`EventSink`], its [`PoolStatus`]) and by what the
+//! simulated world sees (connections made and dropped, checkouts begun and ended).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pool_core::runtime::BoxFuture;
+use pool_core::{ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId};
+use serde::Serialize;
+
+use crate::executor::SimRuntime;
+use crate::manager::{SimConnection, SimManager};
+
+/// A CMAP-like event. Every pool under test reports these, in the order they happen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "event", rename_all_fields = "camelCase")]
+pub enum PoolEvent {
+    /// paused → ready.
+    PoolReady,
+    /// ready → paused, with a new generation.
+    PoolCleared {
+        /// Whether in-use connections were interrupted.
+        interrupt: bool,
+    },
+    /// The pool was closed.
+    PoolClosed,
+    /// A connection started establishing (pending).
+    ConnectionCreated {
+        /// The pool's id for it.
+        id: ConnectionId,
+    },
+    /// A connection finished establishing.
+    ConnectionReady {
+        /// Its id.
+        id: ConnectionId,
+    },
+    /// A connection left the pool for good.
+    ConnectionClosed {
+        /// Its id.
+        id: ConnectionId,
+        /// Why.
+        reason: ConnectionClosedReason,
+    },
+    /// A checkout began.
+    CheckOutStarted,
+    /// A checkout failed.
+    CheckOutFailed {
+        /// Why.
+        reason: ConnectionCheckOutFailedReason,
+    },
+    /// A checkout succeeded.
+    CheckedOut {
+        /// The connection handed out.
+        id: ConnectionId,
+    },
+    /// A connection came back.
+    CheckedIn {
+        /// Its id.
+        id: ConnectionId,
+    },
+}
+
+/// Receives a pool's events as they happen.
+pub trait EventSink: Send + Sync {
+    /// Records one event.
+    fn emit(&self, event: PoolEvent);
+}
+
+/// Why a checkout failed, as the simulator classifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckoutFailure {
+    /// The deadline (or the pool's wait timeout) passed.
+    #[error("timed out")]
+    Timeout,
+    /// The pool is paused or was cleared.
+    #[error("pool cleared")]
+    PoolCleared,
+    /// The pool is closed.
+    #[error("pool closed")]
+    PoolClosed,
+    /// Establishing a connection failed.
+    #[error("connection error: {0}")]
+    Connect(String),
+    /// Establishing a connection took too long.
+    #[error("connect timeout")]
+    ConnectTimeout,
+    /// Too many checkouts queued.
+    #[error("wait queue full")]
+    WaitQueueFull,
+    /// A granted connection was not claimed in time and was taken back.
+    #[error("grant not claimed in time")]
+    ClaimExpired,
+    /// Anything else (e.g. a zoo pool's "pool is full").
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+impl CheckoutFailure {
+    /// True for the failures CMAP attributes to the connection or the pool's state
+    /// (establishment errors, clear, close), which an establishment error must produce.
+    pub fn is_connection_class(&self) -> bool {
+        matches!(
+            self,
+            CheckoutFailure::Connect(_)
+                | CheckoutFailure::ConnectTimeout
+                | CheckoutFailure::PoolCleared
+                | CheckoutFailure::PoolClosed
+        )
+    }
+
+    /// A short stable name for traces.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckoutFailure::Timeout => "timeout",
+            CheckoutFailure::PoolCleared => "poolCleared",
+            CheckoutFailure::PoolClosed => "poolClosed",
+            CheckoutFailure::Connect(_) => "connect",
+            CheckoutFailure::ConnectTimeout => "connectTimeout",
+            CheckoutFailure::WaitQueueFull => "waitQueueFull",
+            CheckoutFailure::ClaimExpired => "claimExpired",
+            CheckoutFailure::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// A pool's own view of itself (what `Pool::status` gives for poolcheck's pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolStatus {
+    /// pending + available + in use.
+    pub total: u32,
+    /// Available connections.
+    pub available: u32,
+    /// Establishing connections.
+    pub pending: u32,
+    /// Checked-out connections (including ones granted but not yet claimed).
+    pub in_use: u32,
+    /// True while paused.
+    pub paused: bool,
+    /// True once closed.
+    pub closed: bool,
+    /// Lifetime counters, if the pool keeps them.
+    pub counters: Option<StatusCounters>,
+}
+
+/// Lifetime counters a pool may report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatusCounters {
+    /// Connections created.
+    pub created: u64,
+    /// Connections closed.
+    pub closed: u64,
+    /// Successful checkouts.
+    pub checked_out: u64,
+    /// Failed checkouts.
+    pub checkout_failed: u64,
+}
+
+/// A checked-out connection, whatever pool it came from. Dropping it checks it in.
+pub struct Lease {
+    inner: Box<dyn LeaseInner>,
+}
+
+/// What a pool puts inside a [`Lease`]. Its `Drop` checks the connection in.
+pub trait LeaseInner: Send {
+    /// The connection's id in its pool.
+    fn id(&self) -> ConnectionId;
+    /// The connection, to run commands on.
+    fn connection(&mut self) -> &mut SimConnection;
+    /// Marks it errored: the pool must close it at check-in.
+    fn mark_errored(&mut self);
+}
+
+impl Lease {
+    /// Wraps a pool's lease.
+    pub fn new(inner: Box<dyn LeaseInner>) -> Lease {
+        Lease { inner }
+    }
+
+    /// The connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.inner.id()
+    }
+
+    /// The connection.
+    pub fn connection(&mut self) -> &mut SimConnection {
+        self.inner.connection()
+    }
+
+    /// Marks the connection errored.
+    pub fn mark_errored(&mut self) {
+        self.inner.mark_errored();
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease").field("id", &self.id()).finish()
+    }
+}
+
+/// What a pool is built from.
+#[derive(Clone)]
+pub struct PoolParams {
+    /// CMAP options (each pool honours what it supports).
+    pub options: pool_core::PoolOptions,
+    /// Makes connections over the simulated network.
+    pub manager: SimManager,
+    /// Clock, timers and spawner.
+    pub runtime: SimRuntime,
+    /// Where events go.
+    pub sink: Arc<dyn EventSink>,
+}
+
+/// A pool the simulator can drive and judge.
+pub trait PoolUnderTest: Send + Sync {
+    /// Checks a connection out, giving up by `deadline` (virtual time).
+    ///
+    /// The future may be dropped at any point (the workload cancels checkouts); a
+    /// correct pool loses nothing then.
+    fn check_out(&self, deadline: Duration) -> BoxFuture<Result<Lease, CheckoutFailure>>;
+
+    /// Checks `lease` in (the same as dropping it).
+    fn check_in(&self, lease: Lease) {
+        drop(lease);
+    }
+
+    /// Clears the pool: new generation, paused, waiters failed.
+    fn clear(&self, interrupt_in_use: bool);
+
+    /// Marks the pool ready.
+    fn ready(&self);
+
+    /// Closes the pool.
+    fn close(&self);
+
+    /// The pool's own view of its counts, if it has one.
+    fn status(&self) -> Option<PoolStatus>;
+
+    /// The longest a checkout may take by the pool's own configuration, if bounded
+    /// (checked by the TIME oracle on top of each checkout's deadline).
+    fn checkout_bound(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// Builds a pool from its parameters.
+pub type PoolFactory = fn(PoolParams) -> Result<Arc<dyn PoolUnderTest>, String>;

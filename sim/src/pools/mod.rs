@@ -1,0 +1,52 @@
+//! The pools the simulator knows, by name: poolcheck's own (`poolcheck`) and the bug zoo
+//! (`zoo-*`, see [`crate::zoo`]).
+
+pub mod reference;
+
+use crate::error::SimError;
+use crate::pool_under_test::PoolFactory;
+
+/// A pool the simulator can build by name.
+#[derive(Debug)]
+pub struct PoolEntry {
+    /// The name (`--pool`).
+    pub name: &'static str,
+    /// One line on what it is (for zoo members: the bug and its class).
+    pub summary: &'static str,
+    /// The invariant expected to catch it (zoo members only).
+    pub expected: Option<crate::oracle::Invariant>,
+    /// The scenario that exercises it best.
+    pub scenario: &'static str,
+    /// Builds it.
+    pub factory: PoolFactory,
+}
+
+/// poolcheck's pool.
+pub static REFERENCE: PoolEntry = PoolEntry {
+    name: "poolcheck",
+    summary: "poolcheck's lock-free CMAP pool (pool-core)",
+    expected: None,
+    scenario: "standard",
+    factory: reference::build,
+};
+
+/// Every pool: the reference first, then the zoo.
+pub fn all() -> Vec<&'static PoolEntry> {
+    let mut pools = vec![&REFERENCE];
+    pools.extend(crate::zoo::MEMBERS.iter());
+    pools
+}
+
+/// The pool called `name`.
+///
+/// # Errors
+/// [`SimError::UnknownPool`].
+pub fn find(name: &str) -> Result<&'static PoolEntry, SimError> {
+    all()
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| SimError::UnknownPool {
+            name: name.to_string(),
+            known: all().iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        })
+}

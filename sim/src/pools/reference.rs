@@ -1,0 +1,156 @@
+//! poolcheck's own pool (pool-core) behind [`PoolUnderTest`].
+//!
+//! pool-core has no per-call deadline: like its users, the adapter races `check_out`
+//! against a sleep until the deadline and drops the checkout when the sleep wins, which
+//! exercises pool-core's cancel safety. pool-core's own bound (`waitQueueTimeout` plus
+//! `connectTimeout`) is declared to the TIME oracle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pool_core::runtime::BoxFuture;
+use pool_core::{CheckoutError, CmapEvent, Pool, PooledConnection};
+
+use crate::executor::{race, Either};
+use crate::manager::{SimConnection, SimManager};
+use crate::pool_under_test::{
+    CheckoutFailure, Lease, LeaseInner, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
+    StatusCounters,
+};
+
+/// The adapter.
+pub struct Reference {
+    pool: Pool<SimManager>,
+    params: PoolParams,
+}
+
+/// Builds the reference pool (ready at once).
+///
+/// # Errors
+/// pool-core's build error, as text.
+pub fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
+    let sink = params.sink.clone();
+    let pool = Pool::builder(params.manager.clone())
+        .options(params.options.clone())
+        .runtime(Arc::new(params.runtime.clone()))
+        .event_handler(move |event: CmapEvent| {
+            if let Some(event) = translate(event) {
+                sink.emit(event);
+            }
+        })
+        .ready()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(Reference { pool, params }))
+}
+
+fn translate(event: CmapEvent) -> Option<PoolEvent> {
+    Some(match event {
+        CmapEvent::PoolReady { .. } => PoolEvent::PoolReady,
+        CmapEvent::PoolCleared {
+            interrupt_in_use_connections,
+            ..
+        } => PoolEvent::PoolCleared {
+            interrupt: interrupt_in_use_connections,
+        },
+        CmapEvent::PoolClosed { .. } => PoolEvent::PoolClosed,
+        CmapEvent::ConnectionCreated { connection_id, .. } => {
+            PoolEvent::ConnectionCreated { id: connection_id }
+        }
+        CmapEvent::ConnectionReady { connection_id, .. } => {
+            PoolEvent::ConnectionReady { id: connection_id }
+        }
+        CmapEvent::ConnectionClosed {
+            connection_id,
+            reason,
+            ..
+        } => PoolEvent::ConnectionClosed {
+            id: connection_id,
+            reason,
+        },
+        CmapEvent::ConnectionCheckOutStarted { .. } => PoolEvent::CheckOutStarted,
+        CmapEvent::ConnectionCheckOutFailed { reason, .. } => PoolEvent::CheckOutFailed { reason },
+        CmapEvent::ConnectionCheckedOut { connection_id, .. } => {
+            PoolEvent::CheckedOut { id: connection_id }
+        }
+        CmapEvent::ConnectionCheckedIn { connection_id, .. } => {
+            PoolEvent::CheckedIn { id: connection_id }
+        }
+        _ => return None,
+    })
+}
+
+fn classify(error: CheckoutError<crate::manager::ConnectError>) -> CheckoutFailure {
+    match error {
+        CheckoutError::PoolClosed => CheckoutFailure::PoolClosed,
+        CheckoutError::PoolCleared { .. } => CheckoutFailure::PoolCleared,
+        CheckoutError::Timeout { .. } => CheckoutFailure::Timeout,
+        CheckoutError::WaitQueueFull { .. } => CheckoutFailure::WaitQueueFull,
+        CheckoutError::Connect(e) => CheckoutFailure::Connect(e.to_string()),
+        CheckoutError::ConnectTimeout(_) => CheckoutFailure::ConnectTimeout,
+        other => CheckoutFailure::Rejected(other.to_string()),
+    }
+}
+
+struct ReferenceLease(PooledConnection<SimManager>);
+
+impl LeaseInner for ReferenceLease {
+    fn id(&self) -> u64 {
+        self.0.id()
+    }
+    fn connection(&mut self) -> &mut SimConnection {
+        &mut self.0
+    }
+    fn mark_errored(&mut self) {
+        self.0.mark_errored();
+    }
+}
+
+impl PoolUnderTest for Reference {
+    fn check_out(&self, deadline: Duration) -> BoxFuture<Result<Lease, CheckoutFailure>> {
+        let pool = self.pool.clone();
+        let runtime = self.params.runtime.clone();
+        Box::pin(async move {
+            match race(pool.check_out(), runtime.sleep_until(deadline)).await {
+                Either::Left(Ok(conn)) => Ok(Lease::new(Box::new(ReferenceLease(conn)))),
+                Either::Left(Err(error)) => Err(classify(error)),
+                Either::Right(()) => Err(CheckoutFailure::Timeout),
+            }
+        })
+    }
+
+    fn clear(&self, interrupt_in_use: bool) {
+        self.pool.clear(interrupt_in_use);
+    }
+
+    fn ready(&self) {
+        let _ = self.pool.ready();
+    }
+
+    fn close(&self) {
+        self.pool.close();
+    }
+
+    fn status(&self) -> Option<PoolStatus> {
+        let s = self.pool.status();
+        Some(PoolStatus {
+            total: s.total,
+            available: s.available,
+            pending: s.pending,
+            in_use: s.in_use,
+            paused: s.paused,
+            closed: s.closed,
+            counters: Some(StatusCounters {
+                created: s.counters.created,
+                closed: s.counters.closed,
+                checked_out: s.counters.checked_out,
+                checkout_failed: s.counters.checkout_failed,
+            }),
+        })
+    }
+
+    fn checkout_bound(&self) -> Option<Duration> {
+        let o = &self.params.options;
+        Some(o.wait_queue_timeout? + o.connect_timeout?)
+    }
+}

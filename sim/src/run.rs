@@ -1,0 +1,249 @@
+//! One run: build the world from a seed, drive it phase by phase, judge it.
+//!
+//! Phases: *workload* (clients and faults run; the oracle judges every event and every
+//! stable point), *settle* (the workload is over; background work finishes), the
+//! *quiescence* check (everything must be back in the pool), *close* (the pool is closed
+//! and must end up empty). A run stops at its first violation.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::SimError;
+use crate::executor::{Advance, Budget, Executor, TaskKind};
+use crate::faults;
+use crate::manager::SimManager;
+use crate::net::SimNet;
+use crate::oracle::{Oracle, OracleConfig, Violation};
+use crate::plan::{Plan, PlanFilter, Scenario};
+use crate::pool_under_test::{PoolParams, PoolUnderTest};
+use crate::pools::PoolEntry;
+use crate::recorder::Recorder;
+use crate::rng::Rng;
+use crate::trace::TraceRecord;
+use crate::workload::{self, ActiveGuard, Ctx};
+
+/// How long a condition may hold before the oracle calls it a violation.
+pub const TOLERANCE: Duration = Duration::from_millis(5);
+
+/// The most polls one run may make.
+pub const STEPS_MAX: u64 = 5_000_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The seed.
+    pub seed: u64,
+    /// The pool.
+    pub pool: &'static PoolEntry,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// What of the plan to keep (shrinking).
+    pub filter: PlanFilter,
+    /// Keep the trace records (for files); the hash is always computed.
+    pub keep_trace: bool,
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The first violation, if any.
+    pub violation: Option<Violation>,
+    /// The trace hash (same seed and filter ⇒ same hash).
+    pub trace_hash: u64,
+    /// Trace records appended.
+    pub trace_len: u64,
+    /// Virtual time simulated.
+    pub simulated: Duration,
+    /// Polls made.
+    pub steps: u64,
+    /// Checkouts begun.
+    pub checkouts: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Clients and ops in the plan run.
+    pub clients: usize,
+    /// Ops in the plan run.
+    pub ops: usize,
+    /// The plan's fault count.
+    pub planned_faults: usize,
+    /// The records, if kept.
+    #[serde(skip)]
+    pub records: Vec<TraceRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Workload,
+    Settle(Duration),
+    Closing(Duration),
+}
+
+/// Runs one seed.
+///
+/// # Errors
+/// [`SimError`] if the world cannot be built (a pool that refuses its options, the time
+/// bridge). Pool misbehaviour is a [`Violation`] in the report, never an error.
+pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
+    let plan = Plan::generate(config.seed, &config.scenario).filtered(&config.filter);
+    let root = Rng::new(config.seed);
+    let budget = Budget {
+        steps_max: STEPS_MAX,
+        time_max: plan.horizon + Duration::from_secs(600),
+    };
+    let mut executor = Executor::new(root.fork("scheduler"), budget)?;
+    let runtime = executor.handle();
+    let options = plan.options.clone();
+    let oracle = Oracle::new(OracleConfig {
+        max_total: options.total_max(),
+        max_connecting: options.max_connecting,
+        tolerance: TOLERANCE,
+        wait_queue_timeout: options.wait_queue_timeout,
+        checkout_bound: None,
+    });
+    let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
+    let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
+        seed: config.seed,
+        ..mock_server::ServerOptions::default()
+    }));
+    let net = SimNet::new(
+        runtime.clone(),
+        server,
+        root.fork("network"),
+        plan.latency,
+        recorder.clone(),
+    );
+    let manager = SimManager::new(net.clone(), runtime.clone(), recorder.clone());
+    let pool: Arc<dyn PoolUnderTest> = (config.pool.factory)(PoolParams {
+        options: options.clone(),
+        manager,
+        runtime: runtime.clone(),
+        sink: recorder.clone(),
+    })
+    .map_err(|reason| SimError::PoolBuild {
+        pool: config.pool.name.to_string(),
+        reason,
+    })?;
+    recorder.set_checkout_bound(pool.checkout_bound());
+
+    let ctx = Ctx {
+        pool: pool.clone(),
+        recorder: recorder.clone(),
+        runtime: runtime.clone(),
+        active: Arc::new(AtomicUsize::new(0)),
+    };
+    for (index, ops) in &plan.clients {
+        let guard = ActiveGuard::new(&ctx.active);
+        let task = workload::client(ctx.clone(), *index as u32, ops.clone(), guard);
+        runtime.spawn_task(TaskKind::Harness, Box::pin(task));
+    }
+    let faults: Vec<_> = plan.faults.iter().map(|(_, f)| *f).collect();
+    let guard = ActiveGuard::new(&ctx.active);
+    let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
+    runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
+
+    drive(&mut executor, &ctx, &options)?;
+
+    let recording = recorder.finish();
+    let report = RunReport {
+        seed: config.seed,
+        violation: recording.violations.first().cloned(),
+        trace_hash: recording.trace.hash(),
+        trace_len: recording.trace.len(),
+        simulated: executor.now(),
+        steps: executor.steps(),
+        checkouts: recording.checkouts,
+        faults: recording.faults,
+        clients: plan.clients.len(),
+        ops: plan.op_count(),
+        planned_faults: plan.faults.len(),
+        records: recording.trace.into_records(),
+    };
+    drop(ctx);
+    drop(pool);
+    executor.shutdown();
+    Ok(report)
+}
+
+/// The phase loop.
+fn drive(
+    executor: &mut Executor,
+    ctx: &Ctx,
+    options: &pool_core::PoolOptions,
+) -> Result<(), SimError> {
+    let recorder = &ctx.recorder;
+    let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
+        + options.maintenance_interval.unwrap_or_default()
+        + Duration::from_secs(1);
+    let mut phase = Phase::Workload;
+    loop {
+        if let Err(error) = executor.run_ready() {
+            recorder.budget_exceeded(&error);
+            return Ok(());
+        }
+        for panic in executor.take_panics() {
+            recorder.panicked(&panic);
+        }
+        let now = executor.now();
+        recorder.stable(ctx.pool.status());
+        if recorder.failed() {
+            return Ok(());
+        }
+        let next = executor.next_timer();
+        let before = phase;
+        phase = match phase {
+            Phase::Workload if ctx.active.load(Ordering::SeqCst) == 0 => {
+                Phase::Settle(now + settle)
+            }
+            Phase::Settle(end) if now >= end || next.is_none() => {
+                recorder.quiescent(ctx.pool.status());
+                if recorder.failed() {
+                    return Ok(());
+                }
+                ctx.recorder.harness("close".to_string(), false);
+                ctx.pool.close();
+                Phase::Closing(now + Duration::from_millis(100))
+            }
+            Phase::Closing(end) if now >= end || next.is_none() => {
+                recorder.after_close(ctx.pool.status());
+                return Ok(());
+            }
+            same => same,
+        };
+        if phase != before {
+            if let Phase::Settle(end) | Phase::Closing(end) = phase {
+                // Time must reach the phase's end even if nothing else is pending.
+                let rt = ctx.runtime.clone();
+                ctx.runtime.spawn_task(
+                    TaskKind::Harness,
+                    Box::pin(async move { rt.sleep_until(end).await }),
+                );
+            }
+            continue;
+        }
+        let Some(next) = executor.next_timer() else {
+            let stuck = ctx.active.load(Ordering::SeqCst);
+            if stuck > 0 {
+                recorder.deadlock(stuck);
+                return Ok(());
+            }
+            continue;
+        };
+        recorder.before_advance(next);
+        if recorder.failed() {
+            return Ok(());
+        }
+        match executor.advance() {
+            Ok(Advance::To(_)) => {}
+            Ok(Advance::Stalled) => {}
+            Err(error) => {
+                recorder.budget_exceeded(&error);
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Shrinking: delta debugging (Zeller's ddmin) over a failing run's fault list, then its
+//! clients, then the number of ops per client, re-running deterministically each time and
+//! keeping a change only if the run still violates the same invariant.
+
+use crate::error::SimError;
+use crate::oracle::{Invariant, Violation};
+use crate::plan::{Plan, PlanFilter};
+use crate::run::{run, RunConfig};
+use crate::token::ReplayToken;
+
+/// The most re-runs one shrink may make.
+pub const RUNS_MAX: usize = 400;
+
+/// A shrunk failure.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The token that replays the minimal case.
+    pub token: ReplayToken,
+    /// Its violation.
+    pub violation: Violation,
+    /// Re-runs made.
+    pub runs: usize,
+    /// Faults, clients and ops left.
+    pub faults: usize,
+    /// Clients left.
+    pub clients: usize,
+    /// Ops left.
+    pub ops: usize,
+}
+
+struct Shrinker<'a> {
+    base: &'a RunConfig,
+    invariant: Invariant,
+    runs: usize,
+    best: Option<Violation>,
+}
+
+impl Shrinker<'_> {
+    /// Does `filter` still fail the same way?
+    fn fails(&mut self, filter: &PlanFilter) -> Result<bool, SimError> {
+        if self.runs >= RUNS_MAX {
+            return Ok(false);
+        }
+        self.runs += 1;
+        let config = RunConfig {
+            filter: filter.clone(),
+            keep_trace: false,
+            ..self.base.clone()
+        };
+        let report = run(&config)?;
+        match report.violation {
+            Some(v) if v.invariant == self.invariant => {
+                self.best = Some(v);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// ddmin over `items`, with `with(subset)` building the filter to test.
+    fn ddmin(
+        &mut self,
+        items: Vec<usize>,
+        with: impl Fn(&[usize]) -> PlanFilter,
+    ) -> Result<Vec<usize>, SimError> {
+        if items.is_empty() || self.fails(&with(&[]))? {
+            return Ok(Vec::new());
+        }
+        let mut current = items;
+        let mut n = 2usize;
+        while current.len() >= 2 {
+            let chunk = current.len().div_ceil(n);
+            let subsets: Vec<Vec<usize>> = current.chunks(chunk).map(<[usize]>::to_vec).collect();
+            let mut reduced = false;
+            for subset in &subsets {
+                if self.fails(&with(subset))? {
+                    current = subset.clone();
+                    n = 2;
+                    reduced = true;
+                    break;
+                }
+            }
+            if !reduced && subsets.len() > 2 {
+                for subset in &subsets {
+                    let complement: Vec<usize> = current
+                        .iter()
+                        .copied()
+                        .filter(|x| !subset.contains(x))
+                        .collect();
+                    if self.fails(&with(&complement))? {
+                        current = complement;
+                        n = (n - 1).max(2);
+                        reduced = true;
+                        break;
+                    }
+                }
+            }
+            if !reduced {
+                if n >= current.len() {
+                    break;
+                }
+                n = (n * 2).min(current.len());
+            }
+        }
+        Ok(current)
+    }
+}
+
+/// Shrinks the failing run `config` (which violated `violation`).
+///
+/// # Errors
+/// [`SimError`] if a re-run cannot be built.
+pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimError> {
+    let plan = Plan::generate(config.seed, &config.scenario);
+    let mut s = Shrinker {
+        base: config,
+        invariant: violation.invariant,
+        runs: 0,
+        best: None,
+    };
+    let all_clients: Vec<usize> = plan.clients.iter().map(|(i, _)| *i).collect();
+    let faults = s.ddmin(plan.faults.iter().map(|(i, _)| *i).collect(), |keep| {
+        PlanFilter {
+            faults: Some(keep.to_vec()),
+            ..PlanFilter::default()
+        }
+    })?;
+    let clients = s.ddmin(all_clients, |keep| PlanFilter {
+        faults: Some(faults.clone()),
+        clients: Some(keep.to_vec()),
+        ops_max: None,
+    })?;
+    let filter_with_ops = |ops: Option<usize>| PlanFilter {
+        faults: Some(faults.clone()),
+        clients: Some(clients.clone()),
+        ops_max: ops,
+    };
+    let ops_in_plan = plan.clients.iter().map(|(_, o)| o.len()).max().unwrap_or(0);
+    let (mut low, mut high) = (1usize, ops_in_plan.max(1));
+    while low < high {
+        let mid = (low + high) / 2;
+        if s.fails(&filter_with_ops(Some(mid)))? {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    let ops_max = (high < ops_in_plan).then_some(high);
+    // With fewer ops, fewer clients may do: one more pass over them.
+    let clients = s.ddmin(clients.clone(), |keep| PlanFilter {
+        faults: Some(faults.clone()),
+        clients: Some(keep.to_vec()),
+        ops_max,
+    })?;
+    let filter = PlanFilter {
+        faults: Some(faults.clone()),
+        clients: Some(clients),
+        ops_max,
+    };
+    // Confirm the final case (and take its exact violation).
+    let confirmed = s.fails(&filter)?;
+    let (filter, violation) = match (confirmed, s.best.clone()) {
+        (true, Some(v)) => (filter, v),
+        _ => (config.filter.clone(), violation.clone()),
+    };
+    let kept = Plan::generate(config.seed, &config.scenario).filtered(&filter);
+    Ok(Shrunk {
+        token: ReplayToken {
+            seed: config.seed,
+            filter,
+        },
+        violation,
+        runs: s.runs,
+        faults: kept.faults.len(),
+        clients: kept.clients.len(),
+        ops: kept.op_count(),
+    })
+}

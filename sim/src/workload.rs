@@ -1,0 +1,120 @@
+//! The workload: client tasks that think, check out, use and check in, as the plan
+//! says, reporting every step to the recorder.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bson::doc;
+
+use crate::executor::{race, Either, SimRuntime};
+use crate::oracle::CheckoutOutcome;
+use crate::plan::{Op, OpStyle};
+use crate::pool_under_test::{Lease, PoolUnderTest};
+use crate::recorder::Recorder;
+
+/// A command that gets no reply within this is given up (the connection is then
+/// errored: its stream is out of step).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What every harness task shares.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The pool under test.
+    pub pool: Arc<dyn PoolUnderTest>,
+    /// Where observations go.
+    pub recorder: Arc<Recorder>,
+    /// Clock and spawner.
+    pub runtime: SimRuntime,
+    /// Harness tasks still running (the workload is over at zero).
+    pub active: Arc<AtomicUsize>,
+}
+
+/// Decrements the active-task count when a harness task ends (or is dropped).
+pub struct ActiveGuard(Arc<AtomicUsize>);
+
+impl ActiveGuard {
+    /// Counts one more active harness task.
+    pub fn new(active: &Arc<AtomicUsize>) -> ActiveGuard {
+        active.fetch_add(1, Ordering::SeqCst);
+        ActiveGuard(active.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One client: its ops in order.
+pub async fn client(ctx: Ctx, client: u32, ops: Vec<Op>, guard: ActiveGuard) {
+    for op in ops {
+        ctx.runtime.sleep(op.think).await;
+        run_op(&ctx, client, &op).await;
+    }
+    drop(guard);
+}
+
+async fn run_op(ctx: &Ctx, client: u32, op: &Op) {
+    let rt = &ctx.runtime;
+    let deadline = rt.now() + op.deadline;
+    let k = ctx.recorder.checkout_began(client, deadline);
+    let mut checkout = ctx.pool.check_out(deadline);
+    let result = match op.style {
+        OpStyle::Await => Some((&mut checkout).await),
+        OpStyle::CancelAfter(after) => match race(&mut checkout, rt.sleep(after)).await {
+            Either::Left(result) => Some(result),
+            Either::Right(()) => None,
+        },
+        OpStyle::Zombie(hold) => {
+            let first = std::future::poll_fn(|cx| Poll::Ready(checkout.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(result) => Some(result),
+                Poll::Pending => {
+                    ctx.recorder.checkout_abandoned(k);
+                    rt.sleep(hold).await;
+                    None
+                }
+            }
+        }
+    };
+    drop(checkout);
+    match result {
+        None => ctx.recorder.checkout_ended(k, CheckoutOutcome::Cancelled),
+        Some(Err(failure)) => ctx
+            .recorder
+            .checkout_ended(k, CheckoutOutcome::Failed(failure)),
+        Some(Ok(lease)) => {
+            ctx.recorder
+                .checkout_ended(k, CheckoutOutcome::Ok(lease.id()));
+            use_connection(ctx, client, op, lease).await;
+        }
+    }
+}
+
+async fn use_connection(ctx: &Ctx, client: u32, op: &Op, mut lease: Lease) {
+    let rt = &ctx.runtime;
+    let slice = op.hold / (u32::from(op.commands) + 1);
+    let mut errored = op.mark_errored;
+    for _ in 0..op.commands {
+        rt.sleep(slice).await;
+        let command = lease.connection().run_command("admin", doc! { "ping": 1 });
+        let ok = matches!(
+            race(command, rt.sleep(COMMAND_TIMEOUT)).await,
+            Either::Left(Ok(_))
+        );
+        ctx.recorder.command(client, lease.id(), ok);
+        if !ok {
+            errored = true;
+            break;
+        }
+    }
+    rt.sleep(slice).await;
+    if errored {
+        lease.mark_errored();
+    }
+    ctx.recorder.check_in(client, lease.id(), errored);
+    ctx.pool.check_in(lease);
+}

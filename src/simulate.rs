@@ -1,0 +1,206 @@
+//! `poolcheck sim`: the deterministic simulation sweep (the main job) and one-seed replay.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sim::{Invariant, ReplayToken, SweepConfig};
+
+/// Flags of `poolcheck sim` (and of `poolcheck` with no subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// How many seeds to sweep.
+    #[arg(long, default_value_t = 1_000)]
+    pub seeds: u64,
+    /// The first seed (decimal or 0x-hex); seed i of the sweep is first + i.
+    #[arg(long, default_value = "1", value_parser = parse_seed)]
+    pub first_seed: u64,
+    /// The pool under test: `poolcheck`, or a bug-zoo member (`zoo-lost-wakeup`, …).
+    #[arg(long, default_value = "poolcheck")]
+    pub pool: String,
+    /// The scenario: standard, zombie, calm, smoke, smoke-zombie.
+    #[arg(long, default_value = "standard")]
+    pub scenario: String,
+    /// Replay one seed (or a shrunk token such as `0x56:f=1,2:c=5,6:o=22`) instead of sweeping.
+    #[arg(long, value_parser = parse_token)]
+    pub replay: Option<ReplayToken>,
+    /// Write the trace (`<path>.jsonl` and `<path>.perfetto.json`) of a replay, or of the
+    /// first failure of a sweep (into this directory).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Worker threads (each seed stays single-threaded and deterministic).
+    #[arg(long, default_value_t = default_jobs())]
+    pub jobs: usize,
+    /// Run shard i of n (`--shard 0/4`), so a sweep splits across machines.
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    pub shard: (u32, u32),
+    /// Do not shrink the first failure.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("`{s}` is not a seed: use a u64 in decimal or 0x-hex"))
+}
+
+fn parse_token(s: &str) -> Result<ReplayToken, String> {
+    ReplayToken::from_str(s).map_err(|e| format!("`{s}` is not a replay seed or token: {e}"))
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a shard: write i/n with 0 <= i < n, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Runs the sweep or the replay; exit 0 when no invariant was violated.
+pub fn run(args: &SimArgs) -> ExitCode {
+    match &args.replay {
+        Some(token) => replay(args, token),
+        None => sweep(args),
+    }
+}
+
+fn replay(args: &SimArgs, token: &ReplayToken) -> ExitCode {
+    match sim::replay(token, &args.pool, &args.scenario, args.trace.as_deref()) {
+        Ok(r) => {
+            let report = &r.report;
+            println!(
+                "replay {}: {} checkouts, {} faults, {:.3} s simulated, trace hash {:016x}",
+                r.replay,
+                report.checkouts,
+                report.faults,
+                report.simulated.as_secs_f64(),
+                report.trace_hash
+            );
+            for file in &r.trace_files {
+                println!("trace: {}", file.display());
+            }
+            match &report.violation {
+                Some(v) => {
+                    println!("verdict: FAIL — {v}");
+                    ExitCode::FAILURE
+                }
+                None => {
+                    println!("verdict: OK — no invariant violated");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("poolcheck sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn sweep(args: &SimArgs) -> ExitCode {
+    let config = SweepConfig {
+        seeds: args.seeds,
+        first_seed: args.first_seed,
+        pool: args.pool.clone(),
+        scenario: args.scenario.clone(),
+        jobs: args.jobs.max(1),
+        shard: args.shard,
+        shrink: !args.no_shrink,
+        trace_dir: args.trace.clone(),
+    };
+    let bar = if args.no_progress || args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(args.seeds / u64::from(args.shard.1))
+    };
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} seeds {msg}",
+    );
+    bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let result = sim::sweep(&config, |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        if p.failed > 0 {
+            bar.set_message(format!("({} failing)", p.failed));
+        }
+    });
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("poolcheck sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("poolcheck sim: cannot print JSON: {e}"),
+        }
+    } else {
+        println!(
+            "poolcheck sim — pool `{}`, scenario `{}`",
+            report.pool, report.scenario
+        );
+        println!("  seeds run          {}", report.seeds_run);
+        println!(
+            "  simulated time     {:.1} s",
+            report.simulated.as_secs_f64()
+        );
+        println!("  wall time          {:.2} s", report.wall.as_secs_f64());
+        println!(
+            "  speed              {:.0} simulated s per wall s",
+            report.speed()
+        );
+        println!("  checkouts          {}", report.checkouts);
+        println!("  faults injected    {}", report.faults);
+        println!("  violations (seeds failing, by first violated invariant):");
+        for inv in Invariant::ALL {
+            let n = report.violations.get(&inv).copied().unwrap_or(0);
+            println!("    {:<6} {n}", inv.to_string());
+        }
+    }
+    match &report.first_failure {
+        None => {
+            println!(
+                "verdict: OK — no invariant violated in {} seeds",
+                report.seeds_run
+            );
+            ExitCode::SUCCESS
+        }
+        Some(f) => {
+            println!(
+                "verdict: FAIL — {} of {} seeds; first: {}",
+                report.failed_seeds, report.seeds_run, f.violation
+            );
+            println!("replay: {}", f.replay);
+            if let Some(s) = &f.shrunk {
+                println!(
+                    "shrunk ({} faults, {} clients, {} ops): {}",
+                    s.faults, s.clients, s.ops, s.replay
+                );
+            }
+            for file in &f.trace_files {
+                println!("trace: {}", file.display());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
