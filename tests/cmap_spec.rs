@@ -1,10 +1,12 @@
 //! The CMAP spec-test runner: runs every `cmap-format` JSON file of the MongoDB
-//! specifications repository against `pool_core::Pool`.
+//! specifications repository against `pool_core::Pool`, then runs the integration files
+//! again end to end over the wire protocol against poolcheck's mock server.
 //!
 //! Usage: `cargo test --test cmap_spec [-- FILTER...]`. Each positional argument keeps only
 //! the files whose name contains it. The runner prints `PASS file.json` or
-//! `FAIL file.json: reason` per file and ends with `cmap-spec: N passed, M failed`; it exits
-//! non-zero when a file failed.
+//! `FAIL file.json: reason` per file (with ` (wire+mock-server)` after the name for the end
+//! to end runs) and ends with `cmap-spec: N passed, M failed`, counting both kinds of run;
+//! it exits non-zero when a run failed.
 //!
 //! The spec files live in `<workspace>/../shared/spec/cmap/cmap-format`; without them the
 //! runner says so and passes.
@@ -17,6 +19,18 @@
 //!   [`FailPoint`] that emulates mongod's `failCommand` on the `hello` handshake, filtered by
 //!   the pool's `appName`. The mock reports server version [`MOCK_SERVER_VERSION`] for
 //!   `runOn`.
+//! - Then every integration file runs *again*, end to end: the pool is built over
+//!   `wire::WireManager` (TCP connect plus a real `hello` handshake carrying the file's
+//!   `appName`) against a `mock_server::MockServer` started for the file on a loopback
+//!   port. The file's `failPoint` is sent to it as a real `configureFailPoint` command
+//!   before the test, and `mode: "off"` after it; the server is shut down after each file.
+//!   These runs print `PASS file.json (wire+mock-server)`, and fail if the server's fail
+//!   point never fired. The server runs with a 1 ms `block_release_window`: a real server
+//!   answers handshakes blocked together microseconds apart, but Tokio's timer ticks every
+//!   millisecond, so two blocks started a few microseconds apart could end a tick apart,
+//!   and `pool-checkout-minPoolSize-connection-maxConnecting`, whose expected events assume
+//!   both populated connections become ready together, would then lose a race it never
+//!   loses against a fast real server (the official Rust driver skips that file as flaky).
 //! - Each file gets a fresh current-thread Tokio runtime with real time. The pool's own
 //!   timers (wait-queue timeouts, maintenance) come from `pool_core::TokioRuntime`.
 //! - Named threads are Tokio tasks fed by a channel. Operations sent to them are
@@ -34,11 +48,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mock_server::{MockServer, ServerOptions};
 use pool_core::{CmapEvent, Manager, Pool, PoolOptions, PooledConnection};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use wire::{ClientError, WireConfig, WireManager};
 
 #[path = "common/fail_point.rs"]
 mod fail_point;
@@ -47,7 +64,7 @@ use fail_point::{CommandError, FailPoint};
 
 /// Where the spec files are, relative to this package's manifest directory.
 const SPEC_DIR: &str = "../shared/spec/cmap/cmap-format";
-/// The address the pool reports in its events.
+/// The address the pool reports in its events (wire runs report the mock server's).
 const ADDRESS: &str = "localhost:27017";
 /// The server version the mock reports, for `runOn`.
 const MOCK_SERVER_VERSION: &str = "8.0.0";
@@ -83,7 +100,7 @@ fn main() -> ExitCode {
             failed += 1;
         }
         Ok(files) => {
-            for path in files {
+            for path in files.iter() {
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -91,17 +108,30 @@ fn main() -> ExitCode {
                 if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
                     continue;
                 }
-                match run_file(&path) {
-                    Outcome::Pass => {
-                        println!("PASS {name}");
-                        passed += 1;
-                    }
-                    Outcome::Skip(reason) => println!("SKIP {name}: {reason}"),
-                    Outcome::Fail(reason) => {
-                        println!("FAIL {name}: {reason}");
-                        failed += 1;
-                    }
+                tally(
+                    &name,
+                    run_file(path, Backend::Emulated),
+                    &mut passed,
+                    &mut failed,
+                );
+            }
+            // The integration files again, end to end over TCP against the mock server.
+            for path in &files {
+                let name = format!(
+                    "{} {WIRE_SUFFIX}",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                );
+                if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+                    continue;
                 }
+                tally(
+                    &name,
+                    run_file(path, Backend::Wire),
+                    &mut passed,
+                    &mut failed,
+                );
             }
         }
         Err(error) => {
@@ -114,6 +144,22 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Prints one run's outcome and counts it. `NotApplicable` runs are neither.
+fn tally(name: &str, outcome: Outcome, passed: &mut u32, failed: &mut u32) {
+    match outcome {
+        Outcome::Pass => {
+            println!("PASS {name}");
+            *passed += 1;
+        }
+        Outcome::Skip(reason) => println!("SKIP {name}: {reason}"),
+        Outcome::Fail(reason) => {
+            println!("FAIL {name}: {reason}");
+            *failed += 1;
+        }
+        Outcome::NotApplicable => {}
     }
 }
 
@@ -141,10 +187,29 @@ enum Outcome {
     Pass,
     Skip(String),
     Fail(String),
+    /// A unit file in the end-to-end pass: it has no server to talk to.
+    NotApplicable,
 }
 
+/// What the pool's connections are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// [`MockManager`]'s in-process connections, with the emulated fail point.
+    Emulated,
+    /// `wire::WireManager` over TCP to a `MockServer` with a real fail point.
+    Wire,
+}
+
+/// The mock server's `block_release_window` in [`Backend::Wire`] runs: handshakes blocked
+/// within one 1 ms timer tick of each other end together, as a real server's would (the
+/// emulated fail point does the same; see `fail_point::BLOCK_COALESCE`).
+const BLOCK_RELEASE_WINDOW: Duration = Duration::from_millis(1);
+
+/// Printed after the file name for [`Backend::Wire`] runs.
+const WIRE_SUFFIX: &str = "(wire+mock-server)";
+
 /// Reads, parses and runs one file on a runtime of its own.
-fn run_file(path: &Path) -> Outcome {
+fn run_file(path: &Path, backend: Backend) -> Outcome {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => return Outcome::Fail(format!("cannot read: {error}")),
@@ -156,6 +221,9 @@ fn run_file(path: &Path) -> Outcome {
     if test.version != 1 {
         return Outcome::Fail(format!("unsupported format version {}", test.version));
     }
+    if backend == Backend::Wire && test.style != Style::Integration {
+        return Outcome::NotApplicable;
+    }
     if let Some(run_on) = &test.run_on {
         if !run_on.iter().any(RunOn::is_met) {
             return Outcome::Skip(format!(
@@ -165,7 +233,7 @@ fn run_file(path: &Path) -> Outcome {
     }
     let rt = runtime();
     let result = rt.block_on(async {
-        match tokio::time::timeout(FILE_TIMEOUT, run_test(&test)).await {
+        match tokio::time::timeout(FILE_TIMEOUT, run_test(&test, backend)).await {
             Ok(result) => result,
             Err(_) => Err(format!("did not finish within {FILE_TIMEOUT:?}")),
         }
@@ -294,32 +362,113 @@ fn parse_operation(raw: &Value) -> Result<(Option<String>, Op), String> {
 
 // ===== the mock server =====
 
-/// The mock "server" the pool connects to: connections are just their id; with a fail
-/// point, the handshake goes through it first.
+/// The "server" the pool connects to. Emulated: connections are just their id; with a
+/// fail point, the handshake goes through it first. Wire: a real TCP connection and
+/// `hello` handshake to the mock server, through `wire::WireManager`.
 struct MockManager {
     /// The `appName` the handshake sends (from `poolOptions`).
     app_name: Option<String>,
-    /// Set for integration files.
+    /// Set for integration files run on [`Backend::Emulated`].
     fail_point: Option<Arc<FailPoint>>,
+    /// Set for [`Backend::Wire`] runs.
+    wire: Option<WireManager>,
 }
 
-/// A mock connection: its id is all the tests look at.
+/// A connection: its id is all the tests look at; a wire run also holds the socket.
 #[derive(Debug)]
 struct MockConnection {
     id: u64,
+    /// Held open while the pool holds the connection.
+    _wire: Option<wire::Connection<TcpStream>>,
 }
+
+/// Why a connection could not be established.
+#[derive(Debug)]
+enum ConnectError {
+    /// The emulated fail point failed the handshake.
+    Emulated(CommandError),
+    /// The wire client failed (connect, I/O, or the server's error reply to `hello`).
+    Wire(ClientError),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Emulated(e) => e.fmt(f),
+            ConnectError::Wire(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
 
 impl Manager for MockManager {
     type Connection = MockConnection;
-    type Error = CommandError;
+    type Error = ConnectError;
 
-    async fn connect(&self, id: u64) -> Result<MockConnection, CommandError> {
+    async fn connect(&self, id: u64) -> Result<MockConnection, ConnectError> {
+        if let Some(wire) = &self.wire {
+            let conn = wire.open().await.map_err(ConnectError::Wire)?;
+            return Ok(MockConnection {
+                id,
+                _wire: Some(conn),
+            });
+        }
         if let Some(fail_point) = &self.fail_point {
             fail_point
                 .run_command("hello", self.app_name.as_deref())
-                .await?;
+                .await
+                .map_err(ConnectError::Emulated)?;
         }
-        Ok(MockConnection { id })
+        Ok(MockConnection { id, _wire: None })
+    }
+}
+
+/// A mock server for one [`Backend::Wire`] run, and a connection of its own to control it.
+struct WireServer {
+    mock: MockServer,
+    control: wire::Connection<TcpStream>,
+}
+
+impl WireServer {
+    /// Starts a mock server on a loopback port and opens the control connection (without
+    /// an `appName`, so the files' fail points, all filtered by `appName`, spare it).
+    async fn start() -> Result<WireServer, String> {
+        let options = ServerOptions {
+            block_release_window: BLOCK_RELEASE_WINDOW,
+            ..ServerOptions::default()
+        };
+        let mock = MockServer::start(options, "127.0.0.1:0")
+            .await
+            .map_err(|e| format!("starting the mock server: {e}"))?;
+        let control = WireManager::new(WireConfig::new(mock.addr().to_string()))
+            .open()
+            .await
+            .map_err(|e| format!("control connection: {e}"))?;
+        Ok(WireServer { mock, control })
+    }
+
+    /// Sends a `configureFailPoint` command (JSON, as the spec files write it) to `admin`
+    /// and returns the reply's `count`: how often the fail point fired so far.
+    async fn configure_fail_point(&mut self, command: &Value) -> Result<i64, String> {
+        let command = bson::to_document(command)
+            .map_err(|e| format!("failPoint is not a BSON document: {e}"))?;
+        let reply = self
+            .control
+            .run_command("admin", command)
+            .await
+            .map_err(|e| format!("configureFailPoint: {e}"))?;
+        match reply.get("count") {
+            Some(bson::Bson::Int32(n)) => Ok(i64::from(*n)),
+            Some(bson::Bson::Int64(n)) => Ok(*n),
+            _ => Err(format!("configureFailPoint reply without a count: {reply}")),
+        }
+    }
+
+    /// Stops the server; every connection still open (a blocked handshake included) ends.
+    async fn shutdown(self) {
+        drop(self.control);
+        self.mock.shutdown().await;
     }
 }
 
@@ -557,7 +706,7 @@ impl Runner {
 
 // ===== one file =====
 
-async fn run_test(test: &SpecTest) -> Result<(), String> {
+async fn run_test(test: &SpecTest, backend: Backend) -> Result<(), String> {
     let mut pool_options = test.pool_options.clone();
     let app_name = match pool_options.remove("appName") {
         None => None,
@@ -567,26 +716,46 @@ async fn run_test(test: &SpecTest) -> Result<(), String> {
     let options: PoolOptions = serde_json::from_value(Value::Object(pool_options))
         .map_err(|e| format!("poolOptions: {e}"))?;
 
-    let fail_point = match (test.style, &test.fail_point) {
-        (Style::Integration, Some(command)) => {
-            let fail_point = Arc::new(FailPoint::new());
-            fail_point.configure(command)?;
-            Some(fail_point)
-        }
+    let fail_point_command = match (test.style, &test.fail_point) {
+        (Style::Integration, Some(command)) => Some(command),
         (Style::Integration, None) => return Err("integration file without failPoint".into()),
         (Style::Unit, Some(_)) => return Err("unit file with a failPoint".into()),
         (Style::Unit, None) => None,
     };
+    let (fail_point, mut server, address) = match (backend, fail_point_command) {
+        (Backend::Emulated, Some(command)) => {
+            let fail_point = Arc::new(FailPoint::new());
+            fail_point.configure(command)?;
+            (Some(fail_point), None, ADDRESS.to_string())
+        }
+        (Backend::Emulated, None) => (None, None, ADDRESS.to_string()),
+        (Backend::Wire, command) => {
+            let mut server = WireServer::start().await?;
+            if let Some(command) = command {
+                server.configure_fail_point(command).await?;
+            }
+            let address = server.mock.addr().to_string();
+            (None, Some(server), address)
+        }
+    };
+    let wire = server.as_ref().map(|server| {
+        let mut config = WireConfig::new(server.mock.addr().to_string());
+        if let Some(name) = &app_name {
+            config = config.app_name(name.clone());
+        }
+        WireManager::new(config)
+    });
 
     let log = EventLog::new();
     let handler_log = log.clone();
     let manager = MockManager {
         app_name,
         fail_point: fail_point.clone(),
+        wire,
     };
     let pool = Pool::builder(manager)
         .options(options)
-        .address(ADDRESS)
+        .address(address)
         .event_handler(move |event: CmapEvent| handler_log.record(&event))
         .build()
         .map_err(|e| format!("building the pool: {e}"))?;
@@ -605,13 +774,26 @@ async fn run_test(test: &SpecTest) -> Result<(), String> {
     let verdict = check_error(test.error.as_ref(), &outcome).and(check_events(test, &log).await);
 
     // Clean up as the spec asks (fail point off), then let everything go.
+    let off = json!({"configureFailPoint": "failCommand", "mode": "off"});
     if let Some(fail_point) = &fail_point {
-        fail_point.configure(&json!({"configureFailPoint": "failCommand", "mode": "off"}))?;
+        fail_point.configure(&off)?;
     }
+    // A fail point that never fired would mean the file tested nothing of the server.
+    let cleanup = match &mut server {
+        Some(server) => match server.configure_fail_point(&off).await {
+            Ok(0) => Err("the mock server's fail point never fired".to_string()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
+        None => Ok(()),
+    };
     runner.stop_threads().await;
     drop(runner);
     drop(shared);
-    verdict
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    verdict.and(cleanup)
 }
 
 /// The main thread's outcome against the file's `error`.

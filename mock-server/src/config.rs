@@ -47,6 +47,10 @@ pub struct Config {
     /// Leave topologyVersion out of hello, so drivers poll instead of streaming heartbeats.
     #[arg(long)]
     pub no_topology_version: bool,
+    /// Present the server as the primary of a one-member replica set of this name
+    /// (drivers then use retryable writes); a standalone without it.
+    #[arg(long, value_name = "NAME")]
+    pub replica_set: Option<String>,
     /// Seed for failCommand's activationProbability.
     #[arg(long, default_value_t = 0x5EED)]
     pub seed: u64,
@@ -66,6 +70,7 @@ impl Default for Config {
             reset_mid_reply: 0,
             max_wire_version: 21,
             no_topology_version: false,
+            replica_set: None,
             seed: 0x5EED,
         }
     }
@@ -91,6 +96,7 @@ impl Config {
             host,
             max_wire_version: self.max_wire_version,
             topology_version: !self.no_topology_version,
+            replica_set: self.replica_set.clone(),
             faults: self.faults(),
             seed: self.seed,
             ..ServerOptions::default()

@@ -24,7 +24,7 @@ use wire::{Header, Message, MsgFlags, OpCode, OpMsg, OpReply, WireError};
 
 use crate::commands::{self, await_time, namespace_of, record_metadata, Client, Kind};
 use crate::error::{code, CommandError};
-use crate::failpoint::{ErrorPath, Target};
+use crate::failpoint::{BlockRelease, ErrorPath, Target};
 use crate::server::{lock, Server};
 
 /// Why a connection ended.
@@ -320,7 +320,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     ?duration,
                     "blocking command via 'failCommand' failpoint"
                 );
-                if let Some(end) = self.sleep(duration).await {
+                let release = self.server.block_release(duration);
+                if let Some(end) = self.block(&release).await {
                     return Some(Outcome::Close(end));
                 }
             }
@@ -358,6 +359,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tokio::select! {
             () = tokio::time::sleep(duration) => None,
             () = restarted(&mut self.restarts) => Some(ConnectionEnd::Restarted),
+        }
+    }
+
+    /// Sleeps until a fail point's block is released (which blocks that join it may push
+    /// back); `Some` if a restart ended the connection meanwhile.
+    async fn block(&mut self, release: &BlockRelease) -> Option<ConnectionEnd> {
+        loop {
+            let until = release.until();
+            if tokio::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                () = restarted(&mut self.restarts) => return Some(ConnectionEnd::Restarted),
+            }
         }
     }
 

@@ -9,9 +9,11 @@
 //! `writeConcernError` path is separate: it is evaluated after a write command ran, and
 //! attaches the given document instead of waiting for write concern.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
+use tokio::time::Instant;
 
 use crate::error::{code, CommandError};
 use crate::limits::BLOCK_TIME_MAX;
@@ -63,6 +65,43 @@ pub struct ErrorPath {
     pub close: bool,
     /// Fail the command with this error (without running it).
     pub error: Option<CommandError>,
+}
+
+/// When a `blockConnection` block ends: a shared end that blocks joining it may push back
+/// (see [`crate::ServerOptions::block_release_window`]). Cheap to clone; clones share it.
+#[derive(Clone, Debug)]
+pub struct BlockRelease {
+    /// The end the first block of the group asked for; later blocks join while their end
+    /// is less than the window after it.
+    first: Instant,
+    /// The latest end asked for by any block of the group.
+    until: Arc<Mutex<Instant>>,
+}
+
+impl BlockRelease {
+    pub(crate) fn new(end: Instant) -> BlockRelease {
+        BlockRelease {
+            first: end,
+            until: Arc::new(Mutex::new(end)),
+        }
+    }
+
+    /// Whether a block ending at `end` joins this release.
+    pub(crate) fn joins(&self, end: Instant, window: Duration) -> bool {
+        end >= self.first && end - self.first < window
+    }
+
+    /// Pushes the release back to `end` if that is later.
+    pub(crate) fn extend_to(&self, end: Instant) {
+        let mut until = crate::server::lock(&self.until);
+        *until = (*until).max(end);
+    }
+
+    /// When the group is released, as far as is known now (joining blocks may push it
+    /// back, by less than the window in all).
+    pub fn until(&self) -> Instant {
+        *crate::server::lock(&self.until)
+    }
 }
 
 /// The fail point's state.

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::cursor::CursorTable;
 use crate::error::CommandError;
-use crate::failpoint::FailCommand;
+use crate::failpoint::{BlockRelease, FailCommand};
 use crate::faults::Faults;
 use crate::limits::MESSAGE_SIZE_MAX;
 use crate::stats::{ConnectionStats, Counters};
@@ -32,6 +32,20 @@ pub struct ServerOptions {
     /// Whether hello carries `topologyVersion` and supports awaitable hello (drivers then
     /// stream heartbeats). Off, drivers poll every `heartbeatFrequencyMS`.
     pub topology_version: bool,
+    /// `Some(name)` presents the server as the primary of a one-member replica set of that
+    /// name (hello gets `setName`, `hosts`, `primary`, `me`, ...). Drivers use retryable
+    /// writes only against replica sets and sharded clusters, never a standalone, so a
+    /// test of retryable writes needs this. `None` (the default) is a standalone.
+    pub replica_set: Option<String>,
+    /// failCommand `blockConnection` blocks that would end within this window after an
+    /// earlier block's end are released together, at the latest of their ends, so none
+    /// ends before its own `blockTimeMS`. Zero (the default) releases each at its own end,
+    /// as mongod does. mongod answers commands blocked a few microseconds apart a few
+    /// microseconds apart, but Tokio's timer ticks every millisecond, so here they can end
+    /// a whole tick apart; a 1 ms window removes that artifact for tests whose expected
+    /// outcome assumes commands blocked together end together (the CMAP spec runner's
+    /// end-to-end runs use it). See [`crate::failpoint::BlockRelease`].
+    pub block_release_window: Duration,
     /// The largest message read; larger ones close the connection.
     pub max_message_size: usize,
     /// The fault settings at start.
@@ -47,6 +61,8 @@ impl Default for ServerOptions {
             min_wire_version: 0,
             max_wire_version: 21,
             topology_version: true,
+            replica_set: None,
+            block_release_window: Duration::ZERO,
             max_message_size: MESSAGE_SIZE_MAX as usize,
             faults: Faults::default(),
             seed: 0x5EED,
@@ -72,6 +88,8 @@ pub struct Server {
     pub(crate) store: RwLock<Store>,
     pub(crate) cursors: Mutex<CursorTable>,
     pub(crate) fail_command: Mutex<FailCommand>,
+    /// The most recent block's release, which later blocks within the window join.
+    last_block: Mutex<Option<BlockRelease>>,
     faults: Mutex<Faults>,
     pub(crate) counters: Arc<Counters>,
     identity: Mutex<Identity>,
@@ -95,6 +113,7 @@ impl Server {
             store: RwLock::new(Store::new()),
             cursors: Mutex::new(CursorTable::default()),
             fail_command: Mutex::new(FailCommand::new(options.seed)),
+            last_block: Mutex::new(None),
             faults: Mutex::new(options.faults.clone()),
             counters: Arc::new(Counters::default()),
             identity: Mutex::new(Identity {
@@ -203,6 +222,25 @@ impl Server {
     /// A fresh connection id (distinct for the server's lifetime, as mongod's).
     pub(crate) fn next_connection_id(&self) -> i64 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The release of a failCommand block of `duration` starting now: its own, or, within
+    /// [`ServerOptions::block_release_window`] of the previous block's end, that one's
+    /// (pushed back to this block's end if later).
+    pub(crate) fn block_release(&self, duration: Duration) -> BlockRelease {
+        let wanted = tokio::time::Instant::now() + duration;
+        let window = self.options.block_release_window;
+        if window.is_zero() {
+            return BlockRelease::new(wanted);
+        }
+        let mut last = lock(&self.last_block);
+        if let Some(release) = last.as_ref().filter(|r| r.joins(wanted, window)) {
+            release.extend_to(wanted);
+            return release.clone();
+        }
+        let release = BlockRelease::new(wanted);
+        *last = Some(release.clone());
+        release
     }
 
     /// Takes one unit of the `reset_mid_reply` fault, if any is left.

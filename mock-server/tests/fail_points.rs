@@ -341,3 +341,69 @@ async fn activation_probability_is_seeded() {
     }
     assert!((50..150).contains(&failed), "about half: {failed}");
 }
+
+/// Yields until `n` commands are running (a blocked command counts as active).
+async fn until_active(server: &mock_server::Server, n: u64) {
+    for _ in 0..100_000 {
+        if server.connection_stats().active >= n {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("{n} commands never became active");
+}
+
+#[tokio::test(start_paused = true)]
+async fn block_release_window_releases_near_simultaneous_blocks_together() {
+    use std::sync::Arc;
+
+    use mock_server::{Server, ServerOptions};
+
+    const BLOCK: Duration = Duration::from_millis(100);
+    // (window, gap between the two blocks, released together?). The gaps are several
+    // 1 ms timer ticks, so the outcome does not depend on where the ticks fall.
+    let cases = [
+        (Duration::ZERO, Duration::from_millis(5), false),
+        (Duration::from_millis(10), Duration::from_millis(5), true),
+        (Duration::from_millis(10), Duration::from_millis(20), false),
+    ];
+    for (window, gap, together) in cases {
+        let server = Arc::new(Server::new(ServerOptions {
+            block_release_window: window,
+            ..ServerOptions::default()
+        }));
+        let mut control = connect(&server);
+        fail_command(
+            &mut control,
+            always(),
+            doc! {"failCommands": ["ping"], "blockConnection": true, "blockTimeMS": 100},
+        )
+        .await;
+        let (mut a, mut b) = (connect(&server), connect(&server));
+        let started_a = Instant::now();
+        let id_a = a.start(doc! {"ping": 1, "$db": "admin"}).await;
+        until_active(&server, 1).await;
+        tokio::time::advance(gap).await;
+        let started_b = Instant::now();
+        let id_b = b.start(doc! {"ping": 1, "$db": "admin"}).await;
+        until_active(&server, 2).await;
+        let (done_a, done_b) = tokio::join!(
+            async {
+                assert!(is_ok(&a.reply_to(id_a).await));
+                Instant::now()
+            },
+            async {
+                assert!(is_ok(&b.reply_to(id_b).await));
+                Instant::now()
+            },
+        );
+        let case = format!("window {window:?}, gap {gap:?}");
+        assert!(done_a - started_a >= BLOCK, "{case}: A ended early");
+        assert!(done_b - started_b >= BLOCK, "{case}: B ended early");
+        if together {
+            assert_eq!(done_a, done_b, "{case}: released together");
+        } else {
+            assert!(done_a < done_b, "{case}: each at its own end");
+        }
+    }
+}

@@ -76,4 +76,16 @@ fn default_config_is_a_healthy_mongod_on_27017() {
     let options = config.server_options("localhost:27017".into());
     assert_eq!(options.max_wire_version, 21);
     assert!(options.topology_version);
+    assert_eq!(options.replica_set, None, "a standalone by default");
+    let replica = Config {
+        replica_set: Some("rs0".into()),
+        ..Config::default()
+    };
+    assert_eq!(
+        replica
+            .server_options("localhost:27017".into())
+            .replica_set
+            .as_deref(),
+        Some("rs0")
+    );
 }

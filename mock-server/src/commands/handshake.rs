@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bson::{doc, Bson, DateTime, Document};
+use bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 
 use super::Client;
 use crate::error::{code, CommandError};
@@ -13,6 +13,11 @@ use crate::limits::{
 };
 use crate::query::compare::{as_f64, as_i64};
 use crate::server::Server;
+
+/// The `electionId` of the replica-set primary: mongod's shape (`0x7fffffff` then the
+/// term), for term 1. It never changes, since the mock never holds an election.
+const ELECTION_ID: ObjectId =
+    ObjectId::from_bytes([0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 /// The hello reply. `name` is the name the client used: `hello` gets
 /// `isWritablePrimary`, the legacy names get `ismaster`.
@@ -37,6 +42,17 @@ pub(super) fn hello(
             "topologyVersion",
             doc! {"processId": server.process_id(), "counter": 0i64},
         );
+    }
+    if let Some(set_name) = &options.replica_set {
+        // A one-member replica set whose only member is this (writable) primary.
+        let host = options.host.as_str();
+        reply.insert("hosts", vec![Bson::String(host.to_string())]);
+        reply.insert("setName", set_name.as_str());
+        reply.insert("setVersion", 1);
+        reply.insert("secondary", false);
+        reply.insert("primary", host);
+        reply.insert("me", host);
+        reply.insert("electionId", ELECTION_ID);
     }
     reply.insert("maxBsonObjectSize", BSON_OBJECT_SIZE_MAX);
     reply.insert("maxMessageSizeBytes", MESSAGE_SIZE_MAX);

@@ -80,6 +80,32 @@ fn hello_names_and_fields() {
 }
 
 #[test]
+fn hello_as_replica_set_primary() {
+    let standalone = ok(&server(), "admin", doc! {"hello": 1});
+    assert!(
+        !standalone.contains_key("setName"),
+        "a standalone by default"
+    );
+    let s = Server::new(ServerOptions {
+        host: "127.0.0.1:4242".into(),
+        replica_set: Some("rs0".into()),
+        ..ServerOptions::default()
+    });
+    let hello = ok(&s, "admin", doc! {"hello": 1});
+    assert_eq!(hello.get_str("setName"), Ok("rs0"));
+    assert_eq!(hello.get_bool("isWritablePrimary"), Ok(true));
+    assert_eq!(hello.get_bool("secondary"), Ok(false));
+    assert_eq!(hello.get_str("primary"), Ok("127.0.0.1:4242"));
+    assert_eq!(hello.get_str("me"), Ok("127.0.0.1:4242"));
+    assert_eq!(
+        hello.get_array("hosts").expect("hosts"),
+        &vec![Bson::String("127.0.0.1:4242".into())]
+    );
+    assert!(hello.get_object_id("electionId").is_ok());
+    assert_eq!(hello.get_i32("setVersion"), Ok(1));
+}
+
+#[test]
 fn unknown_command_is_59() {
     let s = server();
     let err = run(&s, &client(), "frobnicate", "db", &doc! {"frobnicate": 1}).expect_err("unknown");
