@@ -364,15 +364,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Sleeps until a fail point's block is released (which blocks that join it may push
     /// back); `Some` if a restart ended the connection meanwhile.
+    ///
+    /// It always ends with a timer set for the release's final instant, even when that
+    /// instant has passed: the timer wheel fires every timer of one tick in one pass, so
+    /// the blocks of a release wake together only if they all wait on the same instant.
     async fn block(&mut self, release: &BlockRelease) -> Option<ConnectionEnd> {
         loop {
             let until = release.until();
-            if tokio::time::Instant::now() >= until {
-                return None;
-            }
             tokio::select! {
                 () = tokio::time::sleep_until(until) => {}
                 () = restarted(&mut self.restarts) => return Some(ConnectionEnd::Restarted),
+            }
+            if release.until() == until {
+                return None;
             }
         }
     }
