@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::engine::state::State;
+use crate::engine::waiter::Claim;
 use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId};
@@ -15,6 +16,17 @@ use crate::manager::Manager;
 use crate::pool::CounterExt;
 use crate::runtime::BoxFuture;
 use crate::sync::Backend;
+
+/// How a [`Wait`] ends.
+pub(crate) enum Waited<C> {
+    /// The pool's answer: a resource or a refusal.
+    Granted(Grant<C>),
+    /// The deadline passed first.
+    TimedOut,
+    /// A grant came but was not claimed within `claim_timeout` and went back to the pool
+    /// (I8): queue again.
+    Reclaimed,
+}
 
 /// Waits for a queued checkout's grant, up to an optional deadline.
 pub(crate) struct Wait<M: Manager, B: Backend> {
@@ -40,23 +52,29 @@ impl<M: Manager, B: Backend> Wait<M, B> {
 }
 
 impl<M: Manager, B: Backend> Future for Wait<M, B> {
-    /// `Err(())` on timeout.
-    type Output = Result<Grant<M::Connection>, ()>;
+    type Output = Waited<M::Connection>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let Some(waiter) = this.waiter.as_ref() else {
             return Poll::Pending; // polled after completion: never resolves again
         };
-        if let Poll::Ready(grant) = waiter.poll(cx) {
+        if let Poll::Ready(claim) = waiter.poll(cx) {
             this.waiter = None;
-            return Poll::Ready(Ok(grant));
+            return Poll::Ready(match claim {
+                Claim::Granted(grant) => Waited::Granted(grant),
+                Claim::Reclaimed => Waited::Reclaimed,
+            });
         }
         if let Some(timer) = this.timer.as_mut() {
             if timer.as_mut().poll(cx).is_ready() {
-                let waiter = this.waiter.take().expect("checked above");
-                // K6: leave the queue at once. A grant that raced the timeout is used.
-                return Poll::Ready(this.engine.cancel(&waiter).ok_or(()));
+                if let Some(waiter) = this.waiter.take() {
+                    // K6: leave the queue at once. A grant that raced the timeout is used.
+                    return Poll::Ready(match this.engine.cancel(&waiter) {
+                        Some(grant) => Waited::Granted(grant),
+                        None => Waited::TimedOut,
+                    });
+                }
             }
         }
         Poll::Pending

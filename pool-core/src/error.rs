@@ -54,6 +54,9 @@ pub enum OptionsError {
     /// A zero maintenance interval.
     #[error("backgroundThreadIntervalMS must not be 0 (use a negative value to disable it)")]
     ZeroMaintenanceInterval,
+    /// A zero claim timeout (every grant would be taken back before its task could run).
+    #[error("claimTimeoutMS must not be 0 (leave it unset, or null, to keep grants for ever)")]
+    ZeroClaimTimeout,
 }
 
 /// Why a pool could not be built.

@@ -56,6 +56,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod limits;
 mod maintenance;
+mod reclaim;
 pub mod manager;
 pub mod options;
 pub mod pool;

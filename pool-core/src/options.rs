@@ -43,6 +43,14 @@ pub struct PoolOptions {
     /// `None` disables the background task. Default 1 s.
     #[serde(rename = "backgroundThreadIntervalMS", with = "millis")]
     pub maintenance_interval: Option<Duration>,
+    /// How long a grant may wait for its checkout to claim it. A checkout that was
+    /// handed a connection (or a permit to create one) but is not polled again within
+    /// this time (a task stalled elsewhere, a future kept but never awaited) loses it:
+    /// the pool takes it back for the next waiter, and the checkout, if ever polled
+    /// again, queues anew under its original deadline. Not part of CMAP. `None` keeps
+    /// grants for ever. Default 1 s.
+    #[serde(rename = "claimTimeoutMS", with = "millis")]
+    pub claim_timeout: Option<Duration>,
     /// Bound on queued checkouts; a checkout beyond it fails at once with
     /// [`CheckoutError::WaitQueueFull`](crate::CheckoutError::WaitQueueFull).
     /// Default [`limits::WAITERS_MAX_DEFAULT`].
@@ -61,6 +69,7 @@ impl Default for PoolOptions {
             max_lifetime_jitter: None,
             connect_timeout: None,
             maintenance_interval: Some(Duration::from_secs(1)),
+            claim_timeout: Some(Duration::from_secs(1)),
             waiters_max: limits::WAITERS_MAX_DEFAULT,
         }
     }
@@ -112,6 +121,9 @@ impl PoolOptions {
         }
         if self.maintenance_interval == Some(Duration::ZERO) {
             return Err(OptionsError::ZeroMaintenanceInterval);
+        }
+        if self.claim_timeout == Some(Duration::ZERO) {
+            return Err(OptionsError::ZeroClaimTimeout);
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checkout::{Establish, Origin, Wait};
+use crate::checkout::{Establish, Origin, Wait, Waited};
 use crate::connection::PooledConnection;
 use crate::engine::{Engine, Fast, Grant, Refusal, Resource};
 use crate::error::{BuildError, CheckinError, CheckoutError};
@@ -67,32 +67,46 @@ impl<M: Manager, B: Backend> Pool<M, B> {
         let timed = engine.has_events() || engine.options.wait_queue_timeout.is_some();
         let started = if timed { engine.now() } else { Duration::ZERO };
         engine.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
-        let resource = match engine.try_fast() {
-            Fast::Got(resource) => resource,
-            Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
-            Fast::Queue => {
-                let Ok(waiter) = engine.enqueue() else {
-                    return Err(self.fail(
-                        started,
-                        CheckoutError::WaitQueueFull {
-                            limit: engine.options.waiters_max,
-                        },
-                    ));
-                };
-                let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
-                match Wait::new(engine.clone(), waiter, deadline).await {
-                    Ok(Grant::Ready(resource)) => engine.prefer_idle(resource),
-                    Ok(Grant::Refused(refusal)) => return Err(self.fail(started, refused(refusal))),
-                    Err(()) => {
-                        let waited = engine.now().saturating_sub(started);
-                        return Err(self.fail(started, CheckoutError::Timeout { waited }));
-                    }
+        // I6 compares a connection with the generation when it leaves `idle` and again
+        // before its user gets it; with no await in between (the fast path) that is the
+        // same moment, so only a resource that waited or was established is checked again.
+        let mut recheck = true;
+        let resource = loop {
+            match engine.try_fast() {
+                Fast::Got(resource) => {
+                    recheck = false;
+                    break resource;
                 }
+                Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
+                Fast::Queue => {}
+            }
+            let Ok(waiter) = engine.enqueue() else {
+                return Err(self.fail(
+                    started,
+                    CheckoutError::WaitQueueFull {
+                        limit: engine.options.waiters_max,
+                    },
+                ));
+            };
+            let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
+            match Wait::new(engine.clone(), waiter, deadline).await {
+                Waited::Granted(Grant::Ready(resource)) => break engine.prefer_idle(resource),
+                Waited::Granted(Grant::Refused(refusal)) => {
+                    return Err(self.fail(started, refused(refusal)))
+                }
+                Waited::TimedOut => {
+                    let waited = engine.now().saturating_sub(started);
+                    return Err(self.fail(started, CheckoutError::Timeout { waited }));
+                }
+                // I8: this checkout was not polled in time and its grant went to the next
+                // waiter; start over (same deadline).
+                Waited::Reclaimed => continue,
             }
         };
         let entry = match resource {
             Resource::Idle(entry) => entry,
             Resource::Create(permit) => {
+                recheck = true;
                 match Establish::new(engine.clone(), permit, Origin::Checkout).await {
                     // A checkout's establishment always yields its entry.
                     Ok(Some(entry)) => entry,
@@ -102,7 +116,10 @@ impl<M: Manager, B: Backend> Pool<M, B> {
             }
         };
         // I6: a clear may have happened since the connection left `idle`.
-        if let Some(reason) = engine.perished(&entry, engine.state()) {
+        if let Some(reason) = recheck
+            .then(|| engine.perished(&entry, engine.state()))
+            .flatten()
+        {
             let generation = engine.state().generation();
             engine.close_live(entry, reason);
             engine.dispatch();
@@ -190,6 +207,13 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     pub fn manager(&self) -> &M {
         &self.engine.manager
     }
+
+    /// Runs one pass of the claim watcher now (the loom models and fuzzers drive it by
+    /// hand; the pool's own watcher task does this on time). Not a stable API.
+    #[doc(hidden)]
+    pub fn sweep_claims(&self) {
+        let _ = self.engine.sweep_claims();
+    }
 }
 
 fn refused<E: std::error::Error + 'static>(refusal: Refusal) -> CheckoutError<E> {
@@ -270,6 +294,13 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
+    /// How long a grant may wait for its checkout to claim it (`None`: for ever). See
+    /// [`PoolOptions::claim_timeout`].
+    pub fn claim_timeout(mut self, t: Option<Duration>) -> Self {
+        self.options.claim_timeout = t;
+        self
+    }
+
     /// The address reported in events.
     pub fn address(mut self, address: impl Into<Arc<str>>) -> Self {
         self.address = address.into();
@@ -324,6 +355,9 @@ impl<M: Manager> PoolBuilder<M> {
         engine.emit(|address| CmapEvent::PoolCreated { address, options });
         if let Some(interval) = engine.options.maintenance_interval {
             crate::maintenance::start(&engine, interval);
+        }
+        if engine.options.claim_timeout.is_some() {
+            crate::reclaim::start(&engine);
         }
         let pool = Pool { engine };
         if self.ready {

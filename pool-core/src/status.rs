@@ -42,6 +42,10 @@ pub struct CountersSnapshot {
     pub checked_out: u64,
     /// Failed checkouts.
     pub checkout_failed: u64,
+    /// Grants taken back from checkouts that did not claim them within
+    /// `claim_timeout` (see [`PoolOptions::claim_timeout`](crate::PoolOptions::claim_timeout)).
+    #[serde(default)]
+    pub reclaimed: u64,
 }
 
 /// The live counters behind [`CountersSnapshot`].
@@ -50,6 +54,7 @@ pub(crate) struct Counters<B: Backend> {
     pub(crate) closed: B::AtomicU64,
     pub(crate) checked_out: B::AtomicU64,
     pub(crate) checkout_failed: B::AtomicU64,
+    pub(crate) reclaimed: B::AtomicU64,
 }
 
 impl<B: Backend> Counters<B> {
@@ -59,6 +64,7 @@ impl<B: Backend> Counters<B> {
             closed: B::AtomicU64::new(0),
             checked_out: B::AtomicU64::new(0),
             checkout_failed: B::AtomicU64::new(0),
+            reclaimed: B::AtomicU64::new(0),
         }
     }
 
@@ -68,6 +74,7 @@ impl<B: Backend> Counters<B> {
             closed: self.closed.load(Relaxed),
             checked_out: self.checked_out.load(Relaxed),
             checkout_failed: self.checkout_failed.load(Relaxed),
+            reclaimed: self.reclaimed.load(Relaxed),
         }
     }
 }

@@ -81,6 +81,7 @@ macro_rules! __impl_atomic_ops {
             fn swap(&self, v: $v, o: ::std::sync::atomic::Ordering) -> $v {
                 <$atomic>::swap(self, v, o)
             }
+            #[inline(always)]
             fn compare_exchange(
                 &self,
                 c: $v,

@@ -2,6 +2,7 @@
 //! minPoolSize populate, connect timeout, abandoned establishments, interrupts, lifetime,
 //! bounds, and that the status agrees with the events. Each test states its goal.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -405,4 +406,74 @@ fn public_types_are_send_and_sync() {
     let _guard = rt.enter();
     let pool = Pool::builder(Slow::default()).build().unwrap();
     send(&pool.check_out());
+}
+
+/// I8: a checkout polled once and then left unpolled (a zombie) does not keep the
+/// connection the pool grants it: after `claim_timeout` the claim watcher takes it back
+/// and serves the next waiter. The zombie, polled at last, queues again and is served.
+#[tokio::test(start_paused = true)]
+async fn zombie_grant_is_reclaimed_for_the_next_waiter() {
+    let rec = Recorder::default();
+    let options = PoolOptions {
+        max_pool_size: 1,
+        claim_timeout: Some(Duration::from_millis(50)),
+        ..PoolOptions::default()
+    };
+    let pool = build(Slow::default(), options, &rec);
+    let held = pool.check_out().await.unwrap();
+    let mut zombie = Box::pin(pool.check_out());
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(
+        zombie.as_mut().poll(&mut cx).is_pending(),
+        "the zombie queues"
+    );
+    let live = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.check_out().await.map(|c| c.id()) })
+    };
+    tokio::task::yield_now().await; // the live checkout queues behind the zombie
+    let started = tokio::time::Instant::now();
+    drop(held); // granted to the zombie, which is never woken for real
+    let served = live.await.unwrap().expect("the live checkout is served");
+    let waited = started.elapsed();
+    assert_eq!(served, 1, "the same connection, passed on");
+    assert!(
+        waited >= Duration::from_millis(50) && waited < Duration::from_millis(100),
+        "served after one claim timeout, not before and not much later: {waited:?}"
+    );
+    assert_eq!(pool.status().counters.reclaimed, 1);
+    // The zombie wakes up at last: it queues again and gets the (now free) connection.
+    let conn = zombie.await.expect("the zombie is served after all");
+    assert_eq!(conn.id(), 1);
+    drop(conn);
+    let s = pool.status();
+    assert_eq!((s.total, s.available, s.waiters), (1, 1, 0), "{s:?}");
+}
+
+/// With `claim_timeout: None` a grant is kept for ever: the next waiter times out.
+#[tokio::test(start_paused = true)]
+async fn without_claim_timeout_a_zombie_keeps_its_grant() {
+    let rec = Recorder::default();
+    let options = PoolOptions {
+        max_pool_size: 1,
+        claim_timeout: None,
+        wait_queue_timeout: Some(Duration::from_millis(500)),
+        ..PoolOptions::default()
+    };
+    let pool = build(Slow::default(), options, &rec);
+    let held = pool.check_out().await.unwrap();
+    let mut zombie = Box::pin(pool.check_out());
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(zombie.as_mut().poll(&mut cx).is_pending());
+    drop(held);
+    let next = pool.check_out().await;
+    assert!(
+        matches!(next, Err(CheckoutError::Timeout { .. })),
+        "{next:?}"
+    );
+    assert_eq!(pool.status().counters.reclaimed, 0);
+    drop(zombie); // K11: the grant goes back when the zombie is finally dropped
+    assert_eq!(pool.status().available, 1);
 }

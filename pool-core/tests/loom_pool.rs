@@ -1,11 +1,11 @@
 //! Loom models of the pool engine: the production code (`Pool<_, LoomBackend>`) under
 //! every interleaving loom explores within a preemption bound. Each model names the
-//! invariants (engine I1–I7, waiter W1–W3, CMAP rules) it checks; the engine's own
+//! invariants (engine I1–I8, waiter W1–W3, CMAP rules) it checks; the engine's own
 //! `debug_assert!`s run in every interleaving too.
 
 mod common;
 
-use common::{assert_quiescent, model, poll_once, pool};
+use common::{assert_quiescent, claim_pool, model, poll_once, pool, StillRuntime};
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
@@ -303,5 +303,36 @@ fn clear_racing_checkin_leaves_nothing_stale() {
             1,
             "at most one connection after the clear"
         );
+    });
+}
+
+/// I8, W3: a grant its checkout does not claim within `claim_timeout` (a zombie: polled
+/// once, then left) is taken back by the claim watcher. A late poll of that checkout
+/// racing the sweep either claims the grant or learns it must queue again and is then
+/// served from the pool — never both, never neither, and nothing leaks.
+#[test]
+fn unclaimed_grant_is_reclaimed_exactly_once() {
+    model("unclaimed_grant_is_reclaimed_exactly_once", 3, || {
+        let runtime = std::sync::Arc::new(StillRuntime::default());
+        let claim = std::time::Duration::from_millis(1);
+        let pool = claim_pool(claim, runtime.clone());
+        let held = block_on(pool.check_out()).unwrap();
+        let zombie_pool = pool.clone();
+        let mut zombie = Box::pin(async move { zombie_pool.check_out().await.map(drop) });
+        assert!(poll_once(&mut zombie).is_none(), "the zombie queues");
+        drop(held); // granted to the zombie, which is not polled
+        runtime.advance(claim * 2);
+        let sweeper = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.sweep_claims())
+        };
+        let late = thread::spawn(move || block_on(zombie).expect("served in the end"));
+        sweeper.join().unwrap();
+        late.join().unwrap();
+        assert_quiescent(&pool);
+        let s = pool.status();
+        assert_eq!(s.total, 1);
+        assert!(s.counters.reclaimed <= 1, "W3: reclaimed twice: {s:?}");
+        assert_eq!(s.counters.checked_out, 2, "both checkouts were served");
     });
 }

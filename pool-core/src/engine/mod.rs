@@ -36,8 +36,12 @@
 //!   when it leaves `idle` and again just before it is handed to its user.
 //! - **I7** A paused or closed pool has no waiters once every dispatch returned: dispatch
 //!   fails them all (CMAP L4, S5).
+//! - **I8** No grant is held for ever by a checkout nobody polls: with a `claim_timeout`,
+//!   every granted waiter goes onto the claim watch list ([`claims`]), and a grant still
+//!   unclaimed `claim_timeout` after delivery is taken back and dispatched again.
 
 pub(crate) mod atomic_waker;
+pub(crate) mod claims;
 pub(crate) mod interrupt;
 pub(crate) mod ring;
 pub(crate) mod state;
@@ -55,10 +59,11 @@ use crate::status::{Counters, Status};
 use crate::sync::{AtomicOps, Backend};
 
 use self::atomic_waker::AtomicWaker;
+use self::claims::ClaimList;
 use self::interrupt::Interrupts;
 use self::ring::Ring;
 use self::state::State;
-use self::waiter::Waiter;
+use self::waiter::{Cancelled, Waiter};
 
 /// A connection with the pool's bookkeeping.
 pub(crate) struct Entry<C> {
@@ -129,6 +134,10 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     pub(crate) interrupts: Interrupts<B>,
     /// Wakes the maintenance task early (after clear and ready).
     pub(crate) maintenance: Arc<Signal<B>>,
+    /// Granted waiters that may not have claimed yet (I8).
+    claims: ClaimList<Grant<M::Connection>, B>,
+    /// Wakes the claim watcher when the watch list stops being empty.
+    pub(crate) claim_signal: Arc<Signal<B>>,
     pub(crate) counters: Counters<B>,
     /// True when idle/lifetime checks need timestamps.
     needs_clock: bool,
@@ -159,6 +168,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             next_id: B::AtomicU64::new(0),
             interrupt_before: B::AtomicU64::new(0),
             maintenance: Arc::new(Signal::new()),
+            claims: ClaimList::new(),
+            claim_signal: Arc::new(Signal::new()),
             counters: Counters::new(),
             needs_clock,
         }
@@ -211,7 +222,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// The reason `entry` must not be handed out or kept, if any (CMAP P1–P3).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn perished(
         &self,
         entry: &Entry<M::Connection>,
@@ -297,11 +308,53 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Gives up on `waiter`; returns the grant if one beat the cancel (W2).
     pub(crate) fn cancel(&self, waiter: &WaiterOf<M, B>) -> Option<Grant<M::Connection>> {
-        let grant = waiter.cancel();
-        if grant.is_none() {
-            self.waiting.fetch_sub(1, Relaxed);
+        match waiter.cancel() {
+            Cancelled::Waiting => {
+                self.waiting.fetch_sub(1, Relaxed);
+                None
+            }
+            Cancelled::Granted(grant) => Some(grant),
+            Cancelled::Reclaimed => None, // already back in the pool (I8)
         }
-        grant
+    }
+
+    /// One pass of the claim watcher (I8): takes back every grant unclaimed for
+    /// `claim_timeout`, returns it to the pool, and dispatches. Returns when to look
+    /// again, or `None` when nothing is left to watch.
+    pub(crate) fn sweep_claims(&self) -> Option<Duration> {
+        let timeout = self.options.claim_timeout?;
+        let now = self.now();
+        // Look again within a short period even if every grant is young: settled
+        // waiters are freed only by a sweep, so a busy pool must not pile them up.
+        let soonest = now + timeout.min(CLAIM_SWEEP_PERIOD_MAX);
+        let mut next: Option<Duration> = None;
+        let mut returned = false;
+        for waiter in self.claims.take_all() {
+            if !waiter.is_unclaimed() {
+                continue; // claimed, or given up and taken: the list's count drops here
+            }
+            let due = Duration::from_nanos(waiter.granted_at()) + timeout;
+            if due <= now {
+                if let Some(grant) = waiter.reclaim() {
+                    self.counters.reclaimed.fetch_add(1, Relaxed);
+                    if let Grant::Ready(resource) = grant {
+                        self.release(resource);
+                        returned = true;
+                    }
+                }
+            } else {
+                next = Some(next.map_or(due, |n| n.min(due)));
+                self.claims.push(waiter);
+            }
+        }
+        if returned {
+            self.dispatch(); // I4
+        }
+        if self.claims.is_empty() {
+            next
+        } else {
+            Some(next.map_or(soonest, |n| n.min(soonest)))
+        }
     }
 
     /// Returns an unused grant to the pool (CMAP K11).
@@ -343,7 +396,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Takes an idle connection (closing perished ones on the way) or admits a creation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
         while let Some(entry) = self.idle.pop() {
             match self.perished(&entry, self.state()) {
@@ -470,13 +523,15 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 return;
             };
             match self.waiters.pop() {
-                Some(waiter) => {
-                    if let Err(Grant::Ready(resource)) =
-                        self.deliver(&waiter, Grant::Ready(resource))
-                    {
-                        self.release(resource);
+                Some(waiter) => match self.deliver(&waiter, Grant::Ready(resource)) {
+                    Ok(()) => self.watch(waiter),
+                    Err(grant) => {
+                        // W2: the waiter was cancelled first; the grant is the one we gave.
+                        if let Grant::Ready(resource) = grant {
+                            self.release(resource);
+                        }
                     }
-                }
+                },
                 None => {
                     // The head waiter is still being published by its pusher, which will
                     // dispatch; put the resource back and look again.
@@ -484,6 +539,19 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     B::spin_loop();
                 }
             }
+        }
+    }
+
+    /// Puts a granted waiter on the claim watch list (I8).
+    #[inline]
+    fn watch(&self, waiter: Arc<WaiterOf<M, B>>) {
+        if self.options.claim_timeout.is_none() {
+            return;
+        }
+        let now = self.now();
+        waiter.set_granted_at(u64::try_from(now.as_nanos()).unwrap_or(u64::MAX));
+        if self.claims.push(waiter) {
+            self.claim_signal.notify();
         }
     }
 
@@ -676,10 +744,14 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
 impl<M: Manager, B: Backend> Drop for Engine<M, B> {
     fn drop(&mut self) {
-        // Wake the maintenance task so it sees the engine is gone and exits.
+        // Wake the background tasks so they see the engine is gone and exit.
         self.maintenance.notify();
+        self.claim_signal.notify();
     }
 }
+
+/// The longest the claim watcher sleeps while it has waiters to watch.
+const CLAIM_SWEEP_PERIOD_MAX: Duration = Duration::from_millis(10);
 
 /// `fetch_max` for the backends, which only promise the ops in `AtomicOps`.
 trait FetchMax {

@@ -3,11 +3,19 @@
 //! # Implementation details
 //!
 //! A `Waiter` is shared (by `Arc`) between the checkout future and, while it is queued,
-//! the wait-queue ring. Its `state` moves once, from `WAITING` to exactly one of:
+//! the wait-queue ring (and, once granted, the claim watch list, see `claims.rs`). Its
+//! `state` moves once, from `WAITING` to exactly one of:
 //!
 //! - `GRANTED`, by the one dispatcher that popped it from the ring ([`Waiter::deliver`]);
 //! - `CANCELLED`, by the checkout future when it times out or is dropped
 //!   ([`Waiter::cancel`]).
+//!
+//! and from `GRANTED` once more, to exactly one of:
+//!
+//! - `TAKEN`, by the checkout future that claims its grant;
+//! - `RECLAIMED`, by the claim watcher, when nobody claimed the grant in time
+//!   ([`Waiter::reclaim`]); the grant goes back to the pool and a later poll of the
+//!   checkout learns it must queue again.
 //!
 //! Invariants:
 //!
@@ -18,9 +26,10 @@
 //!   waiter was cancelled first) it takes its grant back and returns it to the pool; if the
 //!   canceller loses (a grant arrived first) it takes the grant and returns it to the pool
 //!   (CMAP K11: a connection that reaches a waiter too late is never lost).
-//! - **W3** The grant is taken out exactly once (`TAKEN` marks that).
+//! - **W3** The grant is taken out exactly once: by the claimer (`TAKEN`) or by the
+//!   claim watcher (`RECLAIMED`), whichever wins the CAS out of `GRANTED`.
 
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::task::{Context, Poll};
 
 use super::atomic_waker::AtomicWaker;
@@ -30,12 +39,36 @@ const WAITING: usize = 0;
 const GRANTED: usize = 1;
 const CANCELLED: usize = 2;
 const TAKEN: usize = 3;
+const RECLAIMED: usize = 4;
+
+/// What a waiter finds when it looks for its grant.
+pub(crate) enum Claim<G> {
+    /// The grant, now the waiter's.
+    Granted(G),
+    /// The grant sat unclaimed too long and went back to the pool: queue again.
+    Reclaimed,
+}
+
+/// How a cancel ended.
+pub(crate) enum Cancelled<G> {
+    /// The waiter left the queue before anything reached it.
+    Waiting,
+    /// A grant beat the cancel (W2); the canceller owns it now.
+    Granted(G),
+    /// A grant reached it and was already taken back by the claim watcher.
+    Reclaimed,
+}
 
 /// A queued checkout; `G` is what it is granted.
 pub(crate) struct Waiter<G, B: Backend> {
     state: B::AtomicUsize,
     grant: B::Cell<Option<G>>,
     waker: AtomicWaker<B>,
+    /// When the grant was delivered (runtime time, ns); written before the waiter is
+    /// pushed onto the claim watch list, read by the claim watcher.
+    granted_at: B::AtomicU64,
+    /// The claim watch list's link (`claims.rs`, C1); 0 when not on the list.
+    pub(super) next: B::AtomicUsize,
 }
 
 // SAFETY: `grant` is accessed by one side at a time (W1); `G` crosses threads, so it must
@@ -50,6 +83,8 @@ impl<G, B: Backend> Waiter<G, B> {
             state: B::AtomicUsize::new(WAITING),
             grant: B::Cell::new(None),
             waker: AtomicWaker::new(),
+            granted_at: B::AtomicU64::new(0),
+            next: B::AtomicUsize::new(0),
         }
     }
 
@@ -79,42 +114,88 @@ impl<G, B: Backend> Waiter<G, B> {
         }
     }
 
-    /// Gives up waiting. Returns the grant if one arrived first (W2); the caller must then
-    /// use it or return it to the pool.
-    pub(crate) fn cancel(&self) -> Option<G> {
+    /// Gives up waiting. If a grant arrived first (W2) the caller owns it and must use it
+    /// or return it to the pool.
+    pub(crate) fn cancel(&self) -> Cancelled<G> {
         match self
             .state
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
         {
-            Ok(_) => None,
-            Err(GRANTED) => self.take(),
-            Err(_) => None,
+            Ok(_) => Cancelled::Waiting,
+            Err(GRANTED) => match self.take() {
+                Claim::Granted(g) => Cancelled::Granted(g),
+                Claim::Reclaimed => Cancelled::Reclaimed,
+            },
+            Err(state) => {
+                debug_assert_eq!(state, RECLAIMED, "W2: a waiter cancelled twice");
+                Cancelled::Reclaimed
+            }
         }
     }
 
     /// Polls for the grant.
-    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<G> {
-        if self.state.load(Acquire) == GRANTED {
-            if let Some(g) = self.take() {
-                return Poll::Ready(g);
-            }
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Claim<G>> {
+        if let Some(claim) = self.settled() {
+            return Poll::Ready(claim);
         }
         self.waker.register(cx.waker());
         // Re-check: a grant between the load above and the registration would have found
         // no waker to wake.
-        match self.state.load(Acquire) {
-            GRANTED => match self.take() {
-                Some(g) => Poll::Ready(g),
-                None => Poll::Pending,
-            },
-            _ => Poll::Pending,
+        match self.settled() {
+            Some(claim) => Poll::Ready(claim),
+            None => Poll::Pending,
         }
     }
 
-    fn take(&self) -> Option<G> {
+    /// The outcome, if the waiter has one (`None` while it still waits).
+    fn settled(&self) -> Option<Claim<G>> {
+        match self.state.load(Acquire) {
+            GRANTED => Some(self.take()),
+            RECLAIMED => Some(Claim::Reclaimed),
+            _ => None,
+        }
+    }
+
+    /// Claims the grant (GRANTED → TAKEN), unless the claim watcher took it back first.
+    fn take(&self) -> Claim<G> {
         match self.state.compare_exchange(GRANTED, TAKEN, AcqRel, Acquire) {
-            // SAFETY: GRANTED was published with Release after the write (W1), and our CAS
-            // to TAKEN makes us the only reader (W3).
+            Ok(_) => {
+                // SAFETY: GRANTED was published with Release after the write (W1), and our
+                // CAS to TAKEN makes us the only reader (W3).
+                let grant = self.grant.with_mut(|p| unsafe { (*p).take() });
+                Claim::Granted(grant.expect("W1: a granted waiter holds its grant"))
+            }
+            Err(state) => {
+                debug_assert_eq!(state, RECLAIMED, "W3: a grant taken twice");
+                Claim::Reclaimed
+            }
+        }
+    }
+
+    /// Records when the grant was delivered (before the waiter goes on the watch list).
+    pub(crate) fn set_granted_at(&self, at_nanos: u64) {
+        self.granted_at.store(at_nanos, Relaxed);
+    }
+
+    /// When the grant was delivered (ns), as recorded by [`Waiter::set_granted_at`].
+    pub(crate) fn granted_at(&self) -> u64 {
+        self.granted_at.load(Relaxed)
+    }
+
+    /// True while a grant waits to be claimed.
+    pub(crate) fn is_unclaimed(&self) -> bool {
+        self.state.load(Acquire) == GRANTED
+    }
+
+    /// Takes an unclaimed grant back (GRANTED → RECLAIMED); `None` if the waiter claimed
+    /// it (or gave up and took it) first (W3).
+    pub(crate) fn reclaim(&self) -> Option<G> {
+        match self
+            .state
+            .compare_exchange(GRANTED, RECLAIMED, AcqRel, Acquire)
+        {
+            // SAFETY: as in `take`: GRANTED was published after the write (W1), and our CAS
+            // out of GRANTED makes us the only reader (W3).
             Ok(_) => self.grant.with_mut(|p| unsafe { (*p).take() }),
             Err(_) => None,
         }

@@ -45,18 +45,67 @@ impl Runtime for FrozenRuntime {
     }
 }
 
-/// A ready pool with `max_pool_size` and `max_connecting`, no maintenance, a small queue.
+/// Time moves only when the model says so; spawned tasks are dropped unrun. For the claim
+/// model, which runs the claim watcher's sweep by hand (`Pool::sweep_claims`) in a loom
+/// thread. The clock is a plain `std` atomic: it is set between phases, never raced.
+#[derive(Default)]
+pub struct StillRuntime {
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+impl StillRuntime {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.nanos
+            .fetch_add(by.as_nanos() as u64, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Runtime for StillRuntime {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    fn sleep_until(&self, _deadline: Duration) -> BoxFuture<()> {
+        Box::pin(std::future::pending())
+    }
+    fn spawn(&self, task: BoxFuture<()>) {
+        drop(task);
+    }
+}
+
+/// A ready pool with `max_pool_size` and `max_connecting`, no maintenance, no claim
+/// watcher, a small queue.
 pub fn pool(max_pool_size: u32, max_connecting: u32) -> LoomPool {
     let options = PoolOptions {
         max_pool_size,
         max_connecting,
         maintenance_interval: None,
+        claim_timeout: None,
         waiters_max: 4,
         ..PoolOptions::default()
     };
     Pool::builder(Noop)
         .options(options)
         .runtime(Arc::new(FrozenRuntime))
+        .ready()
+        .build_with_backend::<LoomBackend>()
+        .expect("valid options")
+}
+
+/// A ready pool of one connection whose grants must be claimed within `claim`, on
+/// `runtime` (no maintenance, no watcher task: the model sweeps by hand).
+pub fn claim_pool(claim: Duration, runtime: Arc<StillRuntime>) -> LoomPool {
+    let options = PoolOptions {
+        max_pool_size: 1,
+        max_connecting: 1,
+        maintenance_interval: None,
+        claim_timeout: Some(claim),
+        waiters_max: 4,
+        ..PoolOptions::default()
+    };
+    Pool::builder(Noop)
+        .options(options)
+        .runtime(runtime)
         .ready()
         .build_with_backend::<LoomBackend>()
         .expect("valid options")
