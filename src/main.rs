@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod simulate;
+mod soak;
 
 /// A lock-free CMAP connection pool and a harness that checks pools against the spec.
 #[derive(Debug, Parser)]
@@ -37,6 +38,10 @@ enum Command {
     /// Runs the pool under real concurrent load over an in-process mock manager and checks
     /// its invariants live.
     Demo(demo::DemoArgs),
+    /// Runs the real MongoDB driver against the mock server over loopback TCP under
+    /// faults for `--duration`, feeding its CMAP events to the simulator's oracle (not
+    /// deterministic).
+    Soak(soak::SoakArgs),
     /// Serves the mock MongoDB server on TCP (fail points, connection faults) until
     /// Ctrl-C, so any driver can be pointed at it.
     Serve(mock_server::Config),
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Sim(cli.sim)) {
         Command::Sim(args) => simulate::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Soak(args) => soak::run(&args),
         Command::Serve(config) => serve(config),
     }
 }

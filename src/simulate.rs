@@ -17,7 +17,8 @@ pub struct SimArgs {
     /// The first seed (decimal or 0x-hex); seed i of the sweep is first + i.
     #[arg(long, default_value = "1", value_parser = parse_seed)]
     pub first_seed: u64,
-    /// The pool under test: `poolcheck`, or a bug-zoo member (`zoo-lost-wakeup`, …).
+    /// The pool under test: `poolcheck`, a rival (`deadpool`, `bb8`), or a bug-zoo member
+    /// (`zoo-lost-wakeup`, …).
     #[arg(long, default_value = "poolcheck")]
     pub pool: String,
     /// The scenario: standard, zombie, calm, smoke, smoke-zombie.

@@ -280,6 +280,9 @@ pub struct PlanFilter {
     pub clients: Option<Vec<usize>>,
     /// At most this many ops per client (`None`: all).
     pub ops_max: Option<usize>,
+    /// The single ops kept, as (client, op index) pairs, applied after `ops_max`
+    /// (`None`: all).
+    pub ops: Option<Vec<(usize, usize)>>,
 }
 
 impl PlanFilter {
@@ -359,6 +362,16 @@ impl Plan {
         if let Some(max) = filter.ops_max {
             for (_, ops) in &mut self.clients {
                 ops.truncate(max);
+            }
+        }
+        if let Some(keep) = &filter.ops {
+            let keep: std::collections::HashSet<(usize, usize)> = keep.iter().copied().collect();
+            for (client, ops) in &mut self.clients {
+                let mut index = 0;
+                ops.retain(|_| {
+                    index += 1;
+                    keep.contains(&(*client, index - 1))
+                });
             }
         }
         self
@@ -476,6 +489,7 @@ mod tests {
             faults: Some(vec![0]),
             clients: Some(vec![1]),
             ops_max: Some(2),
+            ops: None,
         };
         let b = a.clone().filtered(&filter);
         assert!(b.faults.len() <= 1);
@@ -484,6 +498,13 @@ mod tests {
             b.clients[0],
             (1, a.clients[1].1[..2.min(a.clients[1].1.len())].to_vec())
         );
+        let single = PlanFilter {
+            clients: Some(vec![1]),
+            ops: Some(vec![(1, 1)]),
+            ..PlanFilter::default()
+        };
+        let c = a.clone().filtered(&single);
+        assert_eq!(c.clients, vec![(1, vec![a.clients[1].1[1]])]);
         assert!(Scenario::named("nope").is_err());
     }
 }

@@ -217,6 +217,39 @@ pub struct PoolParams {
     pub sink: Arc<dyn EventSink>,
 }
 
+/// The CMAP features a pool claims, and how it establishes connections. The oracle
+/// judges a pool only on what it claims: a third-party pool that has no `maxConnecting`
+/// is not failed for establishing more than `maxConnecting` connections at once.
+///
+/// Features a pool signals by what it reports need no flag: a pool without clear /
+/// generations never reports `PoolCleared` (its [`PoolUnderTest::clear`] does nothing), so
+/// the STALE and clear-sweep checks never start; a pool without CMAP-comparable counts
+/// returns `None` from [`PoolUnderTest::status`], so ACCT is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// It bounds concurrent establishments by `maxConnecting`. If not, MAX and LIVE
+    /// judge pending connections against `maxPoolSize` only.
+    pub max_connecting: bool,
+    /// It implements clear / ready (generations, pause, failing waiters on a clear).
+    /// Informational: the oracle learns it from the `PoolCleared` events.
+    pub clear: bool,
+    /// Connections for waiting checkouts are established by the pool's own background
+    /// tasks, not by the checkouts' tasks (bb8). LIVE then counts each pending connection
+    /// as serving one waiter: a waiter starves on "the pool may create" only while more
+    /// checkouts wait than connections are being established.
+    pub background_establishment: bool,
+}
+
+impl Capabilities {
+    /// What CMAP asks for (poolcheck's pool, the zoo).
+    pub const CMAP: Capabilities = Capabilities {
+        max_connecting: true,
+        clear: true,
+        background_establishment: false,
+    };
+}
+
 /// A pool the simulator can drive and judge.
 pub trait PoolUnderTest: Send + Sync {
     /// Checks a connection out, giving up by `deadline` (virtual time).
@@ -246,6 +279,11 @@ pub trait PoolUnderTest: Send + Sync {
     /// (checked by the TIME oracle on top of each checkout's deadline).
     fn checkout_bound(&self) -> Option<Duration> {
         None
+    }
+
+    /// The CMAP features it claims (the oracle judges only those).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CMAP
     }
 }
 

@@ -13,7 +13,7 @@ use crate::executor::{SimRuntime, TaskId, TaskPanic};
 use crate::manager::{ConnectOutcome, ManagerObserver};
 use crate::net::NetObserver;
 use crate::oracle::{CheckoutOutcome, Oracle, Violation};
-use crate::pool_under_test::{EventSink, PoolEvent, PoolStatus};
+use crate::pool_under_test::{Capabilities, EventSink, PoolEvent, PoolStatus};
 use crate::trace::{CheckoutId, Record, Trace};
 
 struct State {
@@ -100,6 +100,11 @@ impl Recorder {
         self.lock().oracle.set_checkout_bound(bound);
     }
 
+    /// Tells the oracle which CMAP features the pool claims.
+    pub fn set_capabilities(&self, capabilities: Capabilities) {
+        self.lock().oracle.set_capabilities(capabilities);
+    }
+
     /// True once an invariant was violated.
     pub fn failed(&self) -> bool {
         self.lock().oracle.failed()
@@ -108,6 +113,11 @@ impl Recorder {
     /// Outstanding checkouts.
     pub fn outstanding(&self) -> usize {
         self.lock().oracle.outstanding()
+    }
+
+    /// Connections establishing, per the pool's events.
+    pub fn establishing(&self) -> u32 {
+        self.lock().oracle.establishing()
     }
 
     /// Checked-out connections (fault targets).

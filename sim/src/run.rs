@@ -104,6 +104,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         tolerance: TOLERANCE,
         wait_queue_timeout: options.wait_queue_timeout,
         checkout_bound: None,
+        background_establishment: false,
     });
     let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
@@ -129,6 +130,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         reason,
     })?;
     recorder.set_checkout_bound(pool.checkout_bound());
+    recorder.set_capabilities(pool.capabilities());
 
     let ctx = Ctx {
         pool: pool.clone(),
@@ -179,6 +181,7 @@ fn drive(
     let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
         + options.maintenance_interval.unwrap_or_default()
         + Duration::from_secs(1);
+    let settle_grace = options.connect_timeout.unwrap_or(Duration::from_secs(1));
     let mut phase = Phase::Workload;
     loop {
         if let Err(error) = executor.run_ready() {
@@ -199,7 +202,14 @@ fn drive(
             Phase::Workload if ctx.active.load(Ordering::SeqCst) == 0 => {
                 Phase::Settle(now + settle)
             }
-            Phase::Settle(end) if now >= end || next.is_none() => {
+            // Background work may be mid-flight at the settle deadline (a populate that
+            // replaces an idle-closed connection): judge quiescence at the first stable
+            // point with nothing establishing, within one more connect timeout.
+            Phase::Settle(end)
+                if next.is_none()
+                    || (now >= end && recorder.establishing() == 0)
+                    || now >= end + settle_grace =>
+            {
                 recorder.quiescent(ctx.pool.status());
                 if recorder.failed() {
                     return Ok(());

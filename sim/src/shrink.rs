@@ -1,12 +1,16 @@
 //! Shrinking: delta debugging (Zeller's ddmin) over a failing run's fault list, then its
-//! clients, then the number of ops per client, re-running deterministically each time and
-//! keeping a change only if the run still violates the same invariant.
+//! clients, then the number of ops per client (a bisection), then the single ops that
+//! remain, re-running deterministically each time and keeping a change only if the run
+//! still violates the same invariant.
 
 use crate::error::SimError;
 use crate::oracle::{Invariant, Violation};
 use crate::plan::{Plan, PlanFilter};
 use crate::run::{run, RunConfig};
 use crate::token::ReplayToken;
+
+/// Encodes (client, op index) as one ddmin item: `client * OP_STRIDE + index`.
+const OP_STRIDE: usize = 1 << 20;
 
 /// The most re-runs one shrink may make.
 pub const RUNS_MAX: usize = 400;
@@ -32,13 +36,15 @@ struct Shrinker<'a> {
     base: &'a RunConfig,
     invariant: Invariant,
     runs: usize,
+    /// Re-runs allowed (the search stops reducing once they are spent).
+    budget: usize,
     best: Option<Violation>,
 }
 
 impl Shrinker<'_> {
     /// Does `filter` still fail the same way?
     fn fails(&mut self, filter: &PlanFilter) -> Result<bool, SimError> {
-        if self.runs >= RUNS_MAX {
+        if self.runs >= self.budget {
             return Ok(false);
         }
         self.runs += 1;
@@ -116,6 +122,7 @@ pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimEr
         base: config,
         invariant: violation.invariant,
         runs: 0,
+        budget: RUNS_MAX,
         best: None,
     };
     let all_clients: Vec<usize> = plan.clients.iter().map(|(i, _)| *i).collect();
@@ -128,12 +135,13 @@ pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimEr
     let clients = s.ddmin(all_clients, |keep| PlanFilter {
         faults: Some(faults.clone()),
         clients: Some(keep.to_vec()),
-        ops_max: None,
+        ..PlanFilter::default()
     })?;
     let filter_with_ops = |ops: Option<usize>| PlanFilter {
         faults: Some(faults.clone()),
         clients: Some(clients.clone()),
         ops_max: ops,
+        ops: None,
     };
     let ops_in_plan = plan.clients.iter().map(|(_, o)| o.len()).max().unwrap_or(0);
     let (mut low, mut high) = (1usize, ops_in_plan.max(1));
@@ -151,13 +159,35 @@ pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimEr
         faults: Some(faults.clone()),
         clients: Some(keep.to_vec()),
         ops_max,
+        ops: None,
+    })?;
+    // Then the single ops: a client's op sequence matters only in the ops that remain.
+    let base = PlanFilter {
+        faults: Some(faults.clone()),
+        clients: Some(clients.clone()),
+        ops_max,
+        ops: None,
+    };
+    let flat: Vec<usize> = plan
+        .clone()
+        .filtered(&base)
+        .clients
+        .iter()
+        .flat_map(|(c, ops)| (0..ops.len()).map(move |i| c * OP_STRIDE + i))
+        .collect();
+    let all_ops = flat.len();
+    let kept_ops = s.ddmin(flat, |keep| PlanFilter {
+        ops: Some(keep.iter().map(|k| (k / OP_STRIDE, k % OP_STRIDE)).collect()),
+        ..base.clone()
     })?;
     let filter = PlanFilter {
-        faults: Some(faults.clone()),
-        clients: Some(clients),
-        ops_max,
+        ops: (kept_ops.len() < all_ops)
+            .then(|| kept_ops.iter().map(|k| (k / OP_STRIDE, k % OP_STRIDE)).collect()),
+        ..base
     };
-    // Confirm the final case (and take its exact violation).
+    // Confirm the final case (and take its exact violation), even if the search spent
+    // its budget.
+    s.budget = s.runs + 1;
     let confirmed = s.fails(&filter)?;
     let (filter, violation) = match (confirmed, s.best.clone()) {
         (true, Some(v)) => (filter, v),

@@ -2,7 +2,8 @@
 //!
 //! `0x1f2e3d4c` replays seed 0x1f2e3d4c as generated. `0x1f2e3d4c:f=2,5:c=0,3:o=4` keeps
 //! faults 2 and 5, clients 0 and 3, and at most 4 ops per client (`f=` alone keeps no
-//! fault). Decimal seeds are accepted too.
+//! fault); `:p=0.1,3.0` then keeps only op 1 of client 0 and op 0 of client 3. Decimal
+//! seeds are accepted too.
 
 use std::fmt;
 use std::str::FromStr;
@@ -54,6 +55,10 @@ impl fmt::Display for ReplayToken {
         if let Some(ops) = self.filter.ops_max {
             write!(f, ":o={ops}")?;
         }
+        if let Some(ops) = &self.filter.ops {
+            let pairs: Vec<String> = ops.iter().map(|(c, i)| format!("{c}.{i}")).collect();
+            write!(f, ":p={}", pairs.join(","))?;
+        }
         Ok(())
     }
 }
@@ -92,7 +97,20 @@ impl FromStr for ReplayToken {
                 "f" => filter.faults = Some(numbers()?),
                 "c" => filter.clients = Some(numbers()?),
                 "o" => filter.ops_max = Some(value.parse().map_err(|_| bad("o= takes a number"))?),
-                _ => return Err(bad("unknown key (expected f, c or o)")),
+                "p" => {
+                    let pair = |s: &str| -> Option<(usize, usize)> {
+                        let (c, i) = s.split_once('.')?;
+                        Some((c.parse().ok()?, i.parse().ok()?))
+                    };
+                    filter.ops = Some(
+                        value
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| pair(s).ok_or_else(|| bad("p= takes client.op pairs")))
+                            .collect::<Result<_, _>>()?,
+                    );
+                }
+                _ => return Err(bad("unknown key (expected f, c, o or p)")),
             }
         }
         Ok(ReplayToken { seed, filter })
@@ -105,12 +123,18 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        for text in ["0x1234abcd", "0x10:f=:c=0,3:o=4", "0x5:f=2,5"] {
+        for text in [
+            "0x1234abcd",
+            "0x10:f=:c=0,3:o=4",
+            "0x5:f=2,5",
+            "0x7:c=1,4:p=1.0,1.3,4.2",
+        ] {
             let token: ReplayToken = text.parse().unwrap();
             assert_eq!(token.to_string(), text);
         }
         assert_eq!("42".parse::<ReplayToken>().unwrap().seed, 42);
         assert!("0xzz".parse::<ReplayToken>().is_err());
         assert!("0x1:q=1".parse::<ReplayToken>().is_err());
+        assert!("0x1:p=1".parse::<ReplayToken>().is_err());
     }
 }

@@ -6,6 +6,8 @@
 //! maxConnecting) while it is ready. A correct pool never lets this hold at a stable
 //! point (a grant wakes its task, which runs before time moves), so holding it for longer
 //! than the tolerance is a lost wake-up, a blocked queue, or capacity held by a zombie.
+//! For a pool that establishes in the background (no checkout drives its connects), each
+//! pending connection counts as serving one waiter.
 //! Deadlocks (nothing can ever run) and livelocks (the step budget) are reported by the
 //! run loop through [`super::Oracle::deadlock`] and [`super::Oracle::budget_exceeded`].
 
@@ -26,7 +28,10 @@ pub(crate) fn starving(model: &Model, config: &OracleConfig) -> Option<String> {
             model.available
         ));
     }
-    if model.total() < config.max_total && model.pending < config.max_connecting {
+    // A pool that establishes in the background serves waiters with its pending
+    // connections: only waiters beyond those starve.
+    let uncovered = !config.background_establishment || waiting.len() as u32 > model.pending;
+    if uncovered && model.total() < config.max_total && model.pending < config.max_connecting {
         return Some(format!(
             "{} checkout(s) (first: {first}) wait while the pool may create a connection \
              (total {} < maxPoolSize {}, pending {} < maxConnecting {})",

@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use crate::executor::{TaskId, TaskPanic};
 use crate::manager::ConnectOutcome;
-use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolStatus};
+use crate::pool_under_test::{Capabilities, CheckoutFailure, PoolEvent, PoolStatus};
 use crate::trace::CheckoutId;
 
 use self::model::{Checkout, Model, Place, Sweep};
@@ -145,6 +145,9 @@ pub struct OracleConfig {
     pub wait_queue_timeout: Option<Duration>,
     /// The pool's own bound on a checkout, if it declares one.
     pub checkout_bound: Option<Duration>,
+    /// Connections for waiters are established by the pool's background tasks (see
+    /// [`Capabilities::background_establishment`]).
+    pub background_establishment: bool,
 }
 
 /// The oracle.
@@ -181,6 +184,16 @@ impl Oracle {
         self.config.checkout_bound = bound;
     }
 
+    /// Judges only the CMAP features the pool claims: without `maxConnecting`, pending
+    /// connections are bounded by `maxPoolSize` only; with background establishment, LIVE
+    /// counts each pending connection as serving one waiter.
+    pub fn set_capabilities(&mut self, capabilities: Capabilities) {
+        if !capabilities.max_connecting {
+            self.config.max_connecting = self.config.max_total;
+        }
+        self.config.background_establishment = capabilities.background_establishment;
+    }
+
     /// True once any invariant was violated.
     pub fn failed(&self) -> bool {
         !self.violations.is_empty()
@@ -194,6 +207,11 @@ impl Oracle {
     /// Outstanding checkouts (begun, not ended).
     pub fn outstanding(&self) -> usize {
         self.model.outstanding.len()
+    }
+
+    /// Connections establishing, per the pool's events.
+    pub fn establishing(&self) -> u32 {
+        self.model.pending
     }
 
     /// The checkout that drives connect `id`, if any.

@@ -1,7 +1,11 @@
-//! The pools the simulator knows, by name: poolcheck's own (`poolcheck`) and the bug zoo
-//! (`zoo-*`, see [`crate::zoo`]).
+//! The pools the simulator knows, by name: poolcheck's own (`poolcheck`), the rivals
+//! (`deadpool`, `bb8`: third-party pools judged by the same oracle, see [`RIVALS`]) and
+//! the bug zoo (`zoo-*`, see [`crate::zoo`]).
 
+pub mod bb8;
+pub mod deadpool;
 pub mod reference;
+mod rival;
 
 use crate::error::SimError;
 use crate::pool_under_test::PoolFactory;
@@ -30,9 +34,29 @@ pub static REFERENCE: PoolEntry = PoolEntry {
     factory: reference::build,
 };
 
-/// Every pool: the reference first, then the zoo.
+/// Third-party pools, run unmodified behind adapters that derive CMAP events from what
+/// the pool does and declare the CMAP features it lacks ([`crate::pool_under_test::Capabilities`]).
+pub static RIVALS: [PoolEntry; 2] = [
+    PoolEntry {
+        name: "deadpool",
+        summary: "deadpool 0.12 (managed): semaphore-gated, creates in the caller's task",
+        expected: None,
+        scenario: "standard",
+        factory: self::deadpool::build,
+    },
+    PoolEntry {
+        name: "bb8",
+        summary: "bb8 0.9: Notify-woken waiters, background connects on a paused Tokio runtime",
+        expected: None,
+        scenario: "standard",
+        factory: self::bb8::build,
+    },
+];
+
+/// Every pool: the reference first, then the rivals, then the zoo.
 pub fn all() -> Vec<&'static PoolEntry> {
     let mut pools = vec![&REFERENCE];
+    pools.extend(RIVALS.iter());
     pools.extend(crate::zoo::MEMBERS.iter());
     pools
 }
