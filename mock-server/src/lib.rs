@@ -68,6 +68,8 @@ pub mod cursor;
 pub mod error;
 pub mod failpoint;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod pipeline;
 pub mod query;
