@@ -177,12 +177,20 @@ pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimEr
         .collect();
     let all_ops = flat.len();
     let kept_ops = s.ddmin(flat, |keep| PlanFilter {
-        ops: Some(keep.iter().map(|k| (k / OP_STRIDE, k % OP_STRIDE)).collect()),
+        ops: Some(
+            keep.iter()
+                .map(|k| (k / OP_STRIDE, k % OP_STRIDE))
+                .collect(),
+        ),
         ..base.clone()
     })?;
     let filter = PlanFilter {
-        ops: (kept_ops.len() < all_ops)
-            .then(|| kept_ops.iter().map(|k| (k / OP_STRIDE, k % OP_STRIDE)).collect()),
+        ops: (kept_ops.len() < all_ops).then(|| {
+            kept_ops
+                .iter()
+                .map(|k| (k / OP_STRIDE, k % OP_STRIDE))
+                .collect()
+        }),
         ..base
     };
     // Confirm the final case (and take its exact violation), even if the search spent
