@@ -52,7 +52,6 @@ use mock_server::{MockServer, ServerOptions};
 use pool_core::{CmapEvent, Manager, Pool, PoolOptions, PooledConnection};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use wire::{ClientError, WireConfig, WireManager};
@@ -379,7 +378,7 @@ struct MockManager {
 struct MockConnection {
     id: u64,
     /// Held open while the pool holds the connection.
-    _wire: Option<wire::Connection<TcpStream>>,
+    _wire: Option<wire::TcpConnection>,
 }
 
 /// Why a connection could not be established.
@@ -427,7 +426,7 @@ impl Manager for MockManager {
 /// A mock server for one [`Backend::Wire`] run, and a connection of its own to control it.
 struct WireServer {
     mock: MockServer,
-    control: wire::Connection<TcpStream>,
+    control: wire::TcpConnection,
 }
 
 impl WireServer {

@@ -522,7 +522,7 @@ impl PoolGauge {
 }
 
 /// `serverStatus.connections.current` over poolcheck's wire client.
-async fn server_status_current(conn: &mut wire::Connection<tokio::net::TcpStream>) -> u64 {
+async fn server_status_current(conn: &mut wire::TcpConnection) -> u64 {
     let status = conn
         .run_command("admin", doc! {"serverStatus": 1})
         .await

@@ -48,7 +48,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod message;
 
-pub use client::{ClientError, Connection, HelloReply, WireConfig, WireManager};
+pub use client::{ClientError, Connection, HelloReply, TcpConnection, WireConfig, WireManager};
 pub use error::WireError;
 pub use framing::{read_frame, read_message, write_message};
 pub use limits::DEFAULT_MAX_MESSAGE_SIZE;

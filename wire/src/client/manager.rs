@@ -4,10 +4,19 @@ use std::time::Duration;
 
 use pool_core::event::ConnectionId;
 use pool_core::Manager;
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 
 use crate::client::connection::{bounded, Connection};
 use crate::error::ClientError;
+
+/// A client connection over TCP. Reads are buffered, so a reply usually costs one read
+/// call instead of two (the length prefix, then the rest); writes go straight to the
+/// socket (each message is encoded into one buffer and written whole).
+pub type TcpConnection = Connection<BufReader<TcpStream>>;
+
+/// The read buffer of a [`TcpConnection`]: most replies fit in one read.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Where and how [`WireManager`] connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +78,12 @@ impl WireManager {
     /// # Errors
     /// [`ClientError::Io`] if the socket cannot connect, [`ClientError::Timeout`] past the
     /// connect timeout, and the handshake's errors.
-    pub async fn open(&self) -> Result<Connection<TcpStream>, ClientError> {
+    pub async fn open(&self) -> Result<TcpConnection, ClientError> {
         let limit = Some(self.config.connect_timeout).filter(|t| !t.is_zero());
         bounded(limit, async {
             let stream = TcpStream::connect(&self.config.address).await?;
             stream.set_nodelay(true)?;
-            let mut conn = Connection::new(stream);
+            let mut conn = Connection::new(BufReader::with_capacity(READ_BUFFER, stream));
             conn.handshake(self.config.app_name.as_deref()).await?;
             Ok(conn)
         })
@@ -83,7 +92,7 @@ impl WireManager {
 }
 
 impl Manager for WireManager {
-    type Connection = Connection<TcpStream>;
+    type Connection = TcpConnection;
     type Error = ClientError;
 
     async fn connect(&self, _id: ConnectionId) -> Result<Self::Connection, Self::Error> {

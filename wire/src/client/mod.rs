@@ -11,6 +11,6 @@ pub mod manager;
 
 pub use connection::Connection;
 pub use hello::{check_ok, hello_command, HelloReply};
-pub use manager::{WireConfig, WireManager};
+pub use manager::{TcpConnection, WireConfig, WireManager};
 
 pub use crate::error::ClientError;
