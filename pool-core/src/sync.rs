@@ -152,3 +152,19 @@ impl<T> CellOps<T> for StdCell<T> {
         f(self.0.get())
     }
 }
+
+/// Gives `T` a 128-byte-aligned block of its own, so that a hot atomic written by one core
+/// does not share a cache line with fields other cores read or write (false sharing).
+/// 128 rather than 64 bytes because x86-64's spatial prefetcher pulls lines in pairs
+/// (crossbeam's `CachePadded` does the same).
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -56,7 +56,7 @@ use crate::manager::Manager;
 use crate::options::PoolOptions;
 use crate::runtime::Runtime;
 use crate::status::{Counters, Status};
-use crate::sync::{AtomicOps, Backend};
+use crate::sync::{AtomicOps, Backend, CachePadded};
 
 use self::atomic_waker::AtomicWaker;
 use self::claims::ClaimList;
@@ -111,6 +111,11 @@ pub(crate) enum Fast<C> {
 pub(crate) type WaiterOf<M, B> = Waiter<Grant<<M as Manager>::Connection>, B>;
 
 /// The shared heart of a pool.
+///
+/// Aligned to 128 bytes so that the `Arc`'s reference counts (written by every checkout's
+/// guard) sit on their own line, apart from the read-mostly fields below; the fields that
+/// are written on every checkout are padded the same way.
+#[repr(align(128))]
 pub(crate) struct Engine<M: Manager, B: Backend> {
     pub(crate) manager: M,
     pub(crate) options: PoolOptions,
@@ -120,13 +125,13 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     /// `options.total_max()`, read on every admission.
     total_max: u32,
     /// The packed state word (I1, I2).
-    state: B::AtomicU64,
+    state: CachePadded<B::AtomicU64>,
     /// Available connections, oldest first.
     idle: Ring<Entry<M::Connection>, B>,
     /// Queued checkouts, oldest first (I5).
     waiters: Ring<Arc<WaiterOf<M, B>>, B>,
     /// Waiters still in state WAITING (for status only).
-    waiting: B::AtomicUsize,
+    waiting: CachePadded<B::AtomicUsize>,
     /// The last connection id handed out.
     next_id: B::AtomicU64,
     /// Connections of a generation below this were interrupted by a clear.
@@ -138,7 +143,7 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     claims: ClaimList<Grant<M::Connection>, B>,
     /// Wakes the claim watcher when the watch list stops being empty.
     pub(crate) claim_signal: Arc<Signal<B>>,
-    pub(crate) counters: Counters<B>,
+    pub(crate) counters: CachePadded<Counters<B>>,
     /// True when idle/lifetime checks need timestamps.
     needs_clock: bool,
 }
@@ -163,14 +168,14 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             runtime,
             events,
             address,
-            state: B::AtomicU64::new(State::INITIAL.0),
-            waiting: B::AtomicUsize::new(0),
+            state: CachePadded(B::AtomicU64::new(State::INITIAL.0)),
+            waiting: CachePadded(B::AtomicUsize::new(0)),
             next_id: B::AtomicU64::new(0),
             interrupt_before: B::AtomicU64::new(0),
             maintenance: Arc::new(Signal::new()),
             claims: ClaimList::new(),
             claim_signal: Arc::new(Signal::new()),
-            counters: Counters::new(),
+            counters: CachePadded(Counters::new()),
             needs_clock,
         }
     }

@@ -26,7 +26,7 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
-use crate::sync::{AtomicOps, Backend, CellOps};
+use crate::sync::{AtomicOps, Backend, CachePadded, CellOps};
 
 struct Slot<T, B: Backend> {
     /// The lap-qualified index this slot is ready for (R1).
@@ -37,8 +37,11 @@ struct Slot<T, B: Backend> {
 
 /// A bounded FIFO ring; see the module docs for the invariants.
 pub(crate) struct Ring<T, B: Backend> {
-    head: B::AtomicUsize,
-    tail: B::AtomicUsize,
+    /// Written by every pop; padded so pops and pushes on different cores do not
+    /// invalidate each other's line (nor the fields around the ring).
+    head: CachePadded<B::AtomicUsize>,
+    /// Written by every push.
+    tail: CachePadded<B::AtomicUsize>,
     slots: Box<[Slot<T, B>]>,
     /// `next_power_of_two(cap + 1)`: adding it to a stamp moves it one lap on.
     one_lap: usize,
@@ -62,8 +65,8 @@ impl<T, B: Backend> Ring<T, B> {
             })
             .collect();
         Ring {
-            head: B::AtomicUsize::new(0),
-            tail: B::AtomicUsize::new(0),
+            head: CachePadded(B::AtomicUsize::new(0)),
+            tail: CachePadded(B::AtomicUsize::new(0)),
             slots,
             one_lap,
         }
