@@ -56,6 +56,7 @@ pub(crate) fn run_once<M: Manager, B: Backend>(engine: &Arc<Engine<M, B>>) {
 fn prune<M: Manager, B: Backend>(engine: &Engine<M, B>) {
     // Each connection is looked at once: `reserve`-style pops would hand out healthy ones,
     // so pop and put back in order, bounded by the count at the start.
+    engine.unshelve_all();
     let count = engine.status().available;
     let mut kept = false;
     for _ in 0..count {

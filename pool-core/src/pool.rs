@@ -71,10 +71,12 @@ impl<M: Manager, B: Backend> Pool<M, B> {
         // before its user gets it; with no await in between (the fast path) that is the
         // same moment, so only a resource that waited or was established is checked again.
         let mut recheck = true;
+        let mut counted = false;
         let resource = loop {
             match engine.try_fast() {
-                Fast::Got(resource) => {
+                Fast::Got(resource, shelf_counted) => {
                     recheck = false;
+                    counted = shelf_counted;
                     break resource;
                 }
                 Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
@@ -130,7 +132,9 @@ impl<M: Manager, B: Backend> Pool<M, B> {
             };
             return Err(self.fail(started, error));
         }
-        engine.counters.checked_out.fetch_add_relaxed();
+        if !counted {
+            engine.counters.checked_out.fetch_add_relaxed();
+        }
         let id = entry.id;
         engine.emit(|address| CmapEvent::ConnectionCheckedOut {
             address,

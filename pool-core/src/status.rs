@@ -52,6 +52,7 @@ pub struct CountersSnapshot {
 pub(crate) struct Counters<B: Backend> {
     pub(crate) created: B::AtomicU64,
     pub(crate) closed: B::AtomicU64,
+    /// Successful checkouts not counted on a shelf (see `Shelf::counted`).
     pub(crate) checked_out: B::AtomicU64,
     pub(crate) checkout_failed: B::AtomicU64,
     pub(crate) reclaimed: B::AtomicU64,
@@ -72,7 +73,7 @@ impl<B: Backend> Counters<B> {
         CountersSnapshot {
             created: self.created.load(Relaxed),
             closed: self.closed.load(Relaxed),
-            checked_out: self.checked_out.load(Relaxed),
+            checked_out: self.checked_out.load(Relaxed), // plus the shelves' counts
             checkout_failed: self.checkout_failed.load(Relaxed),
             reclaimed: self.reclaimed.load(Relaxed),
         }

@@ -27,6 +27,20 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Called inside the (short, bounded) retry loops of the engine. `std` issues a
     /// spin hint; loom yields so that the thread it waits for can run.
     fn spin_loop();
+
+    /// A small number that stays the same for the calling thread and differs between
+    /// threads as far as possible: it picks the thread's shelf (the per-thread cache of one
+    /// available connection). Any value is correct; distinct values are faster.
+    #[inline(always)]
+    fn thread_index() -> usize {
+        0
+    }
+
+    /// How many shelves a pool keeps (rounded up to a power of two). One is correct; the
+    /// default backend keeps a few per CPU so that concurrent threads rarely share one.
+    fn shelf_count() -> usize {
+        1
+    }
 }
 
 /// The operations the engine uses on an atomic integer.
@@ -132,6 +146,44 @@ impl Backend for StdBackend {
     fn spin_loop() {
         std::hint::spin_loop();
     }
+
+    #[inline(always)]
+    fn thread_index() -> usize {
+        THREAD_INDEX.with(|index| {
+            let i = index.get();
+            if i != UNASSIGNED {
+                return i;
+            }
+            let i = NEXT_THREAD_INDEX.fetch_add(1, Ordering::Relaxed) % UNASSIGNED;
+            index.set(i);
+            i
+        })
+    }
+
+    fn shelf_count() -> usize {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cpus * SHELVES_PER_CPU)
+            .next_power_of_two()
+            .min(MAX_SHELVES)
+    }
+}
+
+/// Shelves per CPU: runtimes run a worker per CPU plus a few other threads (a `block_on`
+/// caller, blocking-pool threads), and threads get consecutive indices.
+const SHELVES_PER_CPU: usize = 4;
+/// Beyond this, the scan of other shelves before queueing costs more than sharing saves.
+const MAX_SHELVES: usize = 64;
+
+/// Hands out thread indices in order of first use.
+static NEXT_THREAD_INDEX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A thread's index before its first use.
+const UNASSIGNED: usize = usize::MAX;
+
+std::thread_local! {
+    // `const`-initialised, so reading it is a plain thread-local load with no lazy-init
+    // check; the index is assigned on first use instead.
+    static THREAD_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(UNASSIGNED) };
 }
 
 /// `std::cell::UnsafeCell` with loom's closure API.

@@ -67,6 +67,32 @@ fn checkin_racing_a_new_waiter_wakes_it() {
     });
 }
 
+/// I3, I4, CMAP K4 with shelves: a connection on one thread's shelf serves another
+/// thread's checkout (which would otherwise queue for ever on a pool of one) while the
+/// shelving thread checks out and in again; no second connection is ever made.
+#[test]
+fn shelved_connection_serves_other_threads() {
+    model("shelved_connection_serves_other_threads", 3, || {
+        let pool = pool(1, 1);
+        drop(block_on(pool.check_out()).unwrap()); // onto the main thread's shelf
+        let other = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                drop(block_on(pool.check_out()).expect("takes the shelved connection"))
+            })
+        };
+        drop(block_on(pool.check_out()).expect("served in turn"));
+        other.join().unwrap();
+        assert_quiescent(&pool);
+        let s = pool.status();
+        assert_eq!(
+            s.counters.created, 1,
+            "K4: the shelved connection is reused"
+        );
+        assert_eq!(s.counters.checked_out, 3);
+    });
+}
+
 /// W2, K11: a checkout cancelled after one poll (a timeout or a dropped future) leaves the
 /// queue, and a connection granted to it in the race goes back to the pool.
 #[test]

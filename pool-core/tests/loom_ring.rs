@@ -6,7 +6,7 @@ mod common;
 use common::{model, LoomBackend};
 use loom::sync::Arc;
 use loom::thread;
-use pool_core::fuzzing::Ring;
+use pool_core::fuzzing::{Ring, Shelf};
 
 /// R2: two producers and a consumer; every value comes out exactly once.
 #[test]
@@ -81,5 +81,32 @@ fn full_ring_refuses() {
             Err(v) => assert_eq!(v, 2, "the refused value comes back intact"),
         }
         assert!(ring.is_empty());
+    });
+}
+
+/// Shelf S1, S2: a put racing two takes hands the value to exactly one taker, and a put
+/// onto an occupied shelf gives its value back; nothing is lost or duplicated.
+#[test]
+fn shelf_moves_each_value_once() {
+    model("shelf_moves_each_value_once", 3, || {
+        let shelf: Arc<Shelf<u32, LoomBackend>> = Arc::new(Shelf::new());
+        shelf.put(1).expect("an empty shelf takes a value");
+        let putter = {
+            let shelf = shelf.clone();
+            thread::spawn(move || shelf.put(2).err())
+        };
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let shelf = shelf.clone();
+                thread::spawn(move || shelf.take())
+            })
+            .collect();
+        let mut seen: Vec<u32> = putter.join().unwrap().into_iter().collect();
+        for t in takers {
+            seen.extend(t.join().unwrap());
+        }
+        seen.extend(shelf.take());
+        seen.sort_unstable();
+        assert_eq!(seen, vec![1, 2], "S2: each value comes out exactly once");
     });
 }

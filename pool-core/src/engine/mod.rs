@@ -9,6 +9,12 @@
 //!   overshot by a check-then-act race.
 //! - `idle`, a bounded FIFO [`Ring`] of available connections (oldest first, so idle
 //!   pruning only ever looks at the head).
+//! - `shelves`, one single-connection [`Shelf`](shelves::Shelf) per thread slot: a
+//!   connection checked in while nobody waits goes onto the checking-in thread's shelf,
+//!   and that thread's next checkout takes it from there without touching a cache line
+//!   another core writes. Shelved connections are available like those in `idle`: a
+//!   checkout looks at its own shelf, then `idle`, then every other shelf, before it
+//!   admits a creation or queues.
 //! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s).
 //!
 //! A *resource* is what serves a checkout: an idle connection or a creation permit
@@ -24,9 +30,10 @@
 //! - **I1** `total <= total_max`: admission is a CAS that checks it.
 //! - **I2** `pending <= max_connecting` and `pending <= total`: same CAS.
 //! - **I3** Every connection is in exactly one place: pending (its establishing task),
-//!   available (in `idle`), granted (inside one waiter's grant), or in use (one
-//!   [`PooledConnection`](crate::PooledConnection)); `idle.len() <= total - pending`.
-//! - **I4** No lost wake-up: each push to `idle` or `waiters` and each release of a
+//!   available (in `idle` or on a shelf), granted (inside one waiter's grant), or in use
+//!   (one [`PooledConnection`](crate::PooledConnection));
+//!   `idle.len() + shelved <= total - pending`.
+//! - **I4** No lost wake-up: each push to `idle`, a shelf or `waiters` and each release of a
 //!   `total`/`pending` unit is followed, on the same thread, by a `dispatch` that starts
 //!   with a SeqCst fence; so of a resource-adder and a waiter-adder racing, at least one
 //!   sees the other.
@@ -44,6 +51,7 @@ pub(crate) mod atomic_waker;
 pub(crate) mod claims;
 pub(crate) mod interrupt;
 pub(crate) mod ring;
+pub(crate) mod shelves;
 pub(crate) mod state;
 pub(crate) mod waiter;
 
@@ -62,6 +70,7 @@ use self::atomic_waker::AtomicWaker;
 use self::claims::ClaimList;
 use self::interrupt::Interrupts;
 use self::ring::Ring;
+use self::shelves::Shelves;
 use self::state::State;
 use self::waiter::{Cancelled, Waiter};
 
@@ -103,7 +112,9 @@ pub(crate) enum Grant<C> {
 
 /// The result of a checkout's first, queue-free attempt.
 pub(crate) enum Fast<C> {
-    Got(Resource<C>),
+    /// A resource; `true` if the checkout is already counted (taken from the thread's
+    /// own shelf, see `Shelf::counted`).
+    Got(Resource<C>, bool),
     Queue,
     Refused(Refusal),
 }
@@ -128,6 +139,8 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     state: CachePadded<B::AtomicU64>,
     /// Available connections, oldest first.
     idle: Ring<Entry<M::Connection>, B>,
+    /// More available connections, one per thread slot.
+    shelves: Shelves<Entry<M::Connection>, B>,
     /// Queued checkouts, oldest first (I5).
     waiters: Ring<Arc<WaiterOf<M, B>>, B>,
     /// Waiters still in state WAITING (for status only).
@@ -160,6 +173,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
         Engine {
             idle: Ring::new(total_max as usize),
+            shelves: Shelves::new(B::shelf_count()),
             waiters: Ring::new(options.waiters_max as usize),
             interrupts: Interrupts::new(options.max_connecting as usize),
             total_max,
@@ -208,7 +222,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// A consistent-enough snapshot: counts come from one load of the state word.
     pub(crate) fn status(&self) -> Status {
         let s = self.state();
-        let available = self.idle.len() as u32;
+        let available = (self.idle.len() + self.shelves.len()) as u32;
         let in_use = s
             .total()
             .saturating_sub(s.pending())
@@ -222,7 +236,15 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             generation: s.generation(),
             paused: s.paused(),
             closed: s.closed(),
-            counters: self.counters.snapshot(),
+            counters: {
+                let mut counters = self.counters.snapshot();
+                counters.checked_out += self
+                    .shelves
+                    .iter()
+                    .map(|shelf| shelf.counted.load(Relaxed))
+                    .sum::<u64>();
+                counters
+            },
         }
     }
 
@@ -293,9 +315,28 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         if !self.waiters.is_empty() {
             return Fast::Queue; // I5: never overtake a queued waiter.
         }
-        match self.reserve() {
-            Some(resource) => Fast::Got(resource),
-            None => Fast::Queue,
+        // The thread's own shelf first, counting the checkout there when it is served.
+        let shelved = self
+            .shelves
+            .mine()
+            .take_counted(|entry| self.perished(entry, self.state()).is_none());
+        if let Some(taken) = shelved {
+            match taken {
+                Ok(entry) => return Fast::Got(Resource::Idle(entry), true),
+                Err(entry) => {
+                    let reason = self
+                        .perished(&entry, self.state())
+                        .unwrap_or(ConnectionClosedReason::Stale);
+                    self.close_live(entry, reason);
+                }
+            }
+        }
+        match self.take_available_shared() {
+            Some(entry) => Fast::Got(Resource::Idle(entry), false),
+            None => match self.admit() {
+                Some(permit) => Fast::Got(Resource::Create(permit), false),
+                None => Fast::Queue,
+            },
         }
     }
 
@@ -377,39 +418,51 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let Resource::Create(permit) = resource else {
             return resource;
         };
-        if self.idle.is_empty() {
-            return Resource::Create(permit);
-        }
-        let mut closed = false;
-        while let Some(entry) = self.idle.pop() {
-            match self.perished(&entry, self.state()) {
-                Some(reason) => {
-                    self.close_live(entry, reason);
-                    closed = true;
-                }
-                None => {
-                    self.release(Resource::Create(permit));
-                    self.dispatch(); // I4
-                    return Resource::Idle(entry);
-                }
+        match self.take_available() {
+            Some(entry) => {
+                self.release(Resource::Create(permit));
+                self.dispatch(); // I4
+                Resource::Idle(entry)
+            }
+            None => {
+                self.dispatch(); // I4: perished connections may have been closed
+                Resource::Create(permit)
             }
         }
-        if closed {
-            self.dispatch(); // I4
-        }
-        Resource::Create(permit)
     }
 
     /// Takes an idle connection (closing perished ones on the way) or admits a creation.
     #[inline(always)]
     pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
-        while let Some(entry) = self.idle.pop() {
+        match self.take_available() {
+            Some(entry) => Some(Resource::Idle(entry)),
+            None => self.admit().map(Resource::Create),
+        }
+    }
+
+    /// Takes an available connection, closing perished ones on the way: the thread's own
+    /// shelf first, then `idle` (oldest first), then the other shelves. The caller
+    /// dispatches if it released anything (I4).
+    #[inline(always)]
+    fn take_available(&self) -> Option<Entry<M::Connection>> {
+        if let Some(entry) = self.shelves.mine().take() {
             match self.perished(&entry, self.state()) {
                 Some(reason) => self.close_live(entry, reason),
-                None => return Some(Resource::Idle(entry)),
+                None => return Some(entry),
             }
         }
-        self.admit().map(Resource::Create)
+        self.take_available_shared()
+    }
+
+    /// [`Engine::take_available`] past the thread's own shelf.
+    fn take_available_shared(&self) -> Option<Entry<M::Connection>> {
+        while let Some(entry) = self.idle.pop().or_else(|| self.shelves.take_other()) {
+            match self.perished(&entry, self.state()) {
+                Some(reason) => self.close_live(entry, reason),
+                None => return Some(entry),
+            }
+        }
+        None
     }
 
     /// Admits one creation if the pool is ready and both limits allow it (I1, I2).
@@ -455,6 +508,14 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Pops the oldest available connection (maintenance only).
     pub(crate) fn pop_idle(&self) -> Option<Entry<M::Connection>> {
         self.idle.pop()
+    }
+
+    /// Moves every shelved connection to `idle`, so that maintenance sees them all
+    /// (maintenance only; the caller dispatches, I4).
+    pub(crate) fn unshelve_all(&self) {
+        while let Some(entry) = self.shelves.take_any() {
+            self.release(Resource::Idle(entry));
+        }
     }
 
     /// Puts a connection popped by [`Engine::pop_idle`] back; the caller dispatches (I4).
@@ -582,7 +643,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// On a closed pool: close every available connection and fail every waiter.
     fn drain_closed(&self) {
-        while let Some(entry) = self.idle.pop() {
+        while let Some(entry) = self.idle.pop().or_else(|| self.shelves.take_any()) {
             self.close_live(entry, ConnectionClosedReason::PoolClosed);
         }
         self.refuse_waiters(Refusal::Closed);
@@ -631,6 +692,14 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
         match self.perished(&entry, self.state()) {
             Some(reason) => self.close_live(entry, reason),
+            // Nobody waiting: keep it on this thread's shelf for this thread's next
+            // checkout. The dispatch below still hands it to a waiter that queued
+            // meanwhile (I4).
+            None if self.waiters.is_empty() => {
+                if let Err(entry) = self.shelves.mine().put(entry) {
+                    self.release(Resource::Idle(entry));
+                }
+            }
             None => self.release(Resource::Idle(entry)),
         }
         self.dispatch();

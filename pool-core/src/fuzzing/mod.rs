@@ -6,6 +6,8 @@
 //! - [`WaiterQueue`]: the engine's wait queue (a [`Ring`] of shared waiter nodes plus the
 //!   deliver / cancel rendezvous of each node), split into the atomic steps the engine
 //!   takes; [`waiter_queue`] is the `waiter_queue` fuzz target's checker built on it.
+//! - [`Shelf`]: one of the engine's per-thread single-connection shelves (invariants
+//!   S1–S3 in `engine/shelves.rs`), for the loom models.
 //! - [`model`]: the sequential reference model of the whole pool and the interpreter that
 //!   runs an operation sequence against both the real pool and the model (used by
 //!   `tests/model.rs` and by the `pool_ops` fuzz target).
@@ -43,6 +45,30 @@ impl<T, B: Backend> Ring<T, B> {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// One of the engine's per-thread shelves (see `engine/shelves.rs` for S1–S3).
+pub struct Shelf<T, B: Backend>(crate::engine::shelves::Shelves<T, B>);
+
+impl<T, B: Backend> Shelf<T, B> {
+    /// An empty shelf.
+    pub fn new() -> Self {
+        Shelf(crate::engine::shelves::Shelves::new(1))
+    }
+    /// Puts a value on the shelf; gives it back when the shelf is taken.
+    pub fn put(&self, value: T) -> Result<(), T> {
+        self.0.mine().put(value)
+    }
+    /// Takes the value, if one is there and nobody else is moving it.
+    pub fn take(&self) -> Option<T> {
+        self.0.mine().take()
+    }
+}
+
+impl<T, B: Backend> Default for Shelf<T, B> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

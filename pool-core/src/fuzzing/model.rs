@@ -181,6 +181,9 @@ struct Model {
     pending: u32,
     next_id: u64,
     idle: VecDeque<ModelConn>,
+    /// The test thread's shelf: a connection checked in while nobody queues goes here,
+    /// if it is free, and the next checkout takes it first.
+    shelf: Option<ModelConn>,
     /// Queue of checkout indices (cancelled ones stay as tombstones until popped).
     queue: VecDeque<usize>,
     checkouts: Vec<Option<Waiting>>,
@@ -197,7 +200,7 @@ impl Model {
     }
 
     fn reserve(&mut self) -> Option<Grant> {
-        while let Some(c) = self.idle.pop_front() {
+        while let Some(c) = self.shelf.take().or_else(|| self.idle.pop_front()) {
             if self.perished(&c) {
                 self.total -= 1;
             } else {
@@ -232,7 +235,7 @@ impl Model {
     fn dispatch(&mut self) {
         loop {
             if self.closed {
-                while let Some(c) = self.idle.pop_front() {
+                while let Some(c) = self.idle.pop_front().or_else(|| self.shelf.take()) {
                     let _ = c;
                     self.total -= 1;
                 }
@@ -373,6 +376,8 @@ impl Model {
         };
         if self.closed || errored || self.perished(&c) {
             self.total -= 1;
+        } else if self.queue.is_empty() && self.shelf.is_none() {
+            self.shelf = Some(c);
         } else {
             self.idle.push_back(c);
         }
@@ -451,6 +456,7 @@ pub fn run(cfg: &Config, ops: &[Op]) -> Result<(), String> {
         pending: 0,
         next_id: 0,
         idle: VecDeque::new(),
+        shelf: None,
         queue: VecDeque::new(),
         checkouts: Vec::new(),
     };
@@ -576,7 +582,7 @@ pub fn run(cfg: &Config, ops: &[Op]) -> Result<(), String> {
             (
                 model.total,
                 model.pending,
-                model.idle.len() as u32,
+                model.idle.len() as u32 + u32::from(model.shelf.is_some()),
                 in_use,
                 model.generation,
                 model.paused,

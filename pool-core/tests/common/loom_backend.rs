@@ -20,6 +20,22 @@ impl Backend for LoomBackend {
     fn spin_loop() {
         loom::thread::yield_now();
     }
+
+    /// Loom's public thread number (0 for the model's main thread, then 1, 2, ... in
+    /// spawn order), so that every execution of a model maps threads to shelves alike.
+    fn thread_index() -> usize {
+        let id = format!("{:?}", loom::thread::current().id());
+        id.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Two shelves: models see both a thread's own shelf and another thread's.
+    fn shelf_count() -> usize {
+        2
+    }
 }
 
 macro_rules! loom_atomic {

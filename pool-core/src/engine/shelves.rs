@@ -1,0 +1,191 @@
+//! Per-thread shelves: a one-connection cache beside the shared idle ring for each thread.
+//!
+//! A connection checked in while nobody waits goes onto the shelf of the checking-in
+//! thread, and that thread's next checkout takes it back from there. A shelf is touched
+//! by one thread in the common case, so its cache line stays in that core's cache and the
+//! checkout + check-in cycle writes no line that another core is also writing (the
+//! contended cost of a shared ring is a cache-line transfer per push and per pop). The
+//! same idea is HikariCP's `ConcurrentBag` thread-local list.
+//!
+//! Shelves are an extension of `idle`, not a private stash: any thread may take from any
+//! shelf, and the engine does so before it admits a creation or queues a checkout, so a
+//! shelved connection is never passed over (CMAP K4: an available connection is used
+//! before a new one is made).
+//!
+//! # Implementation details
+//!
+//! Each shelf is a one-slot cell with a three-state word: `EMPTY`, `BUSY` (one thread is
+//! moving a value in or out), `FULL`.
+//!
+//! - **S1** The value is initialised exactly when the state is `FULL`, or `BUSY` on the
+//!   way out of `FULL` (a take in progress).
+//! - **S2** Only the thread whose CAS moved the state to `BUSY` touches the value, and it
+//!   ends its access by publishing `FULL` (after a put) or `EMPTY` (after a take), so each
+//!   value goes in once and comes out once.
+//! - **S3** A take that finds `BUSY` reports nothing, like [`Ring::pop`](super::ring::Ring)
+//!   with an unpublished push: a put in progress is followed by its thread's dispatch
+//!   (engine I4), which sees the value.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crate::sync::{AtomicOps, Backend, CellOps};
+
+const EMPTY: usize = 0;
+const BUSY: usize = 1;
+const FULL: usize = 2;
+
+/// One thread's shelf; aligned so that neighbouring shelves never share a cache line.
+#[repr(align(128))]
+pub(crate) struct Shelf<T, B: Backend> {
+    state: B::AtomicUsize,
+    value: B::Cell<MaybeUninit<T>>,
+    /// Checkouts served straight from this shelf (summed for `status`). Written only by
+    /// the thread that holds the shelf `BUSY` (S2), so a plain load and store count
+    /// exactly, with no locked instruction.
+    pub(crate) counted: B::AtomicU64,
+}
+
+impl<T, B: Backend> Shelf<T, B> {
+    fn new() -> Self {
+        Shelf {
+            state: B::AtomicUsize::new(EMPTY),
+            value: B::Cell::new(MaybeUninit::uninit()),
+            counted: B::AtomicU64::new(0),
+        }
+    }
+
+    /// Puts `value` on the shelf, or gives it back if the shelf is taken.
+    #[inline]
+    pub(crate) fn put(&self, value: T) -> Result<(), T> {
+        if self.state.load(Relaxed) != EMPTY {
+            return Err(value);
+        }
+        if self
+            .state
+            .compare_exchange(EMPTY, BUSY, Acquire, Relaxed)
+            .is_err()
+        {
+            return Err(value);
+        }
+        // SAFETY: our CAS moved the state from EMPTY to BUSY, so the slot is uninitialised
+        // (S1) and no other thread touches it until we publish FULL (S2).
+        self.value.with_mut(|p| unsafe { (*p).write(value) });
+        self.state.store(FULL, Release);
+        Ok(())
+    }
+
+    /// Takes the shelved value, if one is there and nobody else is moving it (S3).
+    #[inline]
+    pub(crate) fn take(&self) -> Option<T> {
+        if self.state.load(Relaxed) != FULL {
+            return None;
+        }
+        if self
+            .state
+            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // SAFETY: our CAS moved the state from FULL to BUSY: the value is initialised (S1)
+        // and we are its only reader (S2). Publishing EMPTY afterwards frees the slot.
+        let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
+        self.state.store(EMPTY, Release);
+        Some(value)
+    }
+
+    /// Takes the shelved value, if one is there and nobody else is moving it (S3), and
+    /// asks `keep` about it: `Ok` if kept (and counted in `counted`), `Err` if refused
+    /// (the caller disposes of it).
+    #[inline]
+    pub(crate) fn take_counted(&self, keep: impl FnOnce(&T) -> bool) -> Option<Result<T, T>> {
+        if self.state.load(Relaxed) != FULL {
+            return None;
+        }
+        if self
+            .state
+            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // SAFETY: as in `take`: FULL -> BUSY makes us the value's only reader (S1, S2).
+        let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
+        let kept = keep(&value);
+        if kept {
+            // Exclusive while BUSY (S2): no other thread writes `counted` now.
+            let n = self.counted.load(Relaxed);
+            self.counted.store(n.wrapping_add(1), Relaxed);
+        }
+        self.state.store(EMPTY, Release);
+        Some(if kept { Ok(value) } else { Err(value) })
+    }
+
+    /// True if a value is on the shelf or on its way in or out.
+    #[inline]
+    fn is_occupied(&self) -> bool {
+        self.state.load(Acquire) != EMPTY
+    }
+}
+
+impl<T, B: Backend> Drop for Shelf<T, B> {
+    fn drop(&mut self) {
+        // `&mut self`: no other thread can be mid-put or mid-take.
+        drop(self.take());
+    }
+}
+
+// SAFETY: values of `T` move between threads through the shelf (so `T: Send` is needed
+// and enough); the cell is accessed by one thread at a time, as S2 establishes.
+unsafe impl<T: Send, B: Backend> Send for Shelf<T, B> {}
+// SAFETY: as above: shared access only ever moves whole values in or out under S2.
+unsafe impl<T: Send, B: Backend> Sync for Shelf<T, B> {}
+
+/// A pool's shelves, one per thread slot ([`Backend::thread_index`] picks the slot).
+pub(crate) struct Shelves<T, B: Backend> {
+    shelves: Box<[Shelf<T, B>]>,
+    /// `shelves.len() - 1`; the length is a power of two.
+    mask: usize,
+}
+
+impl<T, B: Backend> Shelves<T, B> {
+    /// `count` shelves, rounded up to a power of two (at least one).
+    pub(crate) fn new(count: usize) -> Self {
+        let count = count.max(1).next_power_of_two();
+        Shelves {
+            shelves: (0..count).map(|_| Shelf::new()).collect(),
+            mask: count - 1,
+        }
+    }
+
+    /// The calling thread's shelf.
+    #[inline(always)]
+    pub(crate) fn mine(&self) -> &Shelf<T, B> {
+        &self.shelves[B::thread_index() & self.mask]
+    }
+
+    /// Takes a value from any shelf but the calling thread's, starting after it.
+    #[inline]
+    pub(crate) fn take_other(&self) -> Option<T> {
+        let me = B::thread_index() & self.mask;
+        (1..self.shelves.len())
+            .map(|k| &self.shelves[(me + k) & self.mask])
+            .find_map(Shelf::take)
+    }
+
+    /// Takes a value from any shelf (close, maintenance).
+    pub(crate) fn take_any(&self) -> Option<T> {
+        self.shelves.iter().find_map(Shelf::take)
+    }
+
+    /// Shelves holding a value (or moving one): for `status`, racy like every count there.
+    pub(crate) fn len(&self) -> usize {
+        self.shelves.iter().filter(|s| s.is_occupied()).count()
+    }
+
+    /// Every shelf.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Shelf<T, B>> {
+        self.shelves.iter()
+    }
+}
