@@ -28,17 +28,18 @@ pub(crate) enum Waited<C> {
     Reclaimed,
 }
 
-/// Waits for a queued checkout's grant, up to an optional deadline.
-pub(crate) struct Wait<M: Manager, B: Backend> {
-    engine: Arc<Engine<M, B>>,
+/// Waits for a queued checkout's grant, up to an optional deadline. Borrows the engine
+/// from the checkout that awaits it (no reference count is touched per wait).
+pub(crate) struct Wait<'a, M: Manager, B: Backend> {
+    engine: &'a Engine<M, B>,
     /// `Some` until the wait ends; `Drop` cancels it if still there.
     waiter: Option<Arc<WaiterOf<M, B>>>,
     timer: Option<BoxFuture<()>>,
 }
 
-impl<M: Manager, B: Backend> Wait<M, B> {
+impl<'a, M: Manager, B: Backend> Wait<'a, M, B> {
     pub(crate) fn new(
-        engine: Arc<Engine<M, B>>,
+        engine: &'a Engine<M, B>,
         waiter: Arc<WaiterOf<M, B>>,
         deadline: Option<Duration>,
     ) -> Self {
@@ -51,7 +52,7 @@ impl<M: Manager, B: Backend> Wait<M, B> {
     }
 }
 
-impl<M: Manager, B: Backend> Future for Wait<M, B> {
+impl<M: Manager, B: Backend> Future for Wait<'_, M, B> {
     type Output = Waited<M::Connection>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -60,9 +61,14 @@ impl<M: Manager, B: Backend> Future for Wait<M, B> {
             return Poll::Pending; // polled after completion: never resolves again
         };
         if let Poll::Ready(claim) = waiter.poll(cx) {
-            this.waiter = None;
+            let waiter = this.waiter.take();
             return Poll::Ready(match claim {
-                Claim::Granted(grant) => Waited::Granted(grant),
+                Claim::Granted(grant) => {
+                    if let Some(waiter) = waiter {
+                        this.engine.claimed(waiter);
+                    }
+                    Waited::Granted(grant)
+                }
                 Claim::Reclaimed => Waited::Reclaimed,
             });
         }
@@ -81,7 +87,7 @@ impl<M: Manager, B: Backend> Future for Wait<M, B> {
     }
 }
 
-impl<M: Manager, B: Backend> Drop for Wait<M, B> {
+impl<M: Manager, B: Backend> Drop for Wait<'_, M, B> {
     fn drop(&mut self) {
         if let Some(waiter) = self.waiter.take() {
             if let Some(grant) = self.engine.cancel(&waiter) {

@@ -20,7 +20,7 @@
 //! - [`runtime`]: the clock + spawner abstraction and its Tokio implementation.
 //! - [`status`]: the [`Status`] snapshot.
 //! - [`limits`]: every hard bound.
-//! - `engine` (private): the lock-free core; its module docs list invariants I1–I7.
+//! - `engine` (private): the lock-free core; its module docs list invariants I1–I8.
 //!
 //! ## Example
 //! ```

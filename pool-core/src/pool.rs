@@ -91,7 +91,7 @@ impl<M: Manager, B: Backend> Pool<M, B> {
                 ));
             };
             let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
-            match Wait::new(engine.clone(), waiter, deadline).await {
+            match Wait::new(engine, waiter, deadline).await {
                 Waited::Granted(Grant::Ready(resource)) => break engine.prefer_idle(resource),
                 Waited::Granted(Grant::Refused(refusal)) => {
                     return Err(self.fail(started, refused(refusal)))

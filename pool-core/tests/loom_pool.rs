@@ -347,6 +347,7 @@ fn unclaimed_grant_is_reclaimed_exactly_once() {
         let mut zombie = Box::pin(async move { zombie_pool.check_out().await.map(drop) });
         assert!(poll_once(&mut zombie).is_none(), "the zombie queues");
         drop(held); // granted to the zombie, which is not polled
+        pool.sweep_claims(); // the watcher sees the grant unclaimed: its clock starts
         runtime.advance(claim * 2);
         let sweeper = {
             let pool = pool.clone();
@@ -360,5 +361,33 @@ fn unclaimed_grant_is_reclaimed_exactly_once() {
         assert_eq!(s.total, 1);
         assert!(s.counters.reclaimed <= 1, "W3: reclaimed twice: {s:?}");
         assert_eq!(s.counters.checked_out, 2, "both checkouts were served");
+    });
+}
+
+/// C1, C4, I8: a woken checkout claims its grant and unlinks its waiter from the claim
+/// list while the claim watcher sweeps that list (and pushes the grant back, not yet due);
+/// the checkout is served, nothing is reclaimed, and the pool ends quiescent.
+#[test]
+fn claim_racing_a_sweep_unlinks_once() {
+    model("claim_racing_a_sweep_unlinks_once", 3, || {
+        let runtime = std::sync::Arc::new(StillRuntime::default());
+        let pool = claim_pool(std::time::Duration::from_secs(1), runtime);
+        let held = block_on(pool.check_out()).unwrap();
+        let waiter_pool = pool.clone();
+        let mut waiting = Box::pin(async move { waiter_pool.check_out().await.map(drop) });
+        assert!(poll_once(&mut waiting).is_none(), "the checkout queues");
+        drop(held); // granted, and pushed onto this thread's claim list
+        let sweeper = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.sweep_claims())
+        };
+        let claimer = thread::spawn(move || block_on(waiting).expect("served"));
+        sweeper.join().unwrap();
+        claimer.join().unwrap();
+        pool.sweep_claims(); // frees whatever the claimer could not unlink
+        assert_quiescent(&pool);
+        let s = pool.status();
+        assert_eq!(s.counters.reclaimed, 0, "nothing was due");
+        assert_eq!(s.counters.checked_out, 2);
     });
 }

@@ -10,18 +10,29 @@
 //!
 //! # Implementation details
 //!
-//! An intrusive Treiber stack with two operations only: push one waiter, and take the
-//! whole list. Each node is an `Arc<Waiter>` turned into a raw pointer; the link lives in
-//! the waiter (`Waiter::next`).
+//! An intrusive Treiber stack: push one waiter, take the whole list, and let a claimer
+//! unlink its own waiter while it is still the top node (the common case: a dispatcher
+//! grants, the woken task claims before anything else is granted on that thread), so
+//! that a busy pool frees its waiters at once instead of at the next sweep. Each node is
+//! an `Arc<Waiter>` turned into a raw pointer; the link lives in the waiter
+//! (`Waiter::next`). The engine keeps one list per thread lane.
 //!
 //! Invariants:
 //!
 //! - **C1** A waiter is on the list at most once, and the list owns one strong count of
 //!   every waiter on it: `push` leaks one (`Arc::into_raw`), `take_all` gets it back
 //!   (`Arc::from_raw`) exactly once per node.
-//! - **C2** There is no single-node pop, so a push's CAS on `head` can never succeed
-//!   against a node that was removed and reused under it (no ABA): whatever `head` holds
-//!   when the CAS succeeds is the correct `next` for the new node.
+//! - **C2** The only single-node removal is [`ClaimList::unlink_top`], so a push's CAS on
+//!   `head` can never succeed against a node that was removed and reused under it (no
+//!   ABA): whatever `head` holds when the CAS succeeds is the correct `next` for the new
+//!   node.
+//! - **C4** `unlink_top` removes a node only for the claimer that has just moved it to
+//!   `TAKEN`, and only while it is the top node. A node is pushed once by its dispatcher
+//!   and again only by the claim watcher after it found the node still `GRANTED`; so
+//!   after `TAKEN` it is never pushed again, and `head == node` at the claimer's CAS means
+//!   the push that put it on top is still the latest one: the `next` the claimer read
+//!   after seeing it on top is that push's link (no ABA). If anything moved `head` in
+//!   between (a push, a take-all) the CAS fails and the node stays for the sweep.
 //! - **C3** `take_all` swaps `head` with Acquire and every push publishes with Release, so
 //!   the taker sees each node's `next` link and everything written before its push (such
 //!   as the grant time).
@@ -79,6 +90,28 @@ impl<G, B: Backend> ClaimList<G, B> {
         taken
     }
 
+    /// Unlinks `waiter` if it is the top node (C4); true if it did, and the list's count of
+    /// it is dropped. Called only by the claimer of `waiter`, after its move to `TAKEN`.
+    pub(crate) fn unlink_top(&self, waiter: &Arc<Waiter<G, B>>) -> bool {
+        let addr = Arc::as_ptr(waiter) as usize;
+        if self.head.load(Acquire) != addr {
+            return false;
+        }
+        let next = waiter.next.load(Relaxed);
+        if self
+            .head
+            .compare_exchange(addr, next, Acquire, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        waiter.next.store(0, Relaxed);
+        // SAFETY: the CAS removed the node from the list, so the count the list owned since
+        // its push (C1) is ours to give back, exactly once.
+        drop(unsafe { Arc::from_raw(addr as *const Waiter<G, B>) });
+        true
+    }
+
     /// True if no waiter is on the list.
     pub(crate) fn is_empty(&self) -> bool {
         self.head.load(Acquire) == 0
@@ -120,5 +153,29 @@ mod tests {
         list.push(a.clone());
         drop(list);
         assert_eq!(Arc::strong_count(&a), 1, "C1: drop frees what is left");
+    }
+
+    #[test]
+    fn unlink_top_removes_only_the_top_node() {
+        let list: ClaimList<u32, StdBackend> = ClaimList::new();
+        let a = Arc::new(Waiter::new());
+        let b = Arc::new(Waiter::new());
+        list.push(a.clone());
+        list.push(b.clone());
+        assert!(!list.unlink_top(&a), "C4: a node under the top stays");
+        assert_eq!(Arc::strong_count(&a), 2);
+        assert!(list.unlink_top(&b), "the top node is unlinked");
+        assert_eq!(Arc::strong_count(&b), 1, "C1: its count comes back once");
+        assert!(!list.unlink_top(&b), "not on the list any more");
+        assert_eq!(Arc::strong_count(&b), 1);
+        assert!(list.unlink_top(&a), "a is the top now");
+        assert!(list.is_empty());
+        assert_eq!(Arc::strong_count(&a), 1);
+        list.push(a.clone());
+        let taken = list.take_all();
+        assert!(!list.unlink_top(&a), "a take-all moved head on");
+        assert_eq!(taken.len(), 1);
+        drop(taken);
+        assert_eq!(Arc::strong_count(&a), 1, "C1: exactly one count per push");
     }
 }

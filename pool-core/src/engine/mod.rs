@@ -45,7 +45,9 @@
 //!   fails them all (CMAP L4, S5).
 //! - **I8** No grant is held for ever by a checkout nobody polls: with a `claim_timeout`,
 //!   every granted waiter goes onto the claim watch list ([`claims`]), and a grant still
-//!   unclaimed `claim_timeout` after delivery is taken back and dispatched again.
+//!   unclaimed `claim_timeout` after the first sweep that saw it unclaimed (so at least
+//!   `claim_timeout` and at most one sweep period more after delivery) is taken back and
+//!   dispatched again.
 
 pub(crate) mod atomic_waker;
 pub(crate) mod claims;
@@ -55,7 +57,7 @@ pub(crate) mod shelves;
 pub(crate) mod state;
 pub(crate) mod waiter;
 
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,7 +72,7 @@ use self::atomic_waker::AtomicWaker;
 use self::claims::ClaimList;
 use self::interrupt::Interrupts;
 use self::ring::Ring;
-use self::shelves::Shelves;
+use self::shelves::{Lanes, Shelf};
 use self::state::State;
 use self::waiter::{Cancelled, Waiter};
 
@@ -121,6 +123,49 @@ pub(crate) enum Fast<C> {
 
 pub(crate) type WaiterOf<M, B> = Waiter<Grant<<M as Manager>::Connection>, B>;
 
+/// A thread slot's share of the engine, on cache lines of its own (see `shelves`): written
+/// mostly by the threads of that slot.
+pub(crate) struct Lane<M: Manager, B: Backend> {
+    /// One available connection kept for this thread's next checkout. Padded apart from
+    /// the fields below, which this thread writes on every queued checkout, because other
+    /// threads read every shelf before they queue.
+    shelf: CachePadded<Shelf<Entry<M::Connection>, B>>,
+    /// Waiters granted by dispatches on this thread, until the claim watcher looks (I8).
+    claims: ClaimList<Grant<M::Connection>, B>,
+    /// Checkouts this thread queued.
+    queued: B::AtomicU64,
+    /// Waiters that left the queue through this thread (granted here, or cancelled here);
+    /// the sum of `queued` minus the sum of `left` is the number of live waiters.
+    left: B::AtomicU64,
+    /// A spare waiter (an `Arc::into_raw` pointer, or 0) for this thread's next queued
+    /// checkout: a claimed waiter that nothing else references is reset and kept here
+    /// instead of going back to the allocator.
+    spare: B::AtomicUsize,
+}
+
+impl<M: Manager, B: Backend> Drop for Lane<M, B> {
+    fn drop(&mut self) {
+        let spare = self.spare.swap(0, Acquire);
+        if spare != 0 {
+            // SAFETY: a non-zero `spare` is an `Arc::into_raw` pointer whose count the lane
+            // owns (see `Engine::recycle`); the swap made us its only owner.
+            drop(unsafe { Arc::from_raw(spare as *const WaiterOf<M, B>) });
+        }
+    }
+}
+
+impl<M: Manager, B: Backend> Lane<M, B> {
+    fn new() -> Self {
+        Lane {
+            shelf: CachePadded(Shelf::new()),
+            claims: ClaimList::new(),
+            queued: B::AtomicU64::new(0),
+            left: B::AtomicU64::new(0),
+            spare: B::AtomicUsize::new(0),
+        }
+    }
+}
+
 /// The shared heart of a pool.
 ///
 /// Aligned to 128 bytes so that the `Arc`'s reference counts (written by every checkout's
@@ -139,12 +184,11 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     state: CachePadded<B::AtomicU64>,
     /// Available connections, oldest first.
     idle: Ring<Entry<M::Connection>, B>,
-    /// More available connections, one per thread slot.
-    shelves: Shelves<Entry<M::Connection>, B>,
+    /// Per-thread slots: a shelf of one more available connection, the thread's part of the
+    /// claim watch list, and its waiter counts.
+    lanes: Lanes<Lane<M, B>>,
     /// Queued checkouts, oldest first (I5).
     waiters: Ring<Arc<WaiterOf<M, B>>, B>,
-    /// Waiters still in state WAITING (for status only).
-    waiting: CachePadded<B::AtomicUsize>,
     /// The last connection id handed out.
     next_id: B::AtomicU64,
     /// Connections of a generation below this were interrupted by a clear.
@@ -152,8 +196,6 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     pub(crate) interrupts: Interrupts<B>,
     /// Wakes the maintenance task early (after clear and ready).
     pub(crate) maintenance: Arc<Signal<B>>,
-    /// Granted waiters that may not have claimed yet (I8).
-    claims: ClaimList<Grant<M::Connection>, B>,
     /// Wakes the claim watcher when the watch list stops being empty.
     pub(crate) claim_signal: Arc<Signal<B>>,
     pub(crate) counters: CachePadded<Counters<B>>,
@@ -173,7 +215,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
         Engine {
             idle: Ring::new(total_max as usize),
-            shelves: Shelves::new(B::shelf_count()),
+            lanes: Lanes::new(B::shelf_count(), Lane::new),
             waiters: Ring::new(options.waiters_max as usize),
             interrupts: Interrupts::new(options.max_connecting as usize),
             total_max,
@@ -183,11 +225,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             events,
             address,
             state: CachePadded(B::AtomicU64::new(State::INITIAL.0)),
-            waiting: CachePadded(B::AtomicUsize::new(0)),
             next_id: B::AtomicU64::new(0),
             interrupt_before: B::AtomicU64::new(0),
             maintenance: Arc::new(Signal::new()),
-            claims: ClaimList::new(),
             claim_signal: Arc::new(Signal::new()),
             counters: CachePadded(Counters::new()),
             needs_clock,
@@ -219,10 +259,20 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         self.events.is_some()
     }
 
+    /// The calling thread's lane.
+    #[inline(always)]
+    fn lane(&self) -> &Lane<M, B> {
+        self.lanes.mine::<B>()
+    }
+
     /// A consistent-enough snapshot: counts come from one load of the state word.
     pub(crate) fn status(&self) -> Status {
         let s = self.state();
-        let available = (self.idle.len() + self.shelves.len()) as u32;
+        let shelved = self.lanes.iter().filter(|l| l.shelf.is_occupied()).count();
+        let available = (self.idle.len() + shelved) as u32;
+        let (queued, left) = self.lanes.iter().fold((0u64, 0u64), |(q, l), lane| {
+            (q + lane.queued.load(Relaxed), l + lane.left.load(Relaxed))
+        });
         let in_use = s
             .total()
             .saturating_sub(s.pending())
@@ -232,16 +282,16 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             available,
             pending: s.pending(),
             in_use,
-            waiters: self.waiting.load(Relaxed) as u32,
+            waiters: queued.saturating_sub(left) as u32,
             generation: s.generation(),
             paused: s.paused(),
             closed: s.closed(),
             counters: {
                 let mut counters = self.counters.snapshot();
                 counters.checked_out += self
-                    .shelves
+                    .lanes
                     .iter()
-                    .map(|shelf| shelf.counted.load(Relaxed))
+                    .map(|lane| lane.shelf.counted.load(Relaxed))
                     .sum::<u64>();
                 counters
             },
@@ -317,8 +367,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
         // The thread's own shelf first, counting the checkout there when it is served.
         let shelved = self
-            .shelves
-            .mine()
+            .lane()
+            .shelf
             .take_counted(|entry| self.perished(entry, self.state()).is_none());
         if let Some(taken) = shelved {
             match taken {
@@ -342,21 +392,49 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Queues a new waiter and dispatches (I4). `Err` when the queue is full.
     pub(crate) fn enqueue(&self) -> Result<Arc<WaiterOf<M, B>>, ()> {
-        let waiter = Arc::new(Waiter::new());
-        self.waiting.fetch_add(1, Relaxed);
+        let waiter = match self.lane().spare.swap(0, Acquire) {
+            0 => Arc::new(Waiter::new()),
+            // SAFETY: a non-zero `spare` is an `Arc::into_raw` pointer whose count the lane
+            // owned (see `recycle`); the swap handed that count to us alone.
+            spare => unsafe { Arc::from_raw(spare as *const WaiterOf<M, B>) },
+        };
         if self.waiters.push(waiter.clone()).is_err() {
-            self.waiting.fetch_sub(1, Relaxed);
             return Err(());
         }
+        self.lane().queued.fetch_add(1, Relaxed);
         self.dispatch();
         Ok(waiter)
+    }
+
+    /// After `waiter`'s checkout claimed its grant: takes it off the claim watch list if it
+    /// is still on top there (C4), then keeps it as the lane's spare if nothing else
+    /// references it.
+    #[inline]
+    pub(crate) fn claimed(&self, mut waiter: Arc<WaiterOf<M, B>>) {
+        let watched_on = waiter.watched_on.load(Relaxed);
+        if watched_on != 0 {
+            self.lanes.get(watched_on - 1).claims.unlink_top(&waiter);
+        }
+        if let Some(unique) = Arc::get_mut(&mut waiter) {
+            *unique = Waiter::new();
+            let raw = Arc::into_raw(waiter) as usize;
+            if self
+                .lane()
+                .spare
+                .compare_exchange(0, raw, Release, Relaxed)
+                .is_err()
+            {
+                // SAFETY: `raw` came from `Arc::into_raw` just above and was not stored.
+                drop(unsafe { Arc::from_raw(raw as *const WaiterOf<M, B>) });
+            }
+        }
     }
 
     /// Gives up on `waiter`; returns the grant if one beat the cancel (W2).
     pub(crate) fn cancel(&self, waiter: &WaiterOf<M, B>) -> Option<Grant<M::Connection>> {
         match waiter.cancel() {
             Cancelled::Waiting => {
-                self.waiting.fetch_sub(1, Relaxed);
+                self.lane().left.fetch_add(1, Relaxed);
                 None
             }
             Cancelled::Granted(grant) => Some(grant),
@@ -375,11 +453,20 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let soonest = now + timeout.min(CLAIM_SWEEP_PERIOD_MAX);
         let mut next: Option<Duration> = None;
         let mut returned = false;
-        for waiter in self.claims.take_all() {
+        let watched: Vec<_> = self
+            .lanes
+            .iter()
+            .flat_map(|l| l.claims.take_all())
+            .collect();
+        for waiter in watched {
             if !waiter.is_unclaimed() {
                 continue; // claimed, or given up and taken: the list's count drops here
             }
-            let due = Duration::from_nanos(waiter.granted_at()) + timeout;
+            // A grant's clock starts at the first sweep that finds it unclaimed, which is
+            // at most one sweep period after delivery (the first push onto an empty list
+            // wakes the watcher at once), so the dispatcher never reads the clock.
+            let now_nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+            let due = Duration::from_nanos(waiter.first_seen(now_nanos)) + timeout;
             if due <= now {
                 if let Some(grant) = waiter.reclaim() {
                     self.counters.reclaimed.fetch_add(1, Relaxed);
@@ -390,13 +477,15 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 }
             } else {
                 next = Some(next.map_or(due, |n| n.min(due)));
-                self.claims.push(waiter);
+                let (i, lane) = self.lanes.mine_indexed::<B>();
+                waiter.watched_on.store(i + 1, Relaxed);
+                lane.claims.push(waiter);
             }
         }
         if returned {
             self.dispatch(); // I4
         }
-        if self.claims.is_empty() {
+        if self.lanes.iter().all(|l| l.claims.is_empty()) {
             next
         } else {
             Some(next.map_or(soonest, |n| n.min(soonest)))
@@ -445,7 +534,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// dispatches if it released anything (I4).
     #[inline(always)]
     fn take_available(&self) -> Option<Entry<M::Connection>> {
-        if let Some(entry) = self.shelves.mine().take() {
+        if let Some(entry) = self.lane().shelf.take() {
             match self.perished(&entry, self.state()) {
                 Some(reason) => self.close_live(entry, reason),
                 None => return Some(entry),
@@ -456,7 +545,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// [`Engine::take_available`] past the thread's own shelf.
     fn take_available_shared(&self) -> Option<Entry<M::Connection>> {
-        while let Some(entry) = self.idle.pop().or_else(|| self.shelves.take_other()) {
+        // `is_empty` first: a pop of an empty ring pays a fence to tell empty from stale.
+        while let Some(entry) = (!self.idle.is_empty())
+            .then(|| self.idle.pop())
+            .flatten()
+            .or_else(|| self.lanes.others::<B>().find_map(|l| l.shelf.take()))
+        {
             match self.perished(&entry, self.state()) {
                 Some(reason) => self.close_live(entry, reason),
                 None => return Some(entry),
@@ -513,7 +607,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Moves every shelved connection to `idle`, so that maintenance sees them all
     /// (maintenance only; the caller dispatches, I4).
     pub(crate) fn unshelve_all(&self) {
-        while let Some(entry) = self.shelves.take_any() {
+        while let Some(entry) = self.lanes.iter().find_map(|l| l.shelf.take()) {
             self.release(Resource::Idle(entry));
         }
     }
@@ -614,9 +708,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         if self.options.claim_timeout.is_none() {
             return;
         }
-        let now = self.now();
-        waiter.set_granted_at(u64::try_from(now.as_nanos()).unwrap_or(u64::MAX));
-        if self.claims.push(waiter) {
+        let (i, lane) = self.lanes.mine_indexed::<B>();
+        waiter.watched_on.store(i + 1, Relaxed);
+        if lane.claims.push(waiter) {
             self.claim_signal.notify();
         }
     }
@@ -628,7 +722,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     ) -> Result<(), Grant<M::Connection>> {
         let result = waiter.deliver(grant);
         if result.is_ok() {
-            self.waiting.fetch_sub(1, Relaxed);
+            self.lane().left.fetch_add(1, Relaxed);
         }
         result
     }
@@ -643,7 +737,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// On a closed pool: close every available connection and fail every waiter.
     fn drain_closed(&self) {
-        while let Some(entry) = self.idle.pop().or_else(|| self.shelves.take_any()) {
+        while let Some(entry) = self
+            .idle
+            .pop()
+            .or_else(|| self.lanes.iter().find_map(|l| l.shelf.take()))
+        {
             self.close_live(entry, ConnectionClosedReason::PoolClosed);
         }
         self.refuse_waiters(Refusal::Closed);
@@ -696,13 +794,33 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             // checkout. The dispatch below still hands it to a waiter that queued
             // meanwhile (I4).
             None if self.waiters.is_empty() => {
-                if let Err(entry) = self.shelves.mine().put(entry) {
+                if let Err(entry) = self.lane().shelf.put(entry) {
                     self.release(Resource::Idle(entry));
                 }
             }
-            None => self.release(Resource::Idle(entry)),
+            None => self.hand_off(entry),
         }
         self.dispatch();
+    }
+
+    /// Gives a checked-in connection straight to the head waiter (I5), saving the trip
+    /// through `idle`; if the head was cancelled or is still being published, the
+    /// connection goes to `idle` instead. The caller dispatches (I4).
+    #[inline]
+    fn hand_off(&self, entry: Entry<M::Connection>) {
+        let Some(waiter) = self.waiters.pop() else {
+            self.release(Resource::Idle(entry));
+            return;
+        };
+        match self.deliver(&waiter, Grant::Ready(Resource::Idle(entry))) {
+            Ok(()) => self.watch(waiter),
+            Err(grant) => {
+                // W2: cancelled first; the grant is the one we gave.
+                if let Grant::Ready(resource) = grant {
+                    self.release(resource);
+                }
+            }
+        }
     }
 
     /// Makes a connection that was just established in the background (populate, or an

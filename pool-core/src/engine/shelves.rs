@@ -1,4 +1,5 @@
-//! Per-thread shelves: a one-connection cache beside the shared idle ring for each thread.
+//! Per-thread lanes, and the shelf in each: a one-connection cache beside the shared idle
+//! ring for each thread.
 //!
 //! A connection checked in while nobody waits goes onto the shelf of the checking-in
 //! thread, and that thread's next checkout takes it back from there. A shelf is touched
@@ -11,6 +12,10 @@
 //! shelf, and the engine does so before it admits a creation or queues a checkout, so a
 //! shelved connection is never passed over (CMAP K4: an available connection is used
 //! before a new one is made).
+//!
+//! A [`Lanes`] array gives every thread slot a cache-line-aligned block of its own; the
+//! engine keeps its shelf there and the per-thread halves of a few counters and of the
+//! claim watch list, so that none of them is a line two cores write.
 //!
 //! # Implementation details
 //!
@@ -29,14 +34,13 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::sync::{AtomicOps, Backend, CellOps};
+use crate::sync::{AtomicOps, Backend, CachePadded, CellOps};
 
 const EMPTY: usize = 0;
 const BUSY: usize = 1;
 const FULL: usize = 2;
 
-/// One thread's shelf; aligned so that neighbouring shelves never share a cache line.
-#[repr(align(128))]
+/// One thread's shelf (kept inside that thread's lane, so on a line of its own).
 pub(crate) struct Shelf<T, B: Backend> {
     state: B::AtomicUsize,
     value: B::Cell<MaybeUninit<T>>,
@@ -47,7 +51,7 @@ pub(crate) struct Shelf<T, B: Backend> {
 }
 
 impl<T, B: Backend> Shelf<T, B> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Shelf {
             state: B::AtomicUsize::new(EMPTY),
             value: B::Cell::new(MaybeUninit::uninit()),
@@ -124,7 +128,7 @@ impl<T, B: Backend> Shelf<T, B> {
 
     /// True if a value is on the shelf or on its way in or out.
     #[inline]
-    fn is_occupied(&self) -> bool {
+    pub(crate) fn is_occupied(&self) -> bool {
         self.state.load(Acquire) != EMPTY
     }
 }
@@ -142,50 +146,53 @@ unsafe impl<T: Send, B: Backend> Send for Shelf<T, B> {}
 // SAFETY: as above: shared access only ever moves whole values in or out under S2.
 unsafe impl<T: Send, B: Backend> Sync for Shelf<T, B> {}
 
-/// A pool's shelves, one per thread slot ([`Backend::thread_index`] picks the slot).
-pub(crate) struct Shelves<T, B: Backend> {
-    shelves: Box<[Shelf<T, B>]>,
-    /// `shelves.len() - 1`; the length is a power of two.
+/// One `L` per thread slot, each on cache lines of its own; [`Backend::thread_index`]
+/// picks the calling thread's.
+pub(crate) struct Lanes<L> {
+    lanes: Box<[CachePadded<L>]>,
+    /// `lanes.len() - 1`; the length is a power of two.
     mask: usize,
 }
 
-impl<T, B: Backend> Shelves<T, B> {
-    /// `count` shelves, rounded up to a power of two (at least one).
-    pub(crate) fn new(count: usize) -> Self {
+impl<L> Lanes<L> {
+    /// `count` lanes (rounded up to a power of two, at least one), each made by `make`.
+    pub(crate) fn new(count: usize, make: impl FnMut() -> L) -> Self {
         let count = count.max(1).next_power_of_two();
-        Shelves {
-            shelves: (0..count).map(|_| Shelf::new()).collect(),
+        let mut make = make;
+        Lanes {
+            lanes: (0..count).map(|_| CachePadded(make())).collect(),
             mask: count - 1,
         }
     }
 
-    /// The calling thread's shelf.
+    /// The calling thread's lane.
     #[inline(always)]
-    pub(crate) fn mine(&self) -> &Shelf<T, B> {
-        &self.shelves[B::thread_index() & self.mask]
+    pub(crate) fn mine<B: Backend>(&self) -> &L {
+        &self.lanes[B::thread_index() & self.mask]
     }
 
-    /// Takes a value from any shelf but the calling thread's, starting after it.
+    /// The calling thread's lane and its index.
+    #[inline(always)]
+    pub(crate) fn mine_indexed<B: Backend>(&self) -> (usize, &L) {
+        let i = B::thread_index() & self.mask;
+        (i, &self.lanes[i])
+    }
+
+    /// Lane `i` (any number; taken modulo the lane count).
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> &L {
+        &self.lanes[i & self.mask]
+    }
+
+    /// Every lane but the calling thread's, starting after it.
     #[inline]
-    pub(crate) fn take_other(&self) -> Option<T> {
+    pub(crate) fn others<B: Backend>(&self) -> impl Iterator<Item = &L> {
         let me = B::thread_index() & self.mask;
-        (1..self.shelves.len())
-            .map(|k| &self.shelves[(me + k) & self.mask])
-            .find_map(Shelf::take)
+        (1..self.lanes.len()).map(move |k| &*self.lanes[(me + k) & self.mask])
     }
 
-    /// Takes a value from any shelf (close, maintenance).
-    pub(crate) fn take_any(&self) -> Option<T> {
-        self.shelves.iter().find_map(Shelf::take)
-    }
-
-    /// Shelves holding a value (or moving one): for `status`, racy like every count there.
-    pub(crate) fn len(&self) -> usize {
-        self.shelves.iter().filter(|s| s.is_occupied()).count()
-    }
-
-    /// Every shelf.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Shelf<T, B>> {
-        self.shelves.iter()
+    /// Every lane.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &L> {
+        self.lanes.iter().map(|lane| &**lane)
     }
 }

@@ -64,11 +64,14 @@ pub(crate) struct Waiter<G, B: Backend> {
     state: B::AtomicUsize,
     grant: B::Cell<Option<G>>,
     waker: AtomicWaker<B>,
-    /// When the grant was delivered (runtime time, ns); written before the waiter is
-    /// pushed onto the claim watch list, read by the claim watcher.
-    granted_at: B::AtomicU64,
+    /// When the claim watcher first saw the grant unclaimed (runtime time, ns), or 0 if
+    /// it has not yet; written and read by the claim watcher only.
+    seen_at: B::AtomicU64,
     /// The claim watch list's link (`claims.rs`, C1); 0 when not on the list.
     pub(super) next: B::AtomicUsize,
+    /// The lane whose claim list the waiter was last pushed onto, plus one (0: none); a
+    /// hint for the claimer's `unlink_top`, which checks it anyway.
+    pub(super) watched_on: B::AtomicUsize,
 }
 
 // SAFETY: `grant` is accessed by one side at a time (W1); `G` crosses threads, so it must
@@ -83,8 +86,9 @@ impl<G, B: Backend> Waiter<G, B> {
             state: B::AtomicUsize::new(WAITING),
             grant: B::Cell::new(None),
             waker: AtomicWaker::new(),
-            granted_at: B::AtomicU64::new(0),
+            seen_at: B::AtomicU64::new(0),
             next: B::AtomicUsize::new(0),
+            watched_on: B::AtomicUsize::new(0),
         }
     }
 
@@ -172,14 +176,17 @@ impl<G, B: Backend> Waiter<G, B> {
         }
     }
 
-    /// Records when the grant was delivered (before the waiter goes on the watch list).
-    pub(crate) fn set_granted_at(&self, at_nanos: u64) {
-        self.granted_at.store(at_nanos, Relaxed);
-    }
-
-    /// When the grant was delivered (ns), as recorded by [`Waiter::set_granted_at`].
-    pub(crate) fn granted_at(&self) -> u64 {
-        self.granted_at.load(Relaxed)
+    /// When the claim watcher first saw this grant unclaimed (ns, never 0), recording
+    /// `now_nanos` if this is the first time.
+    pub(crate) fn first_seen(&self, now_nanos: u64) -> u64 {
+        match self.seen_at.load(Relaxed) {
+            0 => {
+                let at = now_nanos.max(1);
+                self.seen_at.store(at, Relaxed);
+                at
+            }
+            at => at,
+        }
     }
 
     /// True while a grant waits to be claimed.

@@ -49,20 +49,20 @@ impl<T, B: Backend> Ring<T, B> {
 }
 
 /// One of the engine's per-thread shelves (see `engine/shelves.rs` for S1–S3).
-pub struct Shelf<T, B: Backend>(crate::engine::shelves::Shelves<T, B>);
+pub struct Shelf<T, B: Backend>(crate::engine::shelves::Shelf<T, B>);
 
 impl<T, B: Backend> Shelf<T, B> {
     /// An empty shelf.
     pub fn new() -> Self {
-        Shelf(crate::engine::shelves::Shelves::new(1))
+        Shelf(crate::engine::shelves::Shelf::new())
     }
     /// Puts a value on the shelf; gives it back when the shelf is taken.
     pub fn put(&self, value: T) -> Result<(), T> {
-        self.0.mine().put(value)
+        self.0.put(value)
     }
     /// Takes the value, if one is there and nobody else is moving it.
     pub fn take(&self) -> Option<T> {
-        self.0.mine().take()
+        self.0.take()
     }
 }
 
