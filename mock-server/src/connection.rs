@@ -102,6 +102,8 @@ where
         restarts,
         bytes_written: 0,
         next_request_id: 1,
+        frame_buf: Vec::new(),
+        reply_buf: Vec::new(),
     };
     let end = connection.serve().await;
     tracing::debug!(id = connection.client.id, ?end, "connection ended");
@@ -118,7 +120,15 @@ struct Connection<S> {
     /// Bytes written so far, for the `reset_after_bytes` fault.
     bytes_written: u64,
     next_request_id: i32,
+    /// The bytes of the request being handled (scratch, reused for every request).
+    frame_buf: Vec<u8>,
+    /// The encoding of the reply being sent (scratch, reused for every reply).
+    reply_buf: Vec<u8>,
 }
+
+/// The largest scratch buffer a connection keeps between messages; one grown past it for
+/// a larger message is freed once that message is done.
+const RETAINED_BUFFER_MAX: usize = 64 * 1024;
 
 /// What running one request asks the loop to do.
 enum Outcome {
@@ -141,21 +151,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn serve(&mut self) -> ConnectionEnd {
         let max = self.server.options().max_message_size;
         loop {
-            let frame = tokio::select! {
+            // The buffer is taken out while `handle_frame` borrows the connection.
+            let mut frame = std::mem::take(&mut self.frame_buf);
+            let read = tokio::select! {
                 biased;
                 () = restarted(&mut self.restarts) => return ConnectionEnd::Restarted,
-                frame = wire::read_frame(&mut self.reader, max) => frame,
+                read = wire::read_frame_into(&mut self.reader, max, &mut frame) => read,
             };
-            let frame = match frame {
-                Ok(frame) => frame,
+            match read {
+                Ok(()) => {}
                 Err(WireError::ConnectionClosed) => return ConnectionEnd::ClientClosed,
                 Err(WireError::Io(err)) => return ConnectionEnd::Io(err.to_string()),
                 Err(err) => {
                     tracing::warn!(id = self.client.id, %err, "unreadable frame; closing the connection");
                     return ConnectionEnd::ProtocolError(err.to_string());
                 }
-            };
-            if let Err(end) = self.handle_frame(&frame, max).await {
+            }
+            let handled = self.handle_frame(&frame, max).await;
+            if frame.capacity() <= RETAINED_BUFFER_MAX {
+                self.frame_buf = frame;
+            }
+            if let Err(end) = handled {
                 return end;
             }
         }
@@ -428,14 +444,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<(), ConnectionEnd> {
         let request_id = self.next_request_id;
         self.next_request_id = self.next_request_id.wrapping_add(1).max(1);
-        let bytes = match encode(reply, request_id, response_to, framing) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let fallback = CommandError::new(10334, format!("reply cannot be encoded: {err}"));
-                encode(fallback.to_document(), request_id, response_to, framing)
-                    .map_err(|e| ConnectionEnd::ProtocolError(e.to_string()))?
-            }
-        };
+        let mut bytes = std::mem::take(&mut self.reply_buf);
+        if let Err(err) = encode(&mut bytes, reply, request_id, response_to, framing) {
+            let fallback = CommandError::new(10334, format!("reply cannot be encoded: {err}"));
+            encode(
+                &mut bytes,
+                fallback.to_document(),
+                request_id,
+                response_to,
+                framing,
+            )
+            .map_err(|e| ConnectionEnd::ProtocolError(e.to_string()))?;
+        }
+        let sent = self.send_bytes(&bytes, control).await;
+        if bytes.capacity() <= RETAINED_BUFFER_MAX {
+            self.reply_buf = bytes;
+        }
+        sent
+    }
+
+    /// Writes an encoded reply, applying the latency and reset faults unless `control`.
+    async fn send_bytes(&mut self, bytes: &[u8], control: bool) -> Result<(), ConnectionEnd> {
         let mut cut = None;
         if !control {
             let faults = self.server.faults();
@@ -478,17 +507,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 }
 
+/// Encodes a reply into `buf`, replacing what it held.
 fn encode(
+    buf: &mut Vec<u8>,
     reply: Document,
     request_id: i32,
     response_to: i32,
     framing: Framing,
-) -> Result<Vec<u8>, WireError> {
+) -> Result<(), WireError> {
     let message = match framing {
         Framing::Msg => Message::Msg(OpMsg::command(reply)),
         Framing::Reply => Message::Reply(OpReply::command_reply(reply)),
     };
-    message.try_encode(request_id, response_to)
+    buf.clear();
+    message.encode_into(buf, request_id, response_to)
 }
 
 /// Waits until the server restarts. (The sender lives as long as the server, so a closed

@@ -114,17 +114,23 @@ impl CursorTable {
 /// [`BATCH_BYTES_MAX`] (but always taking at least one document).
 pub fn take_batch(remaining: &mut VecDeque<Document>, batch_size: Option<usize>) -> Vec<Document> {
     let want = batch_size.unwrap_or(usize::MAX);
-    let mut batch = Vec::new();
+    let mut batch = Vec::with_capacity(want.min(remaining.len()));
     let mut bytes = 0usize;
     while batch.len() < want {
         let Some(next) = remaining.front() else {
             break;
         };
-        let size = document_size(next);
-        if !batch.is_empty() && bytes + size > BATCH_BYTES_MAX {
-            break;
+        // A size is only ever compared for a document after the first, so a batch that
+        // ends after its first document (`limit: 1`, the last document) never encodes it
+        // just to measure it.
+        let measured = !batch.is_empty() || (want > 1 && remaining.len() > 1);
+        if measured {
+            let size = document_size(next);
+            if !batch.is_empty() && bytes + size > BATCH_BYTES_MAX {
+                break;
+            }
+            bytes += size;
         }
-        bytes += size;
         if let Some(doc) = remaining.pop_front() {
             batch.push(doc);
         }

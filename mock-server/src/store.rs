@@ -1,7 +1,14 @@
 //! The in-memory data: databases → collections → documents in insertion order, with a
 //! unique `_id` index per collection and server-wide bounds on size.
+//!
+//! The `_id` index maps each document's normalised `_id` (its `IdKey`) to its position in
+//! the collection, so a point lookup by `_id` ([`Collection::position_of_id`]) costs one
+//! hash probe instead of a scan. Every change to a collection goes through [`Store`],
+//! which keeps the index in step: inserts add an entry, replacements re-key it if the
+//! `_id`'s stored form changed, removals drop entries and renumber the documents that
+//! moved, and dropping a collection or database drops its index with it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use bson::{oid::ObjectId, Bson, Document};
 
@@ -26,10 +33,16 @@ pub struct Database {
 }
 
 /// One collection: documents in insertion order and the `_id` index.
+///
+/// Invariant: `keys[i]` is the key of `docs[i]`'s `_id`, and `ids` maps exactly the keys
+/// in `keys` to their positions.
 #[derive(Debug, Default)]
 pub struct Collection {
     docs: Vec<Document>,
-    ids: HashSet<IdKey>,
+    /// The index key of each document's `_id`, parallel to `docs`.
+    keys: Vec<IdKey>,
+    /// The unique `_id` index: key → position in `docs`.
+    ids: HashMap<IdKey, usize>,
 }
 
 /// A normalised `_id` for the unique index: `1`, `1i64` and `1.0` are the same key, as in
@@ -168,20 +181,26 @@ impl Store {
         self.ensure_collection(db, coll)?;
         let collection = self.collection_mut(db, coll)?;
         let key = IdKey::of(&id);
-        if collection.ids.contains(&key) {
+        if collection.ids.contains_key(&key) {
             return Err(duplicate_key(db, coll, &id));
         }
-        collection.ids.insert(key);
+        collection.ids.insert(key.clone(), collection.docs.len());
+        collection.keys.push(key);
         collection.docs.push(doc);
         self.documents_total += 1;
         Ok(id)
     }
 
-    /// Replaces the document at `index` of `db.coll` with `doc` (same `_id`, checked by the
-    /// caller). Returns whether the document changed.
+    /// Replaces the document at `index` of `db.coll` with `doc` (an equal `_id`, checked
+    /// by the caller). Returns whether the document changed.
+    ///
+    /// An update may store an equal `_id` in another form (`$set: {_id: 1.0}` over
+    /// `_id: 1`); the index entry is re-keyed when the normalised key differs.
     ///
     /// # Errors
-    /// `NamespaceNotFound` if the collection is missing or `index` is out of range.
+    /// `NamespaceNotFound` if the collection is missing or `index` is out of range;
+    /// `DuplicateKey` (11000) if the new `_id`'s key belongs to another document (the
+    /// document is then left as it was).
     pub fn replace_at(
         &mut self,
         db: &str,
@@ -198,6 +217,18 @@ impl Store {
         };
         // Like mongod, a no-op is detected by exact (binary) equality.
         let changed = *slot != doc;
+        if changed {
+            let id = doc.get("_id").unwrap_or(&Bson::Null);
+            let key = IdKey::of(id);
+            if let Some(old) = collection.keys.get_mut(index).filter(|old| **old != key) {
+                if collection.ids.get(&key).is_some_and(|&at| at != index) {
+                    return Err(duplicate_key(db, coll, id));
+                }
+                collection.ids.remove(old);
+                collection.ids.insert(key.clone(), index);
+                *old = key;
+            }
+        }
         *slot = doc;
         Ok(changed)
     }
@@ -208,13 +239,22 @@ impl Store {
             return 0;
         };
         let mut removed = 0;
+        let mut first_moved = None;
         for &index in positions.iter().rev() {
             if index < collection.docs.len() {
-                let doc = collection.docs.remove(index);
-                collection
-                    .ids
-                    .remove(&IdKey::of(doc.get("_id").unwrap_or(&Bson::Null)));
+                collection.docs.remove(index);
+                let key = collection.keys.remove(index);
+                collection.ids.remove(&key);
+                first_moved = Some(index);
                 removed += 1;
+            }
+        }
+        // Every document after the first removed one moved up: renumber its entry.
+        if let Some(first) = first_moved {
+            for (position, key) in collection.keys.iter().enumerate().skip(first) {
+                if let Some(slot) = collection.ids.get_mut(key) {
+                    *slot = position;
+                }
             }
         }
         self.documents_total -= removed;
@@ -266,18 +306,102 @@ impl Collection {
     pub fn size_bytes(&self) -> u64 {
         self.docs.iter().map(|d| document_size(d) as u64).sum()
     }
+
+    /// The position of the document whose `_id` has the same index key as `id` (`1`,
+    /// `1i64` and `1.0` share one key), from the `_id` index.
+    ///
+    /// For an `id` where [`id_lookup_is_exact`] holds, this is the only document whose
+    /// `_id` equals `id` in the query language's sense; for other values a match found by
+    /// a scan may be missed, so callers scan instead.
+    pub fn position_of_id(&self, id: &Bson) -> Option<usize> {
+        self.ids.get(&IdKey::of(id)).copied()
+    }
+
+    /// The document whose `_id` has the same index key as `id` (see
+    /// [`Collection::position_of_id`]).
+    pub fn document_by_id(&self, id: &Bson) -> Option<&Document> {
+        self.docs.get(self.position_of_id(id)?)
+    }
 }
 
+/// Whether the `_id` index answers equality with `id` exactly: every stored `_id` that
+/// the query language finds equal to `id` has `id`'s index key, so
+/// [`Collection::position_of_id`] finds all matches (at most one) and no scan is needed.
+///
+/// True for strings, symbols, ObjectIds, booleans, dates, 32-bit integers, and 64-bit
+/// integers and doubles short of 9e15 in magnitude (past it an equal integer and double
+/// can get different keys). False for `null` (which also matches a missing `_id`),
+/// documents, arrays (which match by element) and the rarer types: those are scanned.
+pub fn id_lookup_is_exact(id: &Bson) -> bool {
+    match id {
+        Bson::String(_)
+        | Bson::Symbol(_)
+        | Bson::ObjectId(_)
+        | Bson::Boolean(_)
+        | Bson::DateTime(_)
+        | Bson::Int32(_) => true,
+        Bson::Int64(i) => i.unsigned_abs() < EXACT_NUMBER_BOUND as u64,
+        Bson::Double(d) => d.is_nan() || d.abs() < EXACT_NUMBER_BOUND || d.is_infinite(),
+        _ => false,
+    }
+}
+
+/// Below this magnitude, a whole double and an integer that compare equal both normalise
+/// to the same `Int64` key (every integer here is exact as an `f64`).
+const EXACT_NUMBER_BOUND: f64 = 9.0e15;
+
 impl IdKey {
+    /// The key of `id`. Values that compare equal get equal keys (numbers of every width
+    /// by value, symbols as strings, documents and arrays deeply), with the bound noted at
+    /// [`id_lookup_is_exact`] for very large numbers.
+    ///
+    /// The common scalar types are encoded directly (a tag byte, then the value's bytes),
+    /// without building a document; everything else is the BSON of the normalised value
+    /// behind its own tag, so no two encodings collide.
     fn of(id: &Bson) -> IdKey {
-        let mut bytes = Vec::new();
-        let wrapped = bson::doc! {"": normalise(id)};
-        // Writing to a Vec cannot fail for a document built in memory; an impossible error
-        // would only make the key empty, never lose a document.
-        let _ = wrapped.to_writer(&mut bytes);
+        let mut bytes = Vec::with_capacity(16);
+        match normalise_number(id) {
+            Some(Bson::Int64(i)) => {
+                bytes.push(KEY_INT);
+                bytes.extend_from_slice(&i.to_le_bytes());
+                return IdKey(bytes);
+            }
+            Some(Bson::Double(d)) => {
+                // Every NaN is equal to every other: one key for all of them.
+                let d = if d.is_nan() { f64::NAN } else { d };
+                bytes.push(KEY_DOUBLE);
+                bytes.extend_from_slice(&d.to_bits().to_le_bytes());
+                return IdKey(bytes);
+            }
+            _ => {}
+        }
+        match id {
+            Bson::String(s) | Bson::Symbol(s) => {
+                bytes.push(KEY_STRING);
+                bytes.extend_from_slice(s.as_bytes());
+            }
+            Bson::ObjectId(oid) => {
+                bytes.push(KEY_OBJECT_ID);
+                bytes.extend_from_slice(&oid.bytes());
+            }
+            other => {
+                bytes.push(KEY_OTHER);
+                let wrapped = bson::doc! {"": normalise(other)};
+                // Writing to a Vec cannot fail for a document built in memory; an
+                // impossible error would only shorten the key, never lose a document.
+                let _ = wrapped.to_writer(&mut bytes);
+            }
+        }
         IdKey(bytes)
     }
 }
+
+/// Key tags: the first byte of every [`IdKey`].
+const KEY_INT: u8 = 1;
+const KEY_DOUBLE: u8 = 2;
+const KEY_STRING: u8 = 3;
+const KEY_OBJECT_ID: u8 = 4;
+const KEY_OTHER: u8 = 5;
 
 /// The encoded size of a document in bytes.
 pub fn document_size(doc: &Document) -> usize {
@@ -298,13 +422,24 @@ fn with_id_first(mut doc: Document) -> Document {
     out
 }
 
+/// The canonical form of a number: whole values short of 9e15 as `Int64`, other
+/// integers as `Int64`, other doubles as themselves. `None` for non-numbers.
+fn normalise_number(v: &Bson) -> Option<Bson> {
+    match v {
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => Some(match compare::as_f64(v) {
+            Some(f) if f.fract() == 0.0 && f.abs() < EXACT_NUMBER_BOUND => Bson::Int64(f as i64),
+            _ => compare::as_i64(v).map_or_else(|| v.clone(), Bson::Int64),
+        }),
+        _ => None,
+    }
+}
+
 /// Numbers that compare equal get the same key; documents and arrays are normalised deeply.
 fn normalise(v: &Bson) -> Bson {
     match v {
-        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => match compare::as_f64(v) {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Bson::Int64(f as i64),
-            _ => compare::as_i64(v).map_or_else(|| v.clone(), Bson::Int64),
-        },
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => {
+            normalise_number(v).unwrap_or_else(|| v.clone())
+        }
         Bson::Document(d) => {
             Bson::Document(d.iter().map(|(k, v)| (k.clone(), normalise(v))).collect())
         }
@@ -384,6 +519,129 @@ mod tests {
         assert_eq!(store.documents_total(), 0);
         assert_eq!(store.namespaces_total, 0);
         assert!(store.database("db").is_none());
+    }
+
+    /// Asserts the index invariant: one entry per document, each pointing at the
+    /// document's own position, found again from the stored `_id`.
+    fn assert_index_consistent(store: &Store, db: &str, coll: &str) {
+        let Some(c) = store.collection(db, coll) else {
+            return;
+        };
+        assert_eq!(c.ids.len(), c.docs.len(), "one index entry per document");
+        assert_eq!(c.keys.len(), c.docs.len(), "one key per document");
+        for (i, doc) in c.docs.iter().enumerate() {
+            let id = doc.get("_id").expect("every stored document has an _id");
+            assert_eq!(c.position_of_id(id), Some(i), "_id {id} at {i}");
+            assert_eq!(c.document_by_id(id), Some(doc));
+        }
+    }
+
+    #[test]
+    fn index_stays_consistent_through_random_writes() {
+        // A fixed-seed mix of inserts (some duplicates), replacements and removals of
+        // single and several positions, checked against the invariant after each step.
+        let mut store = Store::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        for step in 0..2_000 {
+            let len = store.collection("db", "c").map_or(0, Collection::len);
+            match next(4) {
+                0 | 1 => {
+                    let id = next(64) as i32;
+                    let id = if next(2) == 0 {
+                        Bson::Int32(id)
+                    } else {
+                        Bson::Double(f64::from(id))
+                    };
+                    let _ = store.insert("db", "c", doc! {"_id": id, "step": step});
+                }
+                2 if len > 0 => {
+                    let at = next(len as u64) as usize;
+                    let old = store.collection("db", "c").expect("exists").documents()[at].clone();
+                    let mut new = old.clone();
+                    new.insert("step", step);
+                    assert_eq!(store.replace_at("db", "c", at, new), Ok(true));
+                }
+                3 if len > 0 => {
+                    let mut positions: Vec<usize> = (0..1 + next(3))
+                        .map(|_| next(len as u64) as usize)
+                        .collect();
+                    positions.sort_unstable();
+                    positions.dedup();
+                    let before = store.documents_total();
+                    let removed = store.remove_at("db", "c", &positions);
+                    assert_eq!(removed, positions.len());
+                    assert_eq!(store.documents_total(), before - removed);
+                }
+                _ => {}
+            }
+            assert_index_consistent(&store, "db", "c");
+        }
+    }
+
+    #[test]
+    fn replace_re_keys_an_id_stored_in_another_form() {
+        // 2^60 as an integer and as a double compare equal but normalise to different
+        // keys; an update may store either, and the index must follow.
+        let big = 1_i64 << 60;
+        let mut store = Store::new();
+        store.insert("db", "c", doc! {"_id": big}).expect("insert");
+        store.insert("db", "c", doc! {"_id": 2}).expect("insert");
+        assert_eq!(
+            store.replace_at("db", "c", 0, doc! {"_id": big as f64, "v": 1}),
+            Ok(true)
+        );
+        assert_index_consistent(&store, "db", "c");
+        let c = store.collection("db", "c").expect("exists");
+        assert_eq!(c.position_of_id(&Bson::Double(big as f64)), Some(0));
+        assert_eq!(c.position_of_id(&Bson::Int64(big)), None);
+        // A replacement whose _id is another document's key is refused, unchanged.
+        assert_eq!(
+            store
+                .replace_at("db", "c", 1, doc! {"_id": big as f64})
+                .map_err(|e| e.code),
+            Err(11000)
+        );
+        assert_eq!(
+            store.collection("db", "c").expect("exists").documents()[1],
+            doc! {"_id": 2}
+        );
+        assert_index_consistent(&store, "db", "c");
+    }
+
+    #[test]
+    fn exact_lookups_cover_the_common_id_types() {
+        assert!(id_lookup_is_exact(&Bson::Int32(-5)));
+        assert!(id_lookup_is_exact(&Bson::Int64(1 << 40)));
+        assert!(!id_lookup_is_exact(&Bson::Int64(1 << 60)));
+        assert!(id_lookup_is_exact(&Bson::Double(2.5)));
+        assert!(id_lookup_is_exact(&Bson::Double(f64::NAN)));
+        assert!(!id_lookup_is_exact(&Bson::Double(1.0e16)));
+        assert!(id_lookup_is_exact(&Bson::String("a".into())));
+        assert!(id_lookup_is_exact(&Bson::ObjectId(ObjectId::new())));
+        assert!(!id_lookup_is_exact(&Bson::Null));
+        assert!(!id_lookup_is_exact(&Bson::Document(doc! {"a": 1})));
+        assert!(!id_lookup_is_exact(&Bson::Array(vec![Bson::Int32(1)])));
+        // Equal values share a key: every width of a number, every NaN, symbol and string.
+        let key = |v: Bson| IdKey::of(&v);
+        assert_eq!(key(Bson::Int32(3)), key(Bson::Int64(3)));
+        assert_eq!(key(Bson::Int32(3)), key(Bson::Double(3.0)));
+        assert_eq!(key(Bson::Double(0.0)), key(Bson::Double(-0.0)));
+        assert_eq!(key(Bson::Double(f64::NAN)), key(Bson::Double(-f64::NAN)));
+        assert_eq!(key(Bson::String("s".into())), key(Bson::Symbol("s".into())));
+        assert_eq!(
+            key(Bson::Document(doc! {"a": 1})),
+            key(Bson::Document(doc! {"a": 1.0}))
+        );
+        // Different values (and types) do not.
+        assert_ne!(key(Bson::Int32(3)), key(Bson::Double(3.5)));
+        assert_ne!(key(Bson::Int32(3)), key(Bson::String("3".into())));
+        assert_ne!(key(Bson::String("".into())), key(Bson::Null));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //!
 //! Writes report per-statement failures in `writeErrors: [{index, code, errmsg}]` with
 //! `ok: 1`, and stop at the first one when `ordered` (the default).
+//!
+//! Every command finds its documents through [`matching_positions`]: a filter that pins
+//! `_id` to one value (`{_id: v}`, `{_id: {$eq: v}}`, possibly with other conditions) is
+//! answered from the collection's `_id` index, anything else by a scan. Reads clone only
+//! the documents they return.
 
 use bson::{doc, Bson, Document};
 
@@ -10,7 +15,7 @@ use super::{args, cursor};
 use crate::error::CommandError;
 use crate::query::{Filter, Projection, Sort};
 use crate::server::{read, write, Server};
-use crate::store::Store;
+use crate::store::{id_lookup_is_exact, Collection, Store};
 use crate::update::Update;
 
 /// `{insert: <coll>, documents: [...], ordered}`.
@@ -50,19 +55,27 @@ pub(super) fn find(server: &Server, db: &str, body: &Document) -> Result<Documen
     let limit = args::count(body, "find", "limit")?.filter(|n| *n > 0);
     let batch_size = args::count(body, "find", "batchSize")?;
     let single_batch = args::boolean(body, "find", "singleBatch")?.unwrap_or(false);
-    let mut results = matching(&read(&server.store), db, coll, &filter);
-    sort.apply(&mut results);
-    let results: Vec<Document> = results
-        .into_iter()
-        .skip(skip)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    let results = match projection {
-        Some(p) => results
-            .iter()
-            .map(|d| p.apply(d))
-            .collect::<Result<_, _>>()?,
-        None => results,
+    let results: Vec<Document> = {
+        let store = read(&server.store);
+        let mut found: Vec<&Document> = match store.collection(db, coll) {
+            Some(c) => matching_positions(c, &filter)
+                .into_iter()
+                .filter_map(|i| c.documents().get(i))
+                .collect(),
+            None => Vec::new(),
+        };
+        if !sort.is_empty() {
+            found.sort_by(|a, b| sort.compare(a, b));
+        }
+        let selected = found
+            .into_iter()
+            .skip(skip)
+            .take(limit.unwrap_or(usize::MAX));
+        // Only the returned documents are copied (or projected straight from the store).
+        match projection {
+            Some(p) => selected.map(|d| p.apply(d)).collect::<Result<_, _>>()?,
+            None => selected.cloned().collect(),
+        }
     };
     // With a limit no larger than the batch, everything fits in the first batch.
     let batch_size = match (batch_size, limit) {
@@ -146,9 +159,9 @@ pub(super) fn count(server: &Server, db: &str, body: &Document) -> Result<Docume
         .map(i64::unsigned_abs)
         .filter(|n| *n > 0);
     let store = read(&server.store);
-    let total = store.collection(db, coll).map_or(0, |c| {
-        c.documents().iter().filter(|d| filter.matches(d)).count()
-    });
+    let total = store
+        .collection(db, coll)
+        .map_or(0, |c| matching_positions(c, &filter).len());
     let mut n = total.saturating_sub(skip) as u64;
     if let Some(limit) = limit {
         n = n.min(limit);
@@ -161,13 +174,40 @@ pub(super) fn matching(store: &Store, db: &str, coll: &str, filter: &Filter) -> 
     store
         .collection(db, coll)
         .map(|c| {
-            c.documents()
-                .iter()
-                .filter(|d| filter.matches(d))
-                .cloned()
+            matching_positions(c, filter)
+                .into_iter()
+                .filter_map(|i| c.documents().get(i).cloned())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The positions of the documents of `collection` that match `filter`, ascending (so in
+/// insertion order).
+///
+/// When the filter requires `_id` to equal a value the `_id` index answers exactly (see
+/// [`id_lookup_is_exact`]), the only candidate is the indexed document, checked against
+/// the whole filter; otherwise every document is tested.
+pub(super) fn matching_positions(collection: &Collection, filter: &Filter) -> Vec<usize> {
+    if let Some(id) = filter.id_equality().filter(|id| id_lookup_is_exact(id)) {
+        return collection
+            .position_of_id(id)
+            .filter(|&i| {
+                collection
+                    .documents()
+                    .get(i)
+                    .is_some_and(|d| filter.matches(d))
+            })
+            .into_iter()
+            .collect();
+    }
+    collection
+        .documents()
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| filter.matches(d))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 pub(super) fn parse_filter(filter: Option<&Document>) -> Result<Filter, CommandError> {
@@ -200,14 +240,7 @@ fn update_one_statement(
     }
     let positions: Vec<usize> = store
         .collection(db, coll)
-        .map(|c| {
-            c.documents()
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| filter.matches(d))
-                .map(|(i, _)| i)
-                .collect()
-        })
+        .map(|c| matching_positions(c, &filter))
         .unwrap_or_default();
     let positions = if multi {
         positions
@@ -256,14 +289,7 @@ fn delete_statement(
     }
     let mut positions: Vec<usize> = store
         .collection(db, coll)
-        .map(|c| {
-            c.documents()
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| filter.matches(d))
-                .map(|(i, _)| i)
-                .collect()
-        })
+        .map(|c| matching_positions(c, &filter))
         .unwrap_or_default();
     if limit == 1 {
         positions.truncate(1);

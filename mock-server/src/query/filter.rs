@@ -94,6 +94,23 @@ impl Filter {
         }
     }
 
+    /// A value that `_id` must equal for a document to match: the first `_id: value` or
+    /// `_id: {$eq: value}` at the top level (including inside `$and`). A document that
+    /// matches the whole filter has an `_id` equal to it, so an index lookup by this value
+    /// finds every candidate, which the whole filter then checks.
+    pub fn id_equality(&self) -> Option<&Bson> {
+        match self {
+            Filter::And(parts) => parts.iter().find_map(Filter::id_equality),
+            Filter::Field { path, conditions } if path == "_id" => {
+                conditions.iter().find_map(|c| match c {
+                    Condition::Eq(v) => Some(v),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The equality conditions that an upsert copies into the new document: top-level
     /// `field: value` and `field: {$eq: value}`, including those inside `$and`.
     pub fn equalities(&self) -> Vec<(&str, &Bson)> {
