@@ -73,7 +73,7 @@ impl<'a> Reader<'a> {
             .bytes
             .iter()
             .position(|&b| b == 0)
-            .ok_or(WireError::Malformed("C-string without its terminating NUL"))?;
+            .ok_or_else(|| WireError::Malformed("C-string without its terminating NUL"))?;
         let text = self.take(nul).unwrap_or_default();
         self.take(1); // the NUL, present by the search above
         std::str::from_utf8(text).map_err(|_| WireError::Malformed("C-string is not UTF-8"))
@@ -130,7 +130,7 @@ pub(crate) fn patch_i32_length(buf: &mut [u8], at: usize, length: usize) -> Resu
     })?;
     let slot = buf
         .get_mut(at..at + 4)
-        .ok_or(WireError::Unencodable("length slot outside the buffer"))?;
+        .ok_or_else(|| WireError::Unencodable("length slot outside the buffer"))?;
     slot.copy_from_slice(&value.to_le_bytes());
     Ok(())
 }

@@ -42,6 +42,29 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max_message_size: usize,
 ) -> Result<Vec<u8>, WireError> {
+    let mut frame = Vec::new();
+    read_frame_into(r, max_message_size, &mut frame).await?;
+    Ok(frame)
+}
+
+/// Reads the raw bytes of one message (header included) into `frame`, replacing what it
+/// held: [`read_frame`] into a buffer the caller keeps, so that a connection reading
+/// message after message reuses one allocation.
+///
+/// The length is checked before anything else, and `frame` grows only as bytes arrive
+/// (at most 64 KiB ahead of them), whatever the header announces.
+///
+/// # Errors
+/// As [`read_frame`]. On an error `frame` holds whatever was read.
+///
+/// # Cancel safety
+/// Not cancel safe, as [`read_message`].
+pub async fn read_frame_into<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max_message_size: usize,
+    frame: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    frame.clear();
     let mut prefix = [0u8; 4];
     let got = read_full(r, &mut prefix).await?;
     match got {
@@ -50,22 +73,35 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         _ => return Err(WireError::Truncated { expected: 4, got }),
     }
     let length = header::check_length(i32::from_le_bytes(prefix), max_message_size)?;
-    let mut frame = Vec::with_capacity(length.min(INITIAL_READ_CAPACITY));
     frame.extend_from_slice(&prefix);
-    // `length >= 16` was checked, so the subtraction cannot underflow.
-    let rest = (length - prefix.len()) as u64;
-    (&mut *r).take(rest).read_to_end(&mut frame).await?;
-    if frame.len() < length {
-        return Err(WireError::Truncated {
-            expected: length,
-            got: frame.len(),
-        });
+    while frame.len() < length {
+        // Room for the rest, but never more than one step ahead of the bytes received.
+        let filled = frame.len();
+        let step = (length - filled).min(INITIAL_READ_CAPACITY);
+        frame.resize(filled + step, 0);
+        let n = match r.read(&mut frame[filled..]).await {
+            Ok(n) => n,
+            Err(err) => {
+                frame.truncate(filled);
+                return Err(err.into());
+            }
+        };
+        frame.truncate(filled + n);
+        if n == 0 {
+            return Err(WireError::Truncated {
+                expected: length,
+                got: filled,
+            });
+        }
     }
-    debug_assert_eq!(frame.len(), length, "take() stops at the declared length");
-    Ok(frame)
+    debug_assert_eq!(frame.len(), length, "reads stop at the declared length");
+    Ok(())
 }
 
 /// Encodes and writes one message, then flushes.
+///
+/// The message is encoded into one buffer and written whole: one write call on a socket
+/// for a message that fits its send buffer.
 ///
 /// # Errors
 /// [`WireError::Io`] on a stream error; encoding errors as [`Message::try_encode`].
@@ -78,8 +114,27 @@ pub async fn write_message<W: AsyncWrite + Unpin>(
     request_id: i32,
     response_to: i32,
 ) -> Result<(), WireError> {
-    let bytes = message.try_encode(request_id, response_to)?;
-    w.write_all(&bytes).await?;
+    write_message_with(w, message, request_id, response_to, &mut Vec::new()).await
+}
+
+/// [`write_message`], encoding into `buf` (cleared first), a buffer the caller keeps so
+/// that a connection writing message after message reuses one allocation.
+///
+/// # Errors
+/// As [`write_message`].
+///
+/// # Cancel safety
+/// Not cancel safe, as [`write_message`].
+pub async fn write_message_with<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    message: &Message,
+    request_id: i32,
+    response_to: i32,
+    buf: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    buf.clear();
+    message.encode_into(buf, request_id, response_to)?;
+    w.write_all(buf).await?;
     w.flush().await?;
     Ok(())
 }
@@ -131,6 +186,37 @@ mod tests {
             matches!(end, Err(WireError::ConnectionClosed)),
             "clean close between messages"
         );
+    }
+
+    #[tokio::test]
+    async fn frames_reuse_one_buffer() {
+        // Messages of different sizes, read one after the other into the same buffer and
+        // written from the same buffer: each read replaces the previous frame whole.
+        let big = Message::Msg(OpMsg::command(
+            doc! { "insert": "c", "blob": "x".repeat(100_000), "$db": "db" },
+        ));
+        let (mut client, mut server) = duplex(1024);
+        let messages = [ping(), big.clone(), ping()];
+        let sent = messages.clone();
+        let writer = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            for (id, message) in (1..).zip(&sent) {
+                write_message_with(&mut client, message, id, 0, &mut buf)
+                    .await
+                    .unwrap();
+                assert_eq!(buf, message.encode(id, 0), "buf holds the last message");
+            }
+        });
+        let mut frame = vec![0xEE; 3];
+        for (id, message) in (1..).zip(&messages) {
+            read_frame_into(&mut server, DEFAULT_MAX_MESSAGE_SIZE, &mut frame)
+                .await
+                .unwrap();
+            assert_eq!(frame, message.encode(id, 0));
+        }
+        writer.await.unwrap();
+        let end = read_frame_into(&mut server, DEFAULT_MAX_MESSAGE_SIZE, &mut frame).await;
+        assert!(matches!(end, Err(WireError::ConnectionClosed)));
     }
 
     #[tokio::test]

@@ -50,6 +50,6 @@ pub mod message;
 
 pub use client::{ClientError, Connection, HelloReply, TcpConnection, WireConfig, WireManager};
 pub use error::WireError;
-pub use framing::{read_frame, read_message, write_message};
+pub use framing::{read_frame, read_frame_into, read_message, write_message, write_message_with};
 pub use limits::DEFAULT_MAX_MESSAGE_SIZE;
 pub use message::{Header, Message, MsgFlags, OpCode, OpMsg, OpQuery, OpReply, Section};

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::client::hello::{check_ok, hello_command, HelloReply};
 use crate::error::ClientError;
-use crate::framing::{read_message, write_message};
+use crate::framing::{read_frame_into, write_message_with};
 use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::message::{Header, Message, MsgFlags, OpMsg};
 
@@ -17,10 +17,19 @@ use crate::message::{Header, Message, MsgFlags, OpMsg};
 /// Requests and replies strictly alternate; the connection has no background task. After
 /// any error other than [`ClientError::Command`] the stream may be out of step: drop the
 /// connection (see [`ClientError::is_network_error`]).
+///
+/// Each request is encoded into one buffer and written with one write call; each reply
+/// is read into one buffer. Both buffers belong to the connection and are reused, so a
+/// round trip allocates nothing for the bytes on the wire (a buffer that grew past
+/// [`RETAINED_BUFFER_MAX`] for a large message is released afterwards).
 #[derive(Debug)]
 pub struct Connection<S> {
     /// The transport.
     stream: S,
+    /// The encoding of the last request sent (scratch, reused).
+    write_buf: Vec<u8>,
+    /// The bytes of the last message read (scratch, reused).
+    read_buf: Vec<u8>,
     /// The id of the next request; positive, and never reused until it wraps.
     next_request_id: i32,
     /// The server's hello reply, once the handshake ran.
@@ -34,6 +43,8 @@ impl<S> Connection<S> {
     pub fn new(stream: S) -> Self {
         Connection {
             stream,
+            write_buf: Vec::new(),
+            read_buf: Vec::new(),
             next_request_id: 1,
             hello: None,
             operation_timeout: None,
@@ -59,6 +70,15 @@ impl<S> Connection<S> {
     /// Gives the transport back.
     pub fn into_inner(self) -> S {
         self.stream
+    }
+
+    /// Releases a scratch buffer that a large message grew past [`RETAINED_BUFFER_MAX`].
+    fn trim_buffers(&mut self) {
+        for buf in [&mut self.write_buf, &mut self.read_buf] {
+            if buf.capacity() > RETAINED_BUFFER_MAX {
+                *buf = Vec::new();
+            }
+        }
     }
 
     fn take_request_id(&mut self) -> i32 {
@@ -117,7 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let limit = self.operation_timeout;
         bounded(limit, async {
             let request_id = self.send_now(&Message::Msg(request)).await?;
-            let (header, reply) = read_message(&mut self.stream, DEFAULT_MAX_MESSAGE_SIZE).await?;
+            let (header, reply) = self.read_now().await?;
             if header.response_to != request_id {
                 return Err(ClientError::Protocol(format!(
                     "reply answers request {} but request {request_id} was sent",
@@ -150,18 +170,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// [`ClientError::Wire`] or [`ClientError::Timeout`].
     pub async fn receive(&mut self) -> Result<(Header, Message), ClientError> {
         let limit = self.operation_timeout;
-        bounded(limit, async {
-            Ok(read_message(&mut self.stream, DEFAULT_MAX_MESSAGE_SIZE).await?)
-        })
-        .await
+        bounded(limit, self.read_now()).await
     }
 
     async fn send_now(&mut self, message: &Message) -> Result<i32, ClientError> {
         let request_id = self.take_request_id();
-        write_message(&mut self.stream, message, request_id, 0).await?;
+        let written = write_message_with(
+            &mut self.stream,
+            message,
+            request_id,
+            0,
+            &mut self.write_buf,
+        )
+        .await;
+        self.trim_buffers();
+        written?;
         Ok(request_id)
     }
+
+    async fn read_now(&mut self) -> Result<(Header, Message), ClientError> {
+        let read = read_frame_into(
+            &mut self.stream,
+            DEFAULT_MAX_MESSAGE_SIZE,
+            &mut self.read_buf,
+        )
+        .await;
+        let decoded = read.and_then(|()| Message::decode(&self.read_buf, DEFAULT_MAX_MESSAGE_SIZE));
+        self.trim_buffers();
+        Ok(decoded?)
+    }
 }
+
+/// The largest scratch buffer a [`Connection`] keeps between messages; one grown past it
+/// for a larger message is freed once that message is done.
+pub const RETAINED_BUFFER_MAX: usize = 64 * 1024;
 
 /// Runs `operation` under `limit`, if there is one.
 pub(crate) async fn bounded<T>(

@@ -27,9 +27,13 @@ impl Header {
     /// [`WireError::ShortHeader`] if `bytes` has fewer than 16 bytes. The fields are not
     /// validated; see [`Header::length`].
     pub fn decode(bytes: &[u8]) -> Result<Header, WireError> {
-        let mut r = Reader::new(bytes.get(..Self::LEN).ok_or(WireError::ShortHeader)?);
+        let mut r = Reader::new(
+            bytes
+                .get(..Self::LEN)
+                .ok_or_else(|| WireError::ShortHeader)?,
+        );
         // Four reads of four bytes from a slice of exactly sixteen cannot run out.
-        let mut field = || r.i32().ok_or(WireError::ShortHeader);
+        let mut field = || r.i32().ok_or_else(|| WireError::ShortHeader);
         Ok(Header {
             message_length: field()?,
             request_id: field()?,

@@ -63,28 +63,46 @@ impl Message {
     /// the wire format cannot carry, [`WireError::Oversized`] past `i32::MAX` bytes.
     pub fn try_encode(&self, request_id: i32, response_to: i32) -> Result<Vec<u8>, WireError> {
         let mut buf = Vec::with_capacity(256);
+        self.encode_into(&mut buf, request_id, response_to)?;
+        Ok(buf)
+    }
+
+    /// Encodes the whole message, header included, appending it to `buf`: as
+    /// [`Message::try_encode`], into a buffer the caller keeps and reuses (a connection
+    /// that encodes every request into the same buffer allocates nothing per message).
+    ///
+    /// # Errors
+    /// As [`Message::try_encode`]; `buf` may then hold part of the message after what it
+    /// held before.
+    pub fn encode_into(
+        &self,
+        buf: &mut Vec<u8>,
+        request_id: i32,
+        response_to: i32,
+    ) -> Result<(), WireError> {
+        let start = buf.len();
         Header {
             message_length: 0, // patched below, once the length is known
             request_id,
             response_to,
             op_code: self.op_code().raw(),
         }
-        .encode(&mut buf);
+        .encode(buf);
         match self {
-            Message::Msg(msg) => msg.encode_body(&mut buf)?,
-            Message::Query(query) => query.encode_body(&mut buf)?,
-            Message::Reply(reply) => reply.encode_body(&mut buf)?,
+            Message::Msg(msg) => msg.encode_body(buf)?,
+            Message::Query(query) => query.encode_body(buf)?,
+            Message::Reply(reply) => reply.encode_body(buf)?,
         }
         let checksum =
             matches!(self, Message::Msg(msg) if msg.flags.contains(MsgFlags::CHECKSUM_PRESENT));
-        let length = buf.len() + if checksum { 4 } else { 0 };
-        crate::codec::patch_i32_length(&mut buf, 0, length)?;
+        let length = buf.len() - start + if checksum { 4 } else { 0 };
+        crate::codec::patch_i32_length(buf, start, length)?;
         if checksum {
-            let crc = crate::checksum::crc32c(&buf);
-            crate::codec::put_u32(&mut buf, crc);
+            let crc = crate::checksum::crc32c(&buf[start..]);
+            crate::codec::put_u32(buf, crc);
         }
-        debug_assert_eq!(buf.len(), length, "messageLength counts every byte");
-        Ok(buf)
+        debug_assert_eq!(buf.len() - start, length, "messageLength counts every byte");
+        Ok(())
     }
 
     /// Decodes one whole message: `bytes` must hold exactly `messageLength` bytes.

@@ -145,7 +145,7 @@ impl OpMsg {
                 } => sequences.push((identifier, documents)),
             }
         }
-        let mut command = body.ok_or(WireError::BadSection("no body section (kind 0)"))?;
+        let mut command = body.ok_or_else(|| WireError::BadSection("no body section (kind 0)"))?;
         for (identifier, documents) in sequences {
             if command.contains_key(&identifier) {
                 return Err(WireError::DuplicateField(identifier));
@@ -161,22 +161,24 @@ impl OpMsg {
     pub(crate) fn decode(message: &[u8]) -> Result<OpMsg, WireError> {
         let after_header = message
             .get(super::Header::LEN..)
-            .ok_or(WireError::ShortHeader)?;
+            .ok_or_else(|| WireError::ShortHeader)?;
         let mut r = Reader::new(after_header);
         let bits = r
             .u32()
-            .ok_or(WireError::Malformed("OP_MSG without flagBits"))?;
+            .ok_or_else(|| WireError::Malformed("OP_MSG without flagBits"))?;
         let flags = MsgFlags::from_bits(bits)?;
         let (sections, checksum) = if flags.contains(MsgFlags::CHECKSUM_PRESENT) {
             let covered_len = message
                 .len()
                 .checked_sub(4)
                 .filter(|&len| len >= super::Header::LEN + 4)
-                .ok_or(WireError::Malformed(
-                    "checksumPresent set but no room for a checksum",
-                ))?;
+                .ok_or_else(|| {
+                    WireError::Malformed("checksumPresent set but no room for a checksum")
+                })?;
             let (covered, tail) = message.split_at(covered_len);
-            let stored = Reader::new(tail).u32().ok_or(WireError::ChecksumMismatch)?;
+            let stored = Reader::new(tail)
+                .u32()
+                .ok_or_else(|| WireError::ChecksumMismatch)?;
             if crate::checksum::crc32c(covered) != stored {
                 return Err(WireError::ChecksumMismatch);
             }
@@ -233,7 +235,7 @@ fn decode_sections(bytes: &[u8]) -> Result<Vec<Section>, WireError> {
         }
         let kind = r
             .u8()
-            .ok_or(WireError::BadSection("missing section kind"))?;
+            .ok_or_else(|| WireError::BadSection("missing section kind"))?;
         let section = match kind {
             0 => {
                 bodies += 1;
@@ -256,14 +258,14 @@ fn decode_sections(bytes: &[u8]) -> Result<Vec<Section>, WireError> {
 fn decode_sequence(r: &mut Reader<'_>, documents: &mut usize) -> Result<Section, WireError> {
     let size = r
         .i32()
-        .ok_or(WireError::BadSection("sequence size cut off"))?;
+        .ok_or_else(|| WireError::BadSection("sequence size cut off"))?;
     let content_len = usize::try_from(size)
         .ok()
         .and_then(|size| size.checked_sub(4))
-        .ok_or(WireError::BadSection("sequence size below 4"))?;
+        .ok_or_else(|| WireError::BadSection("sequence size below 4"))?;
     let content = r
         .take(content_len)
-        .ok_or(WireError::BadSection("sequence size overruns the message"))?;
+        .ok_or_else(|| WireError::BadSection("sequence size overruns the message"))?;
     let mut s = Reader::new(content);
     let identifier = s
         .cstring()

@@ -369,3 +369,20 @@ fn unencodable_messages_are_errors_not_panics() {
         Err(WireError::Unencodable(_))
     ));
 }
+
+#[test]
+fn encode_into_appends_the_same_bytes_as_try_encode() {
+    // After existing bytes, the length and the checksum cover only the new message.
+    let mut checked = insert();
+    checked.flags = MsgFlags::CHECKSUM_PRESENT;
+    for message in [ping(), Message::Msg(insert()), Message::Msg(checked)] {
+        let alone = message.try_encode(9, 4).unwrap();
+        let mut buf = b"earlier bytes".to_vec();
+        message.encode_into(&mut buf, 9, 4).unwrap();
+        assert_eq!(&buf[..13], b"earlier bytes");
+        assert_eq!(&buf[13..], alone.as_slice());
+        let (header, decoded) = Message::decode(&buf[13..], DEFAULT_MAX_MESSAGE_SIZE).unwrap();
+        assert_eq!((header.request_id, header.response_to), (9, 4));
+        assert_eq!(decoded.op_code(), message.op_code());
+    }
+}
