@@ -29,6 +29,11 @@ pub trait AsyncPool: Clone + Send + Sync + 'static {
     /// `black_box` in between).
     fn cycle(&self) -> impl Future<Output = ()> + Send;
 
+    /// Like [`AsyncPool::cycle`], but the connection is held across one
+    /// `tokio::task::yield_now()`, so that with more tasks than connections the pool is
+    /// truly exhausted and every checkout waits in the queue for a hand-off.
+    fn cycle_held(&self) -> impl Future<Output = ()> + Send;
+
     /// Creates every connection: checks [`POOL_SIZE`] out at once, then returns them.
     fn fill(&self) -> impl Future<Output = ()> + Send;
 }
@@ -69,6 +74,13 @@ impl Poolcheck {
 impl AsyncPool for Poolcheck {
     async fn cycle(&self) {
         let conn = self.0.check_out().await.expect("poolcheck checkout");
+        black_box(&conn.0);
+        drop(conn);
+    }
+
+    async fn cycle_held(&self) {
+        let conn = self.0.check_out().await.expect("poolcheck checkout");
+        tokio::task::yield_now().await;
         black_box(&conn.0);
         drop(conn);
     }
@@ -129,6 +141,13 @@ impl Deadpool {
 impl AsyncPool for Deadpool {
     async fn cycle(&self) {
         let conn = self.0.get().await.expect("deadpool get");
+        black_box(&conn.0);
+        drop(conn);
+    }
+
+    async fn cycle_held(&self) {
+        let conn = self.0.get().await.expect("deadpool get");
+        tokio::task::yield_now().await;
         black_box(&conn.0);
         drop(conn);
     }
@@ -197,6 +216,13 @@ impl AsyncPool for Bb8 {
         drop(conn);
     }
 
+    async fn cycle_held(&self) {
+        let conn = self.0.get().await.expect("bb8 get");
+        tokio::task::yield_now().await;
+        black_box(&conn.0);
+        drop(conn);
+    }
+
     async fn fill(&self) {
         let mut held = Vec::new();
         for _ in 0..POOL_SIZE {
@@ -256,6 +282,13 @@ impl Mobc {
 impl AsyncPool for Mobc {
     async fn cycle(&self) {
         let conn = self.0.get().await.expect("mobc get");
+        black_box(&conn.0);
+        drop(conn);
+    }
+
+    async fn cycle_held(&self) {
+        let conn = self.0.get().await.expect("mobc get");
+        tokio::task::yield_now().await;
         black_box(&conn.0);
         drop(conn);
     }
@@ -346,6 +379,13 @@ impl SemaphorePool {
 impl AsyncPool for SemaphorePool {
     async fn cycle(&self) {
         let conn = self.get().await;
+        black_box(&conn.connection().0);
+        drop(conn);
+    }
+
+    async fn cycle_held(&self) {
+        let conn = self.get().await;
+        tokio::task::yield_now().await;
         black_box(&conn.connection().0);
         drop(conn);
     }
