@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sim::{Invariant, ReplayToken, SweepConfig};
+use sim::{Check, Invariant, ReplayToken};
 
 /// Flags of `poolcheck sim` (and of `poolcheck` with no subcommand).
 #[derive(Debug, Clone, Args)]
@@ -116,16 +116,26 @@ fn replay(args: &SimArgs, token: &ReplayToken) -> ExitCode {
 }
 
 fn sweep(args: &SimArgs) -> ExitCode {
-    let config = SweepConfig {
-        seeds: args.seeds,
-        first_seed: args.first_seed,
-        pool: args.pool.clone(),
-        scenario: args.scenario.clone(),
-        jobs: args.jobs.max(1),
-        shard: args.shard,
-        shrink: !args.no_shrink,
-        trace_dir: args.trace.clone(),
+    // The built-in pools go through the same public path as anyone's: a `sim::Check`.
+    let entry = match sim::pools::find(&args.pool) {
+        Ok(entry) => entry,
+        Err(e) => {
+            eprintln!("poolcheck sim: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let mut check = Check::pool(entry)
+        .scenarios([args.scenario.as_str()])
+        .seeds(args.seeds)
+        .first_seed(args.first_seed)
+        .jobs(args.jobs.max(1))
+        .shard(args.shard.0, args.shard.1)
+        .shrink(!args.no_shrink)
+        .ignore_env()
+        .cli_replay_lines();
+    if let Some(dir) = &args.trace {
+        check = check.trace_dir(dir);
+    }
     let bar = if args.no_progress || args.json {
         ProgressBar::hidden()
     } else {
@@ -135,7 +145,7 @@ fn sweep(args: &SimArgs) -> ExitCode {
         "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} seeds {msg}",
     );
     bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let result = sim::sweep(&config, |p| {
+    let mut result = check.run_with_progress(|_, p| {
         bar.set_length(p.total);
         bar.set_position(p.done);
         if p.failed > 0 {
@@ -143,12 +153,13 @@ fn sweep(args: &SimArgs) -> ExitCode {
         }
     });
     bar.finish_and_clear();
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("poolcheck sim: {e}");
-            return ExitCode::from(2);
-        }
+    if let Some(e) = result.error {
+        eprintln!("poolcheck sim: {e}");
+        return ExitCode::from(2);
+    }
+    let Some(report) = result.sweeps.pop() else {
+        eprintln!("poolcheck sim: the sweep produced no report");
+        return ExitCode::from(2);
     };
     if args.json {
         match serde_json::to_string_pretty(&report) {
@@ -172,6 +183,10 @@ fn sweep(args: &SimArgs) -> ExitCode {
         );
         println!("  checkouts          {}", report.checkouts);
         println!("  faults injected    {}", report.faults);
+        println!(
+            "  determinism        {} seed(s) run twice and compared",
+            report.determinism_checked
+        );
         println!("  violations (seeds failing, by first violated invariant):");
         for inv in Invariant::ALL {
             let n = report.violations.get(&inv).copied().unwrap_or(0);
@@ -197,6 +212,9 @@ fn sweep(args: &SimArgs) -> ExitCode {
                     "shrunk ({} faults, {} clients, {} ops): {}",
                     s.faults, s.clients, s.ops, s.replay
                 );
+            }
+            for v in f.violations.iter().skip(1) {
+                println!("  and: {v}");
             }
             for file in &f.trace_files {
                 println!("trace: {}", file.display());

@@ -14,13 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut failing = 0;
         let mut by: std::collections::BTreeMap<sim::Invariant, u32> = Default::default();
         for seed in 1..=n {
-            let report = run(&RunConfig {
-                seed,
-                pool,
-                scenario: scenario.clone(),
-                filter: Default::default(),
-                keep_trace: false,
-            })?;
+            let report = run(&RunConfig::new(pool, scenario.clone(), seed))?;
             if let Some(v) = report.violation {
                 failing += 1;
                 *by.entry(v.invariant).or_default() += 1;

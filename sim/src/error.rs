@@ -65,6 +65,21 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// A `POOLCHECK_*` environment variable that does not parse.
+    #[error("environment variable {name}={value:?}: {reason}")]
+    BadEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A check with no scenario to run.
+    #[error(
+        "the check names no scenario; known scenarios: standard, zombie, calm, smoke, smoke-zombie"
+    )]
+    NoScenario,
     /// A sweep's shard is malformed.
     #[error("bad shard {index}/{count}: the index must be below the count")]
     BadShard {

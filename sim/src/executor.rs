@@ -64,7 +64,7 @@ pub struct Budget {
     pub time_max: Duration,
 }
 
-/// A task that panicked (the oracle reports it as an ERR violation).
+/// A task that panicked (the oracle reports it as a PANIC violation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskPanic {
     /// The task.
@@ -395,8 +395,17 @@ impl Executor {
             if let Some(state) = self.shared.lock().task_state.get_mut(id as usize) {
                 *state = DONE;
             }
-            // Dropped here, outside every lock: its destructors may wake or spawn.
-            drop(task);
+            // Dropped here, outside every lock: its destructors may wake or spawn, or
+            // panic (the pool's drop code runs here too).
+            let kind = task.kind;
+            if let Err(message) = catch_quietly(move || drop(task)) {
+                self.panics.push(TaskPanic {
+                    task: TaskId(id),
+                    kind,
+                    at: now,
+                    message: format!("while dropping the finished task: {message}"),
+                });
+            }
         } else if let Some(slot) = self.tasks.get_mut(id as usize) {
             *slot = Some(task);
         }
@@ -508,16 +517,39 @@ impl Executor {
         Ok(Advance::To(at))
     }
 
-    /// Drops every task (in id order) while the time bridge is still alive.
+    /// Drops every task (in id order) while the time bridge is still alive. A task whose
+    /// drop panics is recorded (see [`Executor::take_panics`]); the others are still
+    /// dropped.
     pub fn shutdown(&mut self) {
+        let now = self.now();
         let tasks = std::mem::take(&mut self.tasks);
-        drop(tasks);
+        for (id, task) in tasks.into_iter().enumerate() {
+            let Some(task) = task else { continue };
+            let kind = task.kind;
+            if let Err(message) = catch_quietly(move || drop(task)) {
+                self.panics.push(TaskPanic {
+                    task: TaskId(id as u64),
+                    kind,
+                    at: now,
+                    message: format!("while dropping the task at shutdown: {message}"),
+                });
+            }
+        }
         loop {
             let spawned = std::mem::take(&mut self.shared.lock().spawned);
             if spawned.is_empty() {
                 break;
             }
-            drop(spawned);
+            for (id, future, kind) in spawned {
+                if let Err(message) = catch_quietly(move || drop(future)) {
+                    self.panics.push(TaskPanic {
+                        task: TaskId(id),
+                        kind,
+                        at: now,
+                        message: format!("while dropping the task at shutdown: {message}"),
+                    });
+                }
+            }
         }
         let mut core = self.shared.lock();
         core.heap.clear();
@@ -551,6 +583,16 @@ pub fn quiet_task_panics() {
             }
         }));
     });
+}
+
+/// Runs `f` (code of the pool under test, called by the harness outside any task) with
+/// its panic caught and kept quiet like a task's (see [`quiet_task_panics`]): `Err` holds
+/// the panic message.
+pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    let was = IN_TASK.with(|flag| flag.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_TASK.with(|flag| flag.set(was));
+    result.map_err(|payload| panic_message(payload.as_ref()))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -65,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod check;
 pub mod error;
 pub mod executor;
 pub mod faults;
@@ -88,12 +89,20 @@ pub mod trace;
 pub mod workload;
 pub mod zoo;
 
+pub use check::{
+    Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_REPLAY, ENV_SEEDS, ENV_TRACE,
+};
 pub use error::SimError;
 pub use executor::{SimRuntime, TaskId};
 pub use manager::{SimConnection, SimManager};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
-pub use pool_under_test::{CheckoutFailure, Lease, PoolEvent, PoolStatus, PoolUnderTest};
-pub use run::RunReport;
-pub use sweep::{replay, sweep, Failure, ReplayReport, SweepConfig, SweepProgress, SweepReport};
+pub use pool_under_test::{
+    BuildFn, Capabilities, CheckoutFailure, EventSink, Lease, LeaseInner, PoolEvent, PoolFactory,
+    PoolParams, PoolStatus, PoolUnderTest, StatusCounters,
+};
+pub use run::{RunConfig, RunReport};
+pub use sweep::{
+    replay, sweep, Failure, ReplayReport, ShrunkFailure, SweepConfig, SweepProgress, SweepReport,
+};
 pub use token::ReplayToken;

@@ -287,5 +287,102 @@ pub trait PoolUnderTest: Send + Sync {
     }
 }
 
-/// Builds a pool from its parameters.
-pub type PoolFactory = fn(PoolParams) -> Result<Arc<dyn PoolUnderTest>, String>;
+/// A plain function that builds a pool (what the built-in registry holds).
+pub type BuildFn = fn(PoolParams) -> Result<Arc<dyn PoolUnderTest>, String>;
+
+impl<T: PoolUnderTest + ?Sized> PoolUnderTest for Arc<T> {
+    fn check_out(&self, deadline: Duration) -> BoxFuture<Result<Lease, CheckoutFailure>> {
+        (**self).check_out(deadline)
+    }
+
+    fn check_in(&self, lease: Lease) {
+        (**self).check_in(lease);
+    }
+
+    fn clear(&self, interrupt_in_use: bool) {
+        (**self).clear(interrupt_in_use);
+    }
+
+    fn ready(&self) {
+        (**self).ready();
+    }
+
+    fn close(&self) {
+        (**self).close();
+    }
+
+    fn status(&self) -> Option<PoolStatus> {
+        (**self).status()
+    }
+
+    fn checkout_bound(&self) -> Option<Duration> {
+        (**self).checkout_bound()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+}
+
+type BuildBox = dyn Fn(PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> + Send + Sync;
+
+/// A named way to build a pool under test: what every run, sweep, shrink and replay is
+/// given. Cheap to clone (the closure is shared).
+///
+/// Made from any closure `Fn(PoolParams) -> Result<P, E>` where `P` is the pool's
+/// adapter and `E` says why it could not be built; the closure may capture the pool's own
+/// configuration. [`Check::new`](crate::Check::new) makes one; the built-in pools are
+/// made the same way (see [`crate::pools`]).
+#[derive(Clone)]
+pub struct PoolFactory {
+    name: Arc<str>,
+    build: Arc<BuildBox>,
+}
+
+impl PoolFactory {
+    /// A factory called `name` that builds pools with `build`.
+    pub fn new<F, P, E>(name: impl Into<String>, build: F) -> PoolFactory
+    where
+        F: Fn(PoolParams) -> Result<P, E> + Send + Sync + 'static,
+        P: PoolUnderTest + 'static,
+        E: std::fmt::Display,
+    {
+        let build = move |params: PoolParams| -> Result<Arc<dyn PoolUnderTest>, String> {
+            match build(params) {
+                Ok(pool) => Ok(Arc::new(pool)),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        PoolFactory {
+            name: Arc::from(name.into()),
+            build: Arc::new(build),
+        }
+    }
+
+    /// The same factory under another name.
+    pub fn renamed(mut self, name: impl Into<String>) -> PoolFactory {
+        self.name = Arc::from(name.into());
+        self
+    }
+
+    /// The pool's name (in reports and replay lines).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Builds one pool.
+    ///
+    /// # Errors
+    /// Why the pool could not be built, as its factory said.
+    pub fn build(&self, params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
+        (self.build)(params)
+    }
+}
+
+impl std::fmt::Debug for PoolFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolFactory")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -95,6 +95,11 @@ impl Recorder {
         *traced = oracle.violations().len();
     }
 
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.runtime.now()
+    }
+
     /// Sets the pool's own checkout bound.
     pub fn set_checkout_bound(&self, bound: Option<Duration>) {
         self.lock().oracle.set_checkout_bound(bound);

@@ -12,14 +12,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::SimError;
-use crate::executor::{Advance, Budget, Executor, TaskKind};
+use crate::executor::{catch_quietly, Advance, Budget, Executor, TaskKind, TaskPanic};
 use crate::faults;
 use crate::manager::SimManager;
 use crate::net::SimNet;
-use crate::oracle::{Oracle, OracleConfig, Violation};
+use crate::oracle::{Invariant, Oracle, OracleConfig, Violation};
 use crate::plan::{Plan, PlanFilter, Scenario};
-use crate::pool_under_test::{PoolParams, PoolUnderTest};
-use crate::pools::PoolEntry;
+use crate::pool_under_test::{PoolFactory, PoolParams, PoolStatus, PoolUnderTest};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
 use crate::trace::TraceRecord;
@@ -37,13 +36,31 @@ pub struct RunConfig {
     /// The seed.
     pub seed: u64,
     /// The pool.
-    pub pool: &'static PoolEntry,
+    pub pool: PoolFactory,
     /// The scenario.
     pub scenario: Scenario,
     /// What of the plan to keep (shrinking).
     pub filter: PlanFilter,
     /// Keep the trace records (for files); the hash is always computed.
     pub keep_trace: bool,
+    /// Keep running after the first violation and report every one (a bug that hides
+    /// behind an earlier finding is still seen); by default a run stops at its first.
+    pub all_violations: bool,
+}
+
+impl RunConfig {
+    /// Seed `seed` of `scenario` with `pool`: the whole plan, no trace records, stop at
+    /// the first violation.
+    pub fn new(pool: impl Into<PoolFactory>, scenario: Scenario, seed: u64) -> RunConfig {
+        RunConfig {
+            seed,
+            pool: pool.into(),
+            scenario,
+            filter: PlanFilter::default(),
+            keep_trace: false,
+            all_violations: false,
+        }
+    }
 }
 
 /// What a run found.
@@ -53,6 +70,9 @@ pub struct RunReport {
     pub seed: u64,
     /// The first violation, if any.
     pub violation: Option<Violation>,
+    /// Every violation recorded (only the first unless the run kept going, see
+    /// [`RunConfig::all_violations`]).
+    pub violations: Vec<Violation>,
     /// The trace hash (same seed and filter ⇒ same hash).
     pub trace_hash: u64,
     /// Trace records appended.
@@ -74,6 +94,45 @@ pub struct RunReport {
     /// The records, if kept.
     #[serde(skip)]
     pub records: Vec<TraceRecord>,
+}
+
+impl RunReport {
+    /// The report of a run that the harness had to abandon because code of the pool under
+    /// test panicked where no task could catch it (the run is judged PANIC).
+    pub(crate) fn abandoned(seed: u64, message: String) -> RunReport {
+        let violation = Violation {
+            invariant: Invariant::Panic,
+            at: Duration::ZERO,
+            message: format!("the run was abandoned: {message}"),
+        };
+        RunReport {
+            seed,
+            violation: Some(violation.clone()),
+            violations: vec![violation],
+            trace_hash: 0,
+            trace_len: 0,
+            simulated: Duration::ZERO,
+            steps: 0,
+            checkouts: 0,
+            faults: 0,
+            clients: 0,
+            ops: 0,
+            planned_faults: 0,
+            records: Vec::new(),
+        }
+    }
+}
+
+/// Runs one seed like [`run`], and turns a panic that escapes every task (for example
+/// in code the harness calls while tearing the world down) into a PANIC verdict.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_guarded(config: &RunConfig) -> Result<RunReport, SimError> {
+    match catch_quietly(|| run(config)) {
+        Ok(result) => result,
+        Err(message) => Ok(RunReport::abandoned(config.seed, message)),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,18 +178,36 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         recorder.clone(),
     );
     let manager = SimManager::new(net.clone(), runtime.clone(), recorder.clone());
-    let pool: Arc<dyn PoolUnderTest> = (config.pool.factory)(PoolParams {
+    let params = PoolParams {
         options: options.clone(),
         manager,
         runtime: runtime.clone(),
         sink: recorder.clone(),
-    })
-    .map_err(|reason| SimError::PoolBuild {
-        pool: config.pool.name.to_string(),
+    };
+    let built = match catch_quietly(|| config.pool.build(params)) {
+        Ok(built) => built,
+        Err(message) => {
+            // The pool panicked while being built: a verdict, not an error.
+            recorder.panicked(&TaskPanic {
+                task: crate::TaskId(u64::MAX),
+                kind: TaskKind::Harness,
+                at: executor.now(),
+                message: format!("building the pool: {message}"),
+            });
+            return Ok(finish(config, &plan, &recorder, &mut executor, None));
+        }
+    };
+    let pool: Arc<dyn PoolUnderTest> = built.map_err(|reason| SimError::PoolBuild {
+        pool: config.pool.name().to_string(),
         reason,
     })?;
-    recorder.set_checkout_bound(pool.checkout_bound());
-    recorder.set_capabilities(pool.capabilities());
+    let declared = guarded(&recorder, "checkout_bound", || {
+        (pool.checkout_bound(), pool.capabilities())
+    });
+    if let Some((bound, capabilities)) = declared {
+        recorder.set_checkout_bound(bound);
+        recorder.set_capabilities(capabilities);
+    }
 
     let ctx = Ctx {
         pool: pool.clone(),
@@ -148,27 +225,81 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
     let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
     runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
 
-    drive(&mut executor, &ctx, &options)?;
+    drive(&mut executor, &ctx, &options, config.all_violations)?;
+    drop(ctx);
+    Ok(finish(config, &plan, &recorder, &mut executor, Some(pool)))
+}
 
+/// Ends a run: stops the recording, tears the world down (catching panics of the pool's
+/// drop code, which become PANIC violations) and builds the report.
+fn finish(
+    config: &RunConfig,
+    plan: &Plan,
+    recorder: &Recorder,
+    executor: &mut Executor,
+    pool: Option<Arc<dyn PoolUnderTest>>,
+) -> RunReport {
     let recording = recorder.finish();
-    let report = RunReport {
+    let mut violations = recording.violations;
+    let simulated = executor.now();
+    let steps = executor.steps();
+    let mut teardown: Vec<String> = Vec::new();
+    if let Some(pool) = pool {
+        if let Err(message) = catch_quietly(move || drop(pool)) {
+            teardown.push(format!("dropping the pool: {message}"));
+        }
+    }
+    executor.shutdown();
+    teardown.extend(
+        executor
+            .take_panics()
+            .into_iter()
+            .map(|p| format!("task {} ({:?}) {}", p.task.0, p.kind, p.message)),
+    );
+    if config.all_violations || violations.is_empty() {
+        violations.extend(teardown.into_iter().map(|message| Violation {
+            invariant: Invariant::Panic,
+            at: simulated,
+            message,
+        }));
+    }
+    RunReport {
         seed: config.seed,
-        violation: recording.violations.first().cloned(),
+        violation: violations.first().cloned(),
+        violations,
         trace_hash: recording.trace.hash(),
         trace_len: recording.trace.len(),
-        simulated: executor.now(),
-        steps: executor.steps(),
+        simulated,
+        steps,
         checkouts: recording.checkouts,
         faults: recording.faults,
         clients: plan.clients.len(),
         ops: plan.op_count(),
         planned_faults: plan.faults.len(),
         records: recording.trace.into_records(),
-    };
-    drop(ctx);
-    drop(pool);
-    executor.shutdown();
-    Ok(report)
+    }
+}
+
+/// Calls the pool under test from the run loop (outside any task); a panic becomes a
+/// PANIC violation and `None`.
+fn guarded<R>(recorder: &Recorder, what: &str, f: impl FnOnce() -> R) -> Option<R> {
+    match catch_quietly(f) {
+        Ok(value) => Some(value),
+        Err(message) => {
+            recorder.panicked(&TaskPanic {
+                task: crate::TaskId(u64::MAX),
+                kind: TaskKind::Harness,
+                at: recorder.now(),
+                message: format!("in the pool's {what}: {message}"),
+            });
+            None
+        }
+    }
+}
+
+/// The pool's status, read from the run loop.
+fn status(ctx: &Ctx) -> Option<PoolStatus> {
+    guarded(&ctx.recorder, "status", || ctx.pool.status()).flatten()
 }
 
 /// The phase loop.
@@ -176,8 +307,10 @@ fn drive(
     executor: &mut Executor,
     ctx: &Ctx,
     options: &pool_core::PoolOptions,
+    all_violations: bool,
 ) -> Result<(), SimError> {
     let recorder = &ctx.recorder;
+    let stop = || !all_violations && recorder.failed();
     let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
         + options.maintenance_interval.unwrap_or_default()
         + Duration::from_secs(1);
@@ -192,8 +325,8 @@ fn drive(
             recorder.panicked(&panic);
         }
         let now = executor.now();
-        recorder.stable(ctx.pool.status());
-        if recorder.failed() {
+        recorder.stable(status(ctx));
+        if stop() {
             return Ok(());
         }
         let next = executor.next_timer();
@@ -210,16 +343,16 @@ fn drive(
                     || (now >= end && recorder.establishing() == 0)
                     || now >= end + settle_grace =>
             {
-                recorder.quiescent(ctx.pool.status());
-                if recorder.failed() {
+                recorder.quiescent(status(ctx));
+                if stop() {
                     return Ok(());
                 }
                 ctx.recorder.harness("close".to_string(), false);
-                ctx.pool.close();
+                guarded(recorder, "close", || ctx.pool.close());
                 Phase::Closing(now + Duration::from_millis(100))
             }
             Phase::Closing(end) if now >= end || next.is_none() => {
-                recorder.after_close(ctx.pool.status());
+                recorder.after_close(status(ctx));
                 return Ok(());
             }
             same => same,
@@ -244,7 +377,7 @@ fn drive(
             continue;
         };
         recorder.before_advance(next);
-        if recorder.failed() {
+        if stop() {
             return Ok(());
         }
         match executor.advance() {

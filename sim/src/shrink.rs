@@ -6,7 +6,7 @@
 use crate::error::SimError;
 use crate::oracle::{Invariant, Violation};
 use crate::plan::{Plan, PlanFilter};
-use crate::run::{run, RunConfig};
+use crate::run::{run_guarded, RunConfig};
 use crate::token::ReplayToken;
 
 /// Encodes (client, op index) as one ddmin item: `client * OP_STRIDE + index`.
@@ -51,9 +51,10 @@ impl Shrinker<'_> {
         let config = RunConfig {
             filter: filter.clone(),
             keep_trace: false,
+            all_violations: false,
             ..self.base.clone()
         };
-        let report = run(&config)?;
+        let report = run_guarded(&config)?;
         match report.violation {
             Some(v) if v.invariant == self.invariant => {
                 self.best = Some(v);
@@ -112,17 +113,31 @@ impl Shrinker<'_> {
     }
 }
 
-/// Shrinks the failing run `config` (which violated `violation`).
+/// Shrinks the failing run `config` (which violated `violation`) with the default
+/// budget of [`RUNS_MAX`] re-runs.
 ///
 /// # Errors
 /// [`SimError`] if a re-run cannot be built.
 pub fn shrink(config: &RunConfig, violation: &Violation) -> Result<Shrunk, SimError> {
+    shrink_within(config, violation, RUNS_MAX)
+}
+
+/// Shrinks the failing run `config` with at most `budget` re-runs (then one more to
+/// confirm the case it ends with).
+///
+/// # Errors
+/// [`SimError`] if a re-run cannot be built.
+pub fn shrink_within(
+    config: &RunConfig,
+    violation: &Violation,
+    budget: usize,
+) -> Result<Shrunk, SimError> {
     let plan = Plan::generate(config.seed, &config.scenario);
     let mut s = Shrinker {
         base: config,
         invariant: violation.invariant,
         runs: 0,
-        budget: RUNS_MAX,
+        budget,
         best: None,
     };
     let all_clients: Vec<usize> = plan.clients.iter().map(|(i, _)| *i).collect();

@@ -1,5 +1,8 @@
-//! The library API the CLI calls: [`sweep`] many seeds (on several threads, each seed
-//! single-threaded and deterministic) and [`replay`] one.
+//! The sweep engine: many seeds of one pool in one scenario (on several threads, each
+//! seed single-threaded and deterministic), the determinism self-check, and the first
+//! failure's shrink, replay line and trace files. [`crate::Check`] drives it for any
+//! pool; [`sweep`] and [`replay`] drive it for the built-in pools by name (what
+//! `poolcheck sim` calls).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,13 +15,14 @@ use serde::Serialize;
 use crate::error::SimError;
 use crate::oracle::{Invariant, Violation};
 use crate::plan::Scenario;
+use crate::pool_under_test::PoolFactory;
 use crate::pools;
-use crate::run::{run, RunConfig, RunReport};
-use crate::shrink::{shrink, Shrunk};
+use crate::run::{run_guarded, RunConfig, RunReport};
+use crate::shrink::{shrink_within, Shrunk, RUNS_MAX};
 use crate::token::ReplayToken;
 use crate::{perfetto, trace};
 
-/// What to sweep.
+/// What to sweep, for a built-in pool named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepConfig {
     /// How many seeds (before sharding).
@@ -54,6 +58,84 @@ impl Default for SweepConfig {
     }
 }
 
+/// How a failure's replay line is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReplayStyle {
+    /// `poolcheck sim --pool P --scenario S --replay T` (a built-in pool).
+    Cli,
+    /// `POOLCHECK_REPLAY='T' cargo test TEST` (a pool checked from its own crate);
+    /// `scenario_prefix` writes the token as `scenario/T` (the check has several).
+    CargoTest {
+        /// The test to run (`None`: the whole `cargo test`).
+        test: Option<String>,
+        /// Prefix the token with its scenario.
+        scenario_prefix: bool,
+    },
+}
+
+impl ReplayStyle {
+    /// The token as a user passes it back (`T`, or `scenario/T`).
+    pub(crate) fn token(&self, token: &ReplayToken, scenario: &str) -> String {
+        match self {
+            ReplayStyle::CargoTest {
+                scenario_prefix: true,
+                ..
+            } => format!("{scenario}/{token}"),
+            _ => token.to_string(),
+        }
+    }
+
+    /// The one line that replays `token`.
+    pub(crate) fn command(&self, token: &ReplayToken, pool: &str, scenario: &str) -> String {
+        match self {
+            ReplayStyle::Cli => token.command(pool, scenario),
+            ReplayStyle::CargoTest { test, .. } => {
+                let text = self.token(token, scenario);
+                match test {
+                    Some(test) => format!("POOLCHECK_REPLAY='{text}' cargo test {test}"),
+                    None => format!("POOLCHECK_REPLAY='{text}' cargo test"),
+                }
+            }
+        }
+    }
+}
+
+/// How the sweep engine runs (set by [`crate::Check`] or [`SweepConfig`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) seeds: u64,
+    pub(crate) first_seed: u64,
+    pub(crate) jobs: usize,
+    pub(crate) shard: (u32, u32),
+    pub(crate) shrink: bool,
+    pub(crate) shrink_budget: usize,
+    pub(crate) trace_dir: Option<PathBuf>,
+    pub(crate) all_violations: bool,
+    /// How many seeds to run a second time and compare (the determinism self-check).
+    pub(crate) determinism_checks: u64,
+    pub(crate) replay_style: ReplayStyle,
+}
+
+impl Settings {
+    fn from_config(config: &SweepConfig) -> Settings {
+        Settings {
+            seeds: config.seeds,
+            first_seed: config.first_seed,
+            jobs: config.jobs,
+            shard: config.shard,
+            shrink: config.shrink,
+            shrink_budget: RUNS_MAX,
+            trace_dir: config.trace_dir.clone(),
+            all_violations: false,
+            determinism_checks: DETERMINISM_CHECKS,
+            replay_style: ReplayStyle::Cli,
+        }
+    }
+}
+
+/// Seeds a sweep runs twice by default to check that the same seed gives the same trace.
+pub const DETERMINISM_CHECKS: u64 = 4;
+
 /// Progress, after each seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweepProgress {
@@ -72,6 +154,10 @@ pub struct Failure {
     pub seed: u64,
     /// Its first violation.
     pub violation: Violation,
+    /// Every violation of the run (more than one only when the check keeps going).
+    pub violations: Vec<Violation>,
+    /// The token that replays it (as the replay line passes it).
+    pub token: String,
     /// The one line that replays it.
     pub replay: String,
     /// The shrunk case, if shrinking ran.
@@ -83,6 +169,8 @@ pub struct Failure {
 /// A shrunk failure, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShrunkFailure {
+    /// The token that replays the minimal case.
+    pub token: String,
     /// The one line that replays the minimal case.
     pub replay: String,
     /// Its violation.
@@ -106,6 +194,8 @@ pub struct SweepReport {
     pub scenario: String,
     /// Seeds run.
     pub seeds_run: u64,
+    /// Seeds run a second time by the determinism self-check.
+    pub determinism_checked: u64,
     /// Virtual time simulated, summed over seeds.
     pub simulated: Duration,
     /// Wall-clock time of the sweep (not of the shrink).
@@ -133,50 +223,58 @@ impl SweepReport {
     }
 }
 
-/// Runs every seed of `config` and summarises; `progress` is called after each seed.
-/// Installs [`quiet_task_panics`](crate::executor::quiet_task_panics).
+/// Runs every seed of `config` (a built-in pool, by name) and summarises; `progress` is
+/// called after each seed. Installs [`quiet_task_panics`](crate::executor::quiet_task_panics).
 ///
 /// # Errors
 /// [`SimError`] for an unknown pool or scenario, a bad shard, or a world that cannot be
 /// built. Violations are results, not errors.
 pub fn sweep(
     config: &SweepConfig,
+    progress: impl FnMut(&SweepProgress),
+) -> Result<SweepReport, SimError> {
+    let pool = pools::find(&config.pool)?.pool_factory();
+    let scenario = Scenario::named(&config.scenario)?;
+    sweep_pool(&pool, &scenario, &Settings::from_config(config), progress)
+}
+
+/// The sweep engine.
+pub(crate) fn sweep_pool(
+    pool: &PoolFactory,
+    scenario: &Scenario,
+    settings: &Settings,
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<SweepReport, SimError> {
     crate::executor::quiet_task_panics();
-    let pool = pools::find(&config.pool)?;
-    let scenario = Scenario::named(&config.scenario)?;
-    let (shard, shards) = config.shard;
+    let (shard, shards) = settings.shard;
     if shards == 0 || shard >= shards {
         return Err(SimError::BadShard {
             index: shard,
             count: shards,
         });
     }
-    let indices: Vec<u64> = (0..config.seeds)
+    let indices: Vec<u64> = (0..settings.seeds)
         .filter(|i| i % u64::from(shards) == u64::from(shard))
         .collect();
     let total = indices.len() as u64;
     let next = AtomicU64::new(0);
     let started = Instant::now();
-    let jobs = config.jobs.max(1);
+    let jobs = settings.jobs.max(1);
+    let config_of = |seed: u64| RunConfig {
+        all_violations: settings.all_violations,
+        ..RunConfig::new(pool.clone(), scenario.clone(), seed)
+    };
     let mut results: Vec<(u64, Result<RunReport, SimError>)> = Vec::with_capacity(indices.len());
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (indices, next, scenario) = (&indices, &next, &scenario);
+            let (indices, next, config_of) = (&indices, &next, &config_of);
             scope.spawn(move || loop {
                 let n = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&i) = indices.get(n) else { break };
-                let seed = config.first_seed.wrapping_add(i);
-                let result = run(&RunConfig {
-                    seed,
-                    pool,
-                    scenario: scenario.clone(),
-                    filter: Default::default(),
-                    keep_trace: false,
-                });
+                let seed = settings.first_seed.wrapping_add(i);
+                let result = run_guarded(&config_of(seed));
                 if tx.send((i, result)).is_err() {
                     break;
                 }
@@ -199,9 +297,10 @@ pub fn sweep(
     let wall = started.elapsed();
     results.sort_by_key(|(i, _)| *i);
     let mut report = SweepReport {
-        pool: pool.name.to_string(),
+        pool: pool.name().to_string(),
         scenario: scenario.name.to_string(),
         seeds_run: 0,
+        determinism_checked: 0,
         simulated: Duration::ZERO,
         wall,
         checkouts: 0,
@@ -212,14 +311,26 @@ pub fn sweep(
         failing: Vec::new(),
         first_failure: None,
     };
-    let mut first: Option<RunReport> = None;
+    let mut runs = Vec::with_capacity(results.len());
     for (_, result) in results {
-        let r = result?;
+        runs.push(result?);
+    }
+    let nondet = determinism_check(&runs, settings, &config_of, &mut report)?;
+    let mut first: Option<RunReport> = None;
+    for r in runs {
         report.seeds_run += 1;
         report.simulated += r.simulated;
         report.checkouts += r.checkouts;
         report.faults += r.faults;
         report.steps += r.steps;
+        let r = match nondet.get(&r.seed) {
+            Some(violation) => RunReport {
+                violation: Some(violation.clone()),
+                violations: vec![violation.clone()],
+                ..r
+            },
+            None => r,
+        };
         if let Some(v) = &r.violation {
             report.failed_seeds += 1;
             *report.violations.entry(v.invariant).or_default() += 1;
@@ -232,15 +343,73 @@ pub fn sweep(
         }
     }
     if let Some(r) = first {
-        report.first_failure = Some(failure(config, pool, &scenario, &r)?);
+        report.first_failure = Some(failure(pool, scenario, settings, &r)?);
     }
     Ok(report)
 }
 
+/// Runs a sample of the seeds again (the first failing one, then seeds spread over the
+/// sweep) and compares each with its first run: a difference in trace hash, length or
+/// verdict is a NONDET violation of that seed.
+fn determinism_check(
+    runs: &[RunReport],
+    settings: &Settings,
+    config_of: &impl Fn(u64) -> RunConfig,
+    report: &mut SweepReport,
+) -> Result<BTreeMap<u64, Violation>, SimError> {
+    let mut found = BTreeMap::new();
+    let wanted = settings.determinism_checks.min(runs.len() as u64) as usize;
+    if wanted == 0 {
+        return Ok(found);
+    }
+    let mut sample: Vec<usize> = Vec::with_capacity(wanted);
+    if let Some(i) = runs.iter().position(|r| r.violation.is_some()) {
+        sample.push(i);
+    }
+    let stride = (runs.len() / wanted).max(1);
+    for i in (0..runs.len()).step_by(stride) {
+        if sample.len() >= wanted {
+            break;
+        }
+        if !sample.contains(&i) {
+            sample.push(i);
+        }
+    }
+    for i in sample {
+        let Some(first) = runs.get(i) else { continue };
+        let again = run_guarded(&config_of(first.seed))?;
+        report.determinism_checked += 1;
+        let verdict = |r: &RunReport| r.violation.as_ref().map(ToString::to_string);
+        if (first.trace_hash, first.trace_len, verdict(first))
+            != (again.trace_hash, again.trace_len, verdict(&again))
+        {
+            found.insert(
+                first.seed,
+                Violation {
+                    invariant: Invariant::Nondet,
+                    at: Duration::ZERO,
+                    message: format!(
+                        "seed {:#x} ran twice and differed (trace hash {:016x} vs {:016x}, {} vs \
+                         {} records): the pool depends on something the seed does not fix — a \
+                         wall clock (std::time::Instant, SystemTime), a real runtime or thread, \
+                         or an unseeded random number generator",
+                        first.seed,
+                        first.trace_hash,
+                        again.trace_hash,
+                        first.trace_len,
+                        again.trace_len
+                    ),
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
 fn failure(
-    config: &SweepConfig,
-    pool: &'static pools::PoolEntry,
+    pool: &PoolFactory,
     scenario: &Scenario,
+    settings: &Settings,
     r: &RunReport,
 ) -> Result<Failure, SimError> {
     let token = ReplayToken::seed(r.seed);
@@ -249,34 +418,38 @@ fn failure(
         at: Duration::ZERO,
         message: String::new(),
     });
-    let base = RunConfig {
-        seed: r.seed,
-        pool,
-        scenario: scenario.clone(),
-        filter: Default::default(),
-        keep_trace: false,
-    };
-    let shrunk: Option<Shrunk> = if config.shrink {
-        Some(shrink(&base, &violation)?)
+    let base = RunConfig::new(pool.clone(), scenario.clone(), r.seed);
+    // A NONDET seed does not repeat, so it cannot be shrunk.
+    let shrunk: Option<Shrunk> = if settings.shrink && violation.invariant != Invariant::Nondet {
+        Some(shrink_within(&base, &violation, settings.shrink_budget)?)
     } else {
         None
     };
     let mut trace_files = Vec::new();
-    if let Some(dir) = &config.trace_dir {
+    if let Some(dir) = &settings.trace_dir {
         std::fs::create_dir_all(dir).map_err(|source| SimError::TraceWrite {
             path: dir.display().to_string(),
             source,
         })?;
         let chosen = shrunk.as_ref().map_or(token.clone(), |s| s.token.clone());
-        let stem = dir.join(format!("{}-{}-{:#x}", pool.name, scenario.name, r.seed));
-        trace_files = replay(&chosen, pool.name, scenario.name, Some(&stem))?.trace_files;
+        let stem = dir.join(format!(
+            "{}-{}-{:#x}",
+            file_safe(pool.name()),
+            scenario.name,
+            r.seed
+        ));
+        trace_files = replay_pool(&chosen, pool, scenario, Some(&stem))?.trace_files;
     }
+    let style = &settings.replay_style;
     Ok(Failure {
         seed: r.seed,
         violation,
-        replay: token.command(pool.name, scenario.name),
+        violations: r.violations.clone(),
+        token: style.token(&token, scenario.name),
+        replay: style.command(&token, pool.name(), scenario.name),
         shrunk: shrunk.map(|s| ShrunkFailure {
-            replay: s.token.command(pool.name, scenario.name),
+            token: style.token(&s.token, scenario.name),
+            replay: style.command(&s.token, pool.name(), scenario.name),
             violation: s.violation,
             faults: s.faults,
             clients: s.clients,
@@ -285,6 +458,19 @@ fn failure(
         }),
         trace_files,
     })
+}
+
+/// A pool name as part of a file name.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// A replayed run.
@@ -298,8 +484,9 @@ pub struct ReplayReport {
     pub trace_files: Vec<PathBuf>,
 }
 
-/// Replays `token` with `pool` in `scenario`; with `trace_stem`, writes the trace as
-/// `<stem>.jsonl` (JSON lines) and `<stem>.perfetto.json` (load it in ui.perfetto.dev).
+/// Replays `token` with the built-in `pool` in `scenario`; with `trace_stem`, writes the
+/// trace as `<stem>.jsonl` (JSON lines) and `<stem>.perfetto.json` (load it in
+/// ui.perfetto.dev).
 ///
 /// # Errors
 /// [`SimError`] for an unknown pool or scenario, a world that cannot be built, or trace
@@ -310,15 +497,23 @@ pub fn replay(
     scenario: &str,
     trace_stem: Option<&Path>,
 ) -> Result<ReplayReport, SimError> {
-    crate::executor::quiet_task_panics();
-    let entry = pools::find(pool)?;
+    let pool = pools::find(pool)?.pool_factory();
     let scenario = Scenario::named(scenario)?;
-    let report = run(&RunConfig {
-        seed: token.seed,
-        pool: entry,
-        scenario: scenario.clone(),
+    replay_pool(token, &pool, &scenario, trace_stem)
+}
+
+/// Replays `token` with `pool` in `scenario` (every violation kept).
+pub(crate) fn replay_pool(
+    token: &ReplayToken,
+    pool: &PoolFactory,
+    scenario: &Scenario,
+    trace_stem: Option<&Path>,
+) -> Result<ReplayReport, SimError> {
+    crate::executor::quiet_task_panics();
+    let report = run_guarded(&RunConfig {
         filter: token.filter.clone(),
         keep_trace: trace_stem.is_some(),
+        ..RunConfig::new(pool.clone(), scenario.clone(), token.seed)
     })?;
     let mut trace_files = Vec::new();
     if let Some(stem) = trace_stem {
@@ -329,7 +524,7 @@ pub fn replay(
         trace_files = vec![jsonl, chrome];
     }
     Ok(ReplayReport {
-        replay: token.command(entry.name, scenario.name),
+        replay: token.command(pool.name(), scenario.name),
         report,
         trace_files,
     })

@@ -18,13 +18,11 @@ use sim::Scenario;
 const SEEDS: u64 = 100;
 
 fn run_seed(pool: &'static PoolEntry, scenario: &str, seed: u64) -> RunReport {
-    run(&RunConfig {
-        seed,
+    run(&RunConfig::new(
         pool,
-        scenario: Scenario::named(scenario).expect("known scenario"),
-        filter: Default::default(),
-        keep_trace: false,
-    })
+        Scenario::named(scenario).expect("known scenario"),
+        seed,
+    ))
     .expect("the world builds")
 }
 

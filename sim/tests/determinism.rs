@@ -9,11 +9,12 @@ use sim::Scenario;
 
 fn once(pool: &str, scenario: &str, seed: u64, keep_trace: bool) -> (u64, u64, String) {
     let report = run(&RunConfig {
-        seed,
-        pool: pools::find(pool).expect("known pool"),
-        scenario: Scenario::named(scenario).expect("known scenario"),
-        filter: Default::default(),
         keep_trace,
+        ..RunConfig::new(
+            pools::find(pool).expect("known pool"),
+            Scenario::named(scenario).expect("known scenario"),
+            seed,
+        )
     })
     .expect("the world builds");
     let first = report.violation.map(|v| v.to_string()).unwrap_or_default();

@@ -16,11 +16,12 @@ use sim::{Invariant, Scenario};
 
 fn once(pool: &str, scenario: &str, seed: u64, keep_trace: bool) -> sim::RunReport {
     run(&RunConfig {
-        seed,
-        pool: pools::find(pool).expect("known pool"),
-        scenario: Scenario::named(scenario).expect("known scenario"),
-        filter: Default::default(),
         keep_trace,
+        ..RunConfig::new(
+            pools::find(pool).expect("known pool"),
+            Scenario::named(scenario).expect("known scenario"),
+            seed,
+        )
     })
     .expect("the world builds")
 }

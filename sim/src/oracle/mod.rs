@@ -9,9 +9,11 @@
 //! | LEAK | [`leaks`] | every connection in exactly one place; at quiescence total == available |
 //! | FIFO | [`fifo`] | no later checkout is served while an earlier one still waits |
 //! | TIME | [`timing`] | every checkout ends by its deadline (and the pool's own bound) + tolerance |
-//! | ERR | [`errors`] | failures have a cause, reach the right checkout promptly; clear/close fail waiters at once; no panics |
+//! | ERR | [`errors`] | failures have a cause, reach the right checkout promptly; clear/close fail waiters at once |
 //! | STALE | [`staleness`] | no connection of an old generation is checked out after the clear's event |
 //! | ACCT | [`accounting`] | the pool's status agrees with the event-derived counts |
+//! | PANIC | the run loop | nothing of the pool panics (tasks, drops, build, status, close) |
+//! | NONDET | the sweep | a re-run seed gives the same trace hash |
 //!
 //! The oracle knows the pool only from outside: its events, its status, the connections
 //! the manager made and dropped, and the checkouts the workload began and ended. It
@@ -62,11 +64,17 @@ pub enum Invariant {
     Stale,
     /// Status and events agree.
     Acct,
+    /// The pool under test never panics: not in a checkout, a check-in, a drop, a task
+    /// it spawned, nor in its build, status, clear or close.
+    Panic,
+    /// The same seed gives the same run: a sampled seed re-run by the sweep produced a
+    /// different trace (a wall clock, a real runtime or an unseeded RNG in the pool).
+    Nondet,
 }
 
 impl Invariant {
     /// Every invariant, in order.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 10] = [
         Invariant::Max,
         Invariant::Live,
         Invariant::Leak,
@@ -75,6 +83,8 @@ impl Invariant {
         Invariant::Err,
         Invariant::Stale,
         Invariant::Acct,
+        Invariant::Panic,
+        Invariant::Nondet,
     ];
 
     /// The name (`MAX`, `LIVE`, …).
@@ -88,6 +98,8 @@ impl Invariant {
             Invariant::Err => "ERR",
             Invariant::Stale => "STALE",
             Invariant::Acct => "ACCT",
+            Invariant::Panic => "PANIC",
+            Invariant::Nondet => "NONDET",
         }
     }
 }
@@ -485,7 +497,7 @@ impl Oracle {
     /// A task panicked.
     pub fn panicked(&mut self, panic: &TaskPanic) {
         self.violate(
-            Invariant::Err,
+            Invariant::Panic,
             panic.at,
             format!(
                 "task {} ({:?}) panicked: {}",

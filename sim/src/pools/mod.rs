@@ -8,9 +8,11 @@ pub mod reference;
 mod rival;
 
 use crate::error::SimError;
-use crate::pool_under_test::PoolFactory;
+use crate::pool_under_test::{BuildFn, PoolFactory};
 
-/// A pool the simulator can build by name.
+/// A built-in pool the command line knows by name. It is judged through the same public
+/// path as anyone's pool: [`PoolEntry::pool_factory`] turns it into a [`PoolFactory`], which
+/// is what [`crate::Check`] takes.
 #[derive(Debug)]
 pub struct PoolEntry {
     /// The name (`--pool`).
@@ -22,7 +24,20 @@ pub struct PoolEntry {
     /// The scenario that exercises it best.
     pub scenario: &'static str,
     /// Builds it.
-    pub factory: PoolFactory,
+    pub factory: BuildFn,
+}
+
+impl PoolEntry {
+    /// The entry as a [`PoolFactory`] (named after it).
+    pub fn pool_factory(&self) -> PoolFactory {
+        PoolFactory::new(self.name, self.factory)
+    }
+}
+
+impl From<&PoolEntry> for PoolFactory {
+    fn from(entry: &PoolEntry) -> PoolFactory {
+        entry.pool_factory()
+    }
 }
 
 /// poolcheck's pool.
