@@ -370,12 +370,17 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         let bridge = &self.bridge;
         IN_TASK.with(|flag| flag.set(true));
+        // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
+        // that calls `tokio::spawn` without a `TokioBridge` cannot panic or abort the
+        // process; see `time_bridge.rs`, "The ambient context".
         let result = catch_unwind(AssertUnwindSafe(|| {
-            if task.kind == TaskKind::Server {
-                bridge.enter(|| task.future.as_mut().poll(&mut cx))
-            } else {
-                task.future.as_mut().poll(&mut cx)
-            }
+            bridge.ambient(|| {
+                if task.kind == TaskKind::Server {
+                    bridge.enter(|| task.future.as_mut().poll(&mut cx))
+                } else {
+                    task.future.as_mut().poll(&mut cx)
+                }
+            })
         }));
         IN_TASK.with(|flag| flag.set(false));
         let finished = match result {
@@ -396,9 +401,12 @@ impl Executor {
                 *state = DONE;
             }
             // Dropped here, outside every lock: its destructors may wake or spawn.
-            drop(task);
+            self.bridge.ambient(|| drop(task));
         } else if let Some(slot) = self.tasks.get_mut(id as usize) {
             *slot = Some(task);
+        }
+        if let Some(pump) = self.bridge.ambient_pump(self.handle()) {
+            self.shared.spawn(pump, TaskKind::Pool);
         }
     }
 
@@ -511,13 +519,13 @@ impl Executor {
     /// Drops every task (in id order) while the time bridge is still alive.
     pub fn shutdown(&mut self) {
         let tasks = std::mem::take(&mut self.tasks);
-        drop(tasks);
+        self.bridge.ambient(|| drop(tasks));
         loop {
             let spawned = std::mem::take(&mut self.shared.lock().spawned);
             if spawned.is_empty() {
                 break;
             }
-            drop(spawned);
+            self.bridge.ambient(|| drop(spawned));
         }
         let mut core = self.shared.lock();
         core.heap.clear();
