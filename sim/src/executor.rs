@@ -370,12 +370,17 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         let bridge = &self.bridge;
         IN_TASK.with(|flag| flag.set(true));
+        // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
+        // that calls `tokio::spawn` without a `TokioBridge` cannot panic or abort the
+        // process; see `time_bridge.rs`, "The ambient context".
         let result = catch_unwind(AssertUnwindSafe(|| {
-            if task.kind == TaskKind::Server {
-                bridge.enter(|| task.future.as_mut().poll(&mut cx))
-            } else {
-                task.future.as_mut().poll(&mut cx)
-            }
+            bridge.ambient(|| {
+                if task.kind == TaskKind::Server {
+                    bridge.enter(|| task.future.as_mut().poll(&mut cx))
+                } else {
+                    task.future.as_mut().poll(&mut cx)
+                }
+            })
         }));
         IN_TASK.with(|flag| flag.set(false));
         let finished = match result {
@@ -398,7 +403,7 @@ impl Executor {
             // Dropped here, outside every lock: its destructors may wake or spawn, or
             // panic (the pool's drop code runs here too).
             let kind = task.kind;
-            if let Err(message) = catch_quietly(move || drop(task)) {
+            if let Err(message) = catch_quietly(|| bridge.ambient(move || drop(task))) {
                 self.panics.push(TaskPanic {
                     task: TaskId(id),
                     kind,
@@ -408,6 +413,9 @@ impl Executor {
             }
         } else if let Some(slot) = self.tasks.get_mut(id as usize) {
             *slot = Some(task);
+        }
+        if let Some(pump) = self.bridge.ambient_pump(self.handle()) {
+            self.shared.spawn(pump, TaskKind::Pool);
         }
     }
 
@@ -526,7 +534,7 @@ impl Executor {
         for (id, task) in tasks.into_iter().enumerate() {
             let Some(task) = task else { continue };
             let kind = task.kind;
-            if let Err(message) = catch_quietly(move || drop(task)) {
+            if let Err(message) = catch_quietly(|| self.bridge.ambient(move || drop(task))) {
                 self.panics.push(TaskPanic {
                     task: TaskId(id as u64),
                     kind,
@@ -541,7 +549,7 @@ impl Executor {
                 break;
             }
             for (id, future, kind) in spawned {
-                if let Err(message) = catch_quietly(move || drop(future)) {
+                if let Err(message) = catch_quietly(|| self.bridge.ambient(move || drop(future))) {
                     self.panics.push(TaskPanic {
                         task: TaskId(id),
                         kind,

@@ -65,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod adapter;
 mod check;
 pub mod error;
 pub mod executor;

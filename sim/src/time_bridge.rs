@@ -14,16 +14,39 @@
 //! timers, so whoever configures a server-side sleep announces its length
 //! ([`crate::executor::SimRuntime::set_server_sleeps`]); each poll of a server task then
 //! plants a wake-up at that instant, and time stops there instead of jumping past it.
+//!
+//! # The ambient context
+//! The bridge also owns a second paused runtime, the *ambient* one, that the executor
+//! enters around every poll and every drop of a task (server tasks then enter the time
+//! bridge's runtime inside it). Nothing is ever queued on it by a well-behaved pool: the
+//! reference pool and the zoo spawn on [`crate::SimRuntime`], adapters on their own
+//! [`crate::adapter::TokioBridge`]. It is a safety net for a pool that calls
+//! `tokio::spawn` or `tokio::time` with no bridge, which would otherwise panic ("no
+//! reactor running"), often inside a destructor, which aborts the process. The first time
+//! a poll or drop leaves a Tokio task alive on it, [`TimeBridge::ambient_pump`] hands the
+//! executor a pump task (the one a `TokioBridge` uses) that runs those tasks on virtual
+//! time from then on. Until that happens the hook changes nothing a run does, so runs of
+//! pools that never reach it are exactly what they were without it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::SimError;
+use pool_core::runtime::BoxFuture;
 
-/// A paused Tokio clock slaved to virtual time.
+use crate::adapter::pump::{pump, Side};
+use crate::adapter::Ticking;
+use crate::error::SimError;
+use crate::executor::SimRuntime;
+
+/// A paused Tokio clock slaved to virtual time, and the ambient Tokio context.
 pub(crate) struct TimeBridge {
     runtime: tokio::runtime::Runtime,
     /// How far the paused clock has been advanced (= the virtual time of the last sync).
     synced: Duration,
+    /// The ambient context (see the module doc).
+    ambient: Arc<Side>,
+    /// Whether the ambient pump was started.
+    ambient_pumped: bool,
 }
 
 impl TimeBridge {
@@ -33,10 +56,29 @@ impl TimeBridge {
             .start_paused(true)
             .build()
             .map_err(|e| SimError::Runtime(e.to_string()))?;
+        let ambient =
+            Side::new(Ticking::WhileTasksAlive).map_err(|e| SimError::Runtime(e.to_string()))?;
         Ok(TimeBridge {
             runtime,
             synced: Duration::ZERO,
+            ambient: Arc::new(ambient),
+            ambient_pumped: false,
         })
+    }
+
+    /// Runs `f` in the ambient Tokio context (see the module doc).
+    pub(crate) fn ambient<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.ambient.enter(f)
+    }
+
+    /// The ambient pump, once: when a poll or drop left a Tokio task on the ambient
+    /// runtime for the first time.
+    pub(crate) fn ambient_pump(&mut self, runtime: SimRuntime) -> Option<BoxFuture<()>> {
+        if self.ambient_pumped || !self.ambient.has_tasks() {
+            return None;
+        }
+        self.ambient_pumped = true;
+        Some(Box::pin(pump(self.ambient.clone(), runtime)))
     }
 
     /// Runs `f` inside the bridge's runtime context (so `tokio::time::sleep` works).

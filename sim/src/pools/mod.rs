@@ -5,7 +5,6 @@
 pub mod bb8;
 pub mod deadpool;
 pub mod reference;
-mod rival;
 
 use crate::error::SimError;
 use crate::pool_under_test::{BuildFn, PoolFactory};
