@@ -2,38 +2,63 @@
 //!
 //! Runs a pool under test against a simulated MongoDB deployment (mock-server over a
 //! simulated network) with virtual time, a seeded scheduler and a seeded fault plan, and
-//! judges it with oracles for the invariants of `research/pools.md` §4.1 (MAX, LIVE,
-//! LEAK, FIFO, TIME, ERR, STALE, ACCT). One `u64` seed decides everything; the same seed
-//! gives a bit-identical trace. A failure comes with one line that replays it, a shrunk
-//! minimal case, and trace files (JSON lines, and Perfetto tracks of connections and
-//! checkouts over virtual time).
+//! judges it with an oracle on every event (MAX, LIVE, LEAK, FIFO, TIME, ERR, STALE,
+//! ACCT, and PANIC and NONDET for the pool's code itself; see [`Invariant`]). One `u64`
+//! seed decides everything; the same seed gives a bit-identical trace. A failure comes
+//! with one line that replays it, a shrunk minimal case, and trace files (JSON lines, and
+//! Perfetto tracks of connections and checkouts over virtual time).
 //!
-//! ## Start here
-//! - [`sweep()`] runs many seeds (on several threads) and summarises; [`replay`] runs one
-//!   token and writes its trace. These are what `poolcheck sim` calls.
-//! - [`run::run`] runs one seed and returns a [`RunReport`].
-//! - [`PoolUnderTest`] is what a pool must implement to be judged.
+//! ## Judging your own pool
+//! 1. Write an adapter: a type that implements [`PoolUnderTest`] for your pool, built
+//!    from [`PoolParams`] (the seed's options, the simulated connection manager, the
+//!    virtual-time runtime, the event sink). [`adapter`] holds the event contract and the
+//!    helpers that keep to it, and a bridge for pools built on Tokio.
+//! 2. Check it from a test with [`Check`]:
+//!
+//! ```no_run
+//! # use sim::{Check, PoolParams, PoolUnderTest};
+//! # fn my_adapter(p: PoolParams) -> Result<std::sync::Arc<dyn PoolUnderTest>, String> { unimplemented!() }
+//! // in tests/poolcheck.rs, inside #[test] fn my_pool_is_correct():
+//! Check::new(|params: PoolParams| my_adapter(params))
+//!     .scenarios(["standard", "zombie"])
+//!     .seeds(1_000)
+//!     .jobs(2)
+//!     .run()
+//!     .assert_ok();
+//! ```
+//!
+//! 3. A failure panics with the invariant, the seed, the shrunk case and the line that
+//!    replays it: `POOLCHECK_REPLAY='standard/0x2a:f=1' cargo test my_pool_is_correct`.
+//!    Add `POOLCHECK_TRACE=DIR` to write its trace (open the `.perfetto.json` in
+//!    ui.perfetto.dev).
+//!
+//! The pools built into poolcheck (its own, the rivals deadpool and bb8, the bug zoo)
+//! are judged through the same [`Check`]: [`pools`] lists them by name for
+//! `poolcheck sim --pool NAME`, each as a [`PoolFactory`].
 //!
 //! ## Example
 //! ```
-//! # fn main() -> Result<(), sim::SimError> {
-//! let config = sim::SweepConfig {
-//!     seeds: 3,
-//!     pool: "poolcheck".into(),
-//!     scenario: "smoke".into(),
-//!     ..sim::SweepConfig::default()
-//! };
-//! let report = sim::sweep(&config, |progress| eprintln!("{}/{}", progress.done, progress.total))?;
-//! assert_eq!(report.seeds_run, 3);
-//! assert!(report.first_failure.is_none());
+//! // poolcheck's own pool, three seeds of the `smoke` scenario, nothing read from the
+//! // environment.
+//! let report = sim::Check::pool(&sim::pools::REFERENCE)
+//!     .scenarios(["smoke"])
+//!     .seeds(3)
+//!     .ignore_env()
+//!     .run();
+//! assert!(report.is_ok(), "{report}");
 //!
-//! // Any failure replays from its token, deterministically.
-//! let token: sim::ReplayToken = "0x1".parse()?;
-//! let replayed = sim::replay(&token, "zoo-pool-full", "smoke", None)?;
-//! assert!(replayed.report.violation.is_some());
-//! # Ok(())
-//! # }
+//! // A broken pool of the zoo fails, and its failure replays from its token.
+//! let zoo = sim::pools::find("zoo-pool-full").expect("a zoo member");
+//! let found = sim::Check::pool(zoo).scenarios(["smoke"]).seeds(5).shrink(false).ignore_env().run();
+//! let failure = found.failures().next().expect("caught");
+//! assert!(failure.replay.contains("POOLCHECK_REPLAY='0x"));
 //! ```
+//!
+//! ## What the simulation explores, and what it does not
+//! Task interleavings at await points (chosen by the seed), timing (latency, think and
+//! hold times, deadlines), cancellation (checkouts dropped mid-way, zombies) and faults.
+//! It does not explore instruction-level interleavings inside a poll or weak memory:
+//! that is the loom models' job (`pool-core/tests/loom_*.rs`).
 //!
 //! ## Map
 //! - [`rng`]: the one PRNG (SplitMix64) and its forks.
@@ -46,7 +71,9 @@
 //! - [`manager`]: [`SimManager`] (wire handshake over the simulated network) and
 //!   [`SimConnection`].
 //! - [`pool_under_test`]: the [`PoolUnderTest`] trait, [`PoolEvent`], [`Lease`].
-//! - [`pools`]: the pools by name; [`pools::reference`] adapts poolcheck's pool.
+//! - [`pools`]: the built-in pools by name; [`pools::reference`] adapts poolcheck's pool.
+//! - [`adapter`]: the adapter kit (event contract, helpers, Tokio bridge).
+//! - `check` (re-exported): [`Check`], the builder every sweep goes through.
 //! - [`zoo`]: deliberately broken pools, one bug class each.
 //! - [`plan`]: scenarios, and the plan (options, workload, faults) a seed draws.
 //! - [`workload`], [`faults`]: the client tasks and the fault driver.
@@ -57,11 +84,6 @@
 //!   tokens. [`sweep`](mod@sweep): the sweep and replay API.
 //! - [`error`]: the simulator's error type, [`SimError`].
 //!
-//! ## What the simulation explores, and what it does not
-//! Task interleavings at await points (chosen by the seed), timing (latency, think and
-//! hold times, deadlines), cancellation (checkouts dropped mid-way, zombies) and faults.
-//! It does not explore instruction-level interleavings inside a poll or weak memory:
-//! that is the loom models' job (`pool-core/tests/loom_*.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
