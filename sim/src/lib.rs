@@ -61,55 +61,68 @@
 //! that is the loom models' job (`pool-core/tests/loom_*.rs`).
 //!
 //! ## Map
-//! - [`rng`]: the one PRNG (SplitMix64) and its forks.
-//! - [`executor`]: the single-threaded executor, virtual time, seeded scheduling,
-//!   budgets. Its doc says why it is not turmoil.
-//! - [`runtime`]: [`SimRuntime`], the handle that implements `pool_core::Runtime`.
-//! - `time_bridge` (private): keeps mock-server's `tokio::time` sleeps on virtual time.
-//! - [`sync`]: an async mutex whose deadlocks are visible (for the zoo).
-//! - [`net`]: simulated byte streams with latency and network faults.
-//! - [`manager`]: [`SimManager`] (wire handshake over the simulated network) and
-//!   [`SimConnection`].
-//! - [`pool_under_test`]: the [`PoolUnderTest`] trait, [`PoolEvent`], [`Lease`].
-//! - [`pools`]: the built-in pools by name; [`pools::reference`] adapts poolcheck's pool.
-//! - [`adapter`]: the adapter kit (event contract, helpers, Tokio bridge).
-//! - `check` (re-exported): [`Check`], the builder every sweep goes through.
-//! - [`zoo`]: deliberately broken pools, one bug class each.
-//! - [`plan`]: scenarios, and the plan (options, workload, faults) a seed draws.
-//! - [`workload`], [`faults`]: the client tasks and the fault driver.
-//! - [`oracle`]: the invariant checkers.
-//! - [`recorder`]: where every observation goes (trace + oracle).
-//! - [`trace`], [`perfetto`]: the trace, its hash and its files.
-//! - [`run`]: one run, phase by phase. [`shrink`]: delta debugging. [`token`]: replay
-//!   tokens. [`sweep`](mod@sweep): the sweep and replay API.
-//! - [`error`]: the simulator's error type, [`SimError`].
-//!
+//! Public: [`Check`] (the checker every sweep goes through), [`adapter`] (the event
+//! contract, the helpers and the Tokio bridge), [`pool_under_test`] (the
+//! [`PoolUnderTest`] trait, [`PoolEvent`], [`Lease`], [`Capabilities`], [`PoolFactory`]),
+//! [`oracle`] (the invariant checkers, one module each), [`pools`] (the built-in pools by
+//! name). The machinery, in the order a run uses it: `plan` (scenarios, and the plan a
+//! seed draws), `executor` and `runtime` (the single-threaded executor, virtual time,
+//! seeded scheduling), `time_bridge` (mock-server's Tokio sleeps on virtual time), `net`
+//! and `manager` (simulated byte streams with faults, and the wire handshake over them),
+//! `workload` and `faults` (client tasks and the fault driver), `recorder` (every
+//! observation, into the trace and the oracle), `trace` and `perfetto` (the trace, its hash
+//! and its files), `run` (one run, phase by phase), `shrink` (delta debugging), `token`
+//! (replay tokens), `sweep` (many seeds, the determinism self-check), `zoo` (deliberately
+//! broken pools, one bug class each), `sync` (an async mutex whose deadlocks are visible).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+// The public surface: the checker, the adapter kit, the judge, and the built-in pools.
 pub mod adapter;
 mod check;
-pub mod error;
-pub mod executor;
-pub mod faults;
-pub mod manager;
-pub mod net;
 pub mod oracle;
-pub mod perfetto;
-pub mod plan;
 pub mod pool_under_test;
 pub mod pools;
+
+// The machinery behind it. Public only for poolcheck's own command line, benches and
+// integration tests; not part of the API a pool author uses (everything that is, is
+// re-exported below) and free to change.
+#[doc(hidden)]
+pub mod error;
+#[doc(hidden)]
+pub mod executor;
+#[doc(hidden)]
+pub mod faults;
+#[doc(hidden)]
+pub mod manager;
+#[doc(hidden)]
+pub mod net;
+#[doc(hidden)]
+pub mod perfetto;
+#[doc(hidden)]
+pub mod plan;
+#[doc(hidden)]
 pub mod recorder;
+#[doc(hidden)]
 pub mod rng;
+#[doc(hidden)]
 pub mod run;
+#[doc(hidden)]
 pub mod runtime;
+#[doc(hidden)]
 pub mod shrink;
+#[doc(hidden)]
 pub mod sweep;
+#[doc(hidden)]
 pub mod sync;
 mod time_bridge;
+#[doc(hidden)]
 pub mod token;
+#[doc(hidden)]
 pub mod trace;
+#[doc(hidden)]
 pub mod workload;
+#[doc(hidden)]
 pub mod zoo;
 
 pub use check::{
@@ -117,6 +130,7 @@ pub use check::{
 };
 pub use error::SimError;
 pub use executor::{SimRuntime, TaskId};
+pub use runtime::{race, yield_now, Either, Sleep};
 pub use manager::{SimConnection, SimManager};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
