@@ -30,7 +30,10 @@
 //! that calls `tokio::spawn` without a bridge does not abort the process: its task is run
 //! on virtual time by a pump the executor starts then (a millisecond late at worst).
 //! That is a safety net, not a way to write adapters: build and drive such a pool
-//! through a [`TokioBridge`].
+//! through a [`TokioBridge`]. The net does not reach the pool's factory (it runs outside
+//! every task: build the pool in [`TokioBridge::enter`]), and a Tokio timer awaited
+//! outside a Tokio task with no bridge fires only when that pump runs (late, or never if
+//! no Tokio task is alive).
 //!
 //! # The event contract
 //! The oracles judge a pool only by the [`PoolEvent`](crate::PoolEvent)s it reports, its
