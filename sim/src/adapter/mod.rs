@@ -1,8 +1,8 @@
 //! # The adapter kit: judging a pool that is not poolcheck's
 //!
 //! Any pool can be run by the simulator and judged by its oracles once it implements
-//! [`PoolUnderTest`](crate::PoolUnderTest). This module is what such an adapter needs: the contract (below),
-//! and helpers that make the contract hard to break.
+//! [`PoolUnderTest`](crate::PoolUnderTest). This module is what such an adapter needs:
+//! the contract (below), and helpers that make the contract hard to break.
 //!
 //! | helper | does |
 //! |---|---|
