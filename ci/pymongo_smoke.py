@@ -2,7 +2,7 @@
 """PyMongo smoke test against poolcheck's mock-server binary.
 
 CI runs it after `pip install pymongo` and after starting the server in the background
-(`cargo run --release -p mock-server -- --port PORT`); `ci/pymongo_smoke.sh` does all of
+(`cargo run --release -p mock-server --features cli -- --port PORT`); `ci/pymongo_smoke.sh` does all of
 that. Usage:
 
     python3 ci/pymongo_smoke.py --port PORT [--host 127.0.0.1]

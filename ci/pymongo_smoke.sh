@@ -28,7 +28,7 @@ fi
 "$PY" -c 'import pymongo; print("pymongo-smoke: pymongo", pymongo.version)'
 
 # ----- the server -----
-cargo build --release --quiet --locked -p mock-server
+cargo build --release --quiet --locked -p mock-server --features cli
 SERVER_BIN="$TARGET_DIR/release/mock-server"
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 LOG="$(mktemp -t pymongo-smoke-server.XXXXXX.log)"

@@ -11,48 +11,50 @@ use crate::faults::Faults;
 use crate::server::{Server, ServerOptions};
 use crate::tcp::serve_tcp;
 
-/// How to run the mock server. Derives `clap::Args`, so `poolcheck serve` can flatten it.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+/// How to run the mock server. With the `cli` feature it derives `clap::Args`, so the
+/// `mock-server` binary and `poolcheck serve` can flatten it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Config {
     /// The TCP port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 27017)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 27017))]
     pub port: u16,
     /// The address to bind (loopback by default; the mock has no authentication).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "127.0.0.1"))]
     pub bind: String,
     /// Close connections beyond this many, as mongod's maxIncomingConnections.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub max_connections: Option<u32>,
     /// Milliseconds of latency added before every reply.
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0))]
     pub latency_ms: u64,
     /// Close every new connection at once.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub refuse: bool,
     /// Milliseconds to hold every new connection before serving it.
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0))]
     pub accept_delay_ms: u64,
     /// Read requests but never answer them.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub black_hole: bool,
     /// Close a connection once it has written this many bytes.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub reset_after_bytes: Option<u64>,
     /// Cut the next N replies in half and close their connections.
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0))]
     pub reset_mid_reply: u32,
     /// maxWireVersion announced in hello (21 = MongoDB 7.0).
-    #[arg(long, default_value_t = 21)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 21))]
     pub max_wire_version: i32,
     /// Leave topologyVersion out of hello, so drivers poll instead of streaming heartbeats.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub no_topology_version: bool,
     /// Present the server as the primary of a one-member replica set of this name
     /// (drivers then use retryable writes); a standalone without it.
-    #[arg(long, value_name = "NAME")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "NAME"))]
     pub replica_set: Option<String>,
     /// Seed for failCommand's activationProbability.
-    #[arg(long, default_value_t = 0x5EED)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0x5EED))]
     pub seed: u64,
 }
 
@@ -144,10 +146,11 @@ where
 }
 
 /// Installs a `tracing` subscriber that logs to stderr, filtered by `RUST_LOG` (default
-/// `info`).
+/// `info`). Feature `cli`.
 ///
 /// # Errors
 /// If a global subscriber is already installed.
+#[cfg(feature = "cli")]
 pub fn init_logging() -> Result<(), ServeError> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

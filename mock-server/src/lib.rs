@@ -11,12 +11,15 @@
 //! - [`serve_connection`] serves one connection over any `AsyncRead + AsyncWrite` stream
 //!   (a socket, a `tokio::io::duplex` pipe, a simulated network).
 //! - [`run`] is the `mock-server` binary (and `poolcheck serve`): flags in [`Config`].
+//!   The binary and the command-line parts (`clap`, `tracing-subscriber`) need the `cli`
+//!   feature (`cargo run -p mock-server --features cli -- --help`); the library alone
+//!   pulls neither.
 //!
 //! ## Map
 //! - [`server`]: [`Server`], the shared state, and [`ServerOptions`].
 //! - [`connection`]: [`serve_connection`] and [`ConnectionEnd`].
 //! - [`tcp`]: [`serve_tcp`] (the accept loop) and [`MockServer`].
-//! - [`config`]: [`Config`], [`run`], [`init_logging`].
+//! - [`config`]: [`Config`], [`run`], and `init_logging` (feature `cli`).
 //! - [`failpoint`]: `configureFailPoint` / `failCommand` with mongod's semantics.
 //! - [`faults`]: [`Faults`], the connection-level faults and the `poolcheckFault` command.
 //! - [`stats`]: [`ConnectionStats`], the counters behind `serverStatus.connections`.
@@ -79,7 +82,9 @@ pub mod store;
 pub mod tcp;
 pub mod update;
 
-pub use config::{init_logging, run, run_until, Config};
+#[cfg(feature = "cli")]
+pub use config::init_logging;
+pub use config::{run, run_until, Config};
 pub use connection::{serve_connection, ConnectionEnd};
 pub use error::{CommandError, ServeError};
 pub use faults::Faults;

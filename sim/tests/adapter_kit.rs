@@ -242,6 +242,7 @@ fn a_tokio_pool_on_the_kit_runs_deterministic_with_only_its_known_finding() {
             }
         }
     }
+    eprintln!("kit-tokio: {clean} of 24 seeds clean, the rest only its known findings");
     assert!(clean > 0, "no seed ran clean");
 }
 

@@ -77,3 +77,96 @@ where
         Err(failure)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use pool_core::ConnectionCheckOutFailedReason;
+
+    use super::*;
+    use crate::adapter::events::Collect;
+    use crate::executor::{Budget, Executor, TaskKind};
+    use crate::rng::Rng;
+
+    /// Runs one checkout whose pool future is `get` to its end; returns its result's
+    /// failure, the virtual time it ended and the events.
+    fn run_checkout(
+        deadline: Duration,
+        wait: Option<Duration>,
+        get: impl Future<Output = Result<(), CheckoutFailure>> + Send + 'static,
+    ) -> (Option<CheckoutFailure>, Duration, Vec<PoolEvent>) {
+        let mut executor = Executor::new(
+            Rng::new(1),
+            Budget {
+                steps_max: 1_000,
+                time_max: Duration::from_secs(10),
+            },
+        )
+        .expect("executor");
+        let runtime = executor.handle();
+        let sink = Arc::new(Collect::default());
+        let events = PoolEvents::from_sink(sink.clone());
+        let ended = Arc::new(Mutex::new(None));
+        let (slot, clock) = (ended.clone(), runtime.clone());
+        let checkout = checkout(&events, &runtime, deadline, wait, get, |()| {
+            unreachable!("no connection in these tests")
+        });
+        runtime.spawn_task(
+            TaskKind::Harness,
+            Box::pin(async move {
+                let failure = checkout.await.err();
+                *slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((failure, clock.now()));
+            }),
+        );
+        loop {
+            executor.run_ready().expect("within budget");
+            if !matches!(executor.advance(), Ok(crate::executor::Advance::To(_))) {
+                break;
+            }
+        }
+        let (failure, at) = ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .expect("the checkout ended");
+        (failure, at, sink.take())
+    }
+
+    #[test]
+    fn the_earlier_of_deadline_and_wait_queue_timeout_ends_a_wait() {
+        let ms = Duration::from_millis;
+        for (deadline, wait, end) in [(ms(50), Some(ms(10)), ms(10)), (ms(50), None, ms(50))] {
+            let (failure, at, events) = run_checkout(deadline, wait, std::future::pending());
+            assert_eq!((failure, at), (Some(CheckoutFailure::Timeout), end));
+            assert_eq!(
+                events,
+                vec![
+                    PoolEvent::CheckOutStarted,
+                    PoolEvent::CheckOutFailed {
+                        reason: ConnectionCheckOutFailedReason::Timeout
+                    }
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_pool_failure_is_reported_with_its_cmap_reason() {
+        let (failure, _, events) = run_checkout(
+            Duration::from_millis(50),
+            None,
+            std::future::ready(Err(CheckoutFailure::PoolClosed)),
+        );
+        assert_eq!(failure, Some(CheckoutFailure::PoolClosed));
+        assert_eq!(
+            events.last(),
+            Some(&PoolEvent::CheckOutFailed {
+                reason: ConnectionCheckOutFailedReason::PoolClosed
+            })
+        );
+    }
+}

@@ -167,3 +167,33 @@ impl Connector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::adapter::events::Collect;
+
+    #[test]
+    fn an_attempt_that_fails_or_is_dropped_reports_closed() {
+        let sink = Arc::new(Collect::default());
+        let events = PoolEvents::from_sink(sink.clone());
+        ConnectAttempt::start(&events, 1).failed();
+        let abandoned = ConnectAttempt::start(&events, 2);
+        drop(abandoned);
+        let closed = |id| PoolEvent::ConnectionClosed {
+            id,
+            reason: ConnectionClosedReason::Error,
+        };
+        assert_eq!(
+            sink.take(),
+            vec![
+                PoolEvent::ConnectionCreated { id: 1 },
+                closed(1),
+                PoolEvent::ConnectionCreated { id: 2 },
+                closed(2),
+            ]
+        );
+    }
+}

@@ -19,8 +19,9 @@ use super::events::PoolEvents;
 use crate::manager::SimConnection;
 use crate::pool_under_test::PoolEvent;
 
-/// A connection as a pool holds it. Made by [`ConnectAttempt::established`](super::ConnectAttempt::established)
-/// (or [`Connector::connect`](super::Connector::connect)).
+/// A connection as a pool holds it. Made by
+/// [`ConnectAttempt::established`](super::ConnectAttempt::established) (or
+/// [`Connector::connect`](super::Connector::connect)).
 pub struct TrackedConnection {
     conn: SimConnection,
     id: ConnectionId,

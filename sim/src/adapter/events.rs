@@ -92,3 +92,46 @@ pub fn failed_reason(failure: &CheckoutFailure) -> ConnectionCheckOutFailedReaso
         _ => ConnectionCheckOutFailedReason::ConnectionError,
     }
 }
+
+/// An [`EventSink`] that keeps what it is told, for the kit's tests.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Collect(pub(crate) std::sync::Mutex<Vec<PoolEvent>>);
+
+#[cfg(test)]
+impl EventSink for Collect {
+    fn emit(&self, event: PoolEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event);
+    }
+}
+
+#[cfg(test)]
+impl Collect {
+    pub(crate) fn take(&self) -> Vec<PoolEvent> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_closed_is_reported_once() {
+        let sink = Arc::new(Collect::default());
+        let events = PoolEvents::from_sink(sink.clone());
+        assert!(!events.is_closed());
+        assert!(events.close());
+        assert!(!events.clone().close());
+        assert!(events.is_closed());
+        assert_eq!(sink.take(), vec![PoolEvent::PoolClosed]);
+    }
+}

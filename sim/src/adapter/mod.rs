@@ -1,8 +1,8 @@
 //! # The adapter kit: judging a pool that is not poolcheck's
 //!
 //! Any pool can be run by the simulator and judged by its oracles once it implements
-//! [`PoolUnderTest`](crate::PoolUnderTest). This module is what such an adapter needs: the contract (below),
-//! and helpers that make the contract hard to break.
+//! [`PoolUnderTest`](crate::PoolUnderTest). This module is what such an adapter needs:
+//! the contract (below), and helpers that make the contract hard to break.
 //!
 //! | helper | does |
 //! |---|---|
@@ -30,7 +30,10 @@
 //! that calls `tokio::spawn` without a bridge does not abort the process: its task is run
 //! on virtual time by a pump the executor starts then (a millisecond late at worst).
 //! That is a safety net, not a way to write adapters: build and drive such a pool
-//! through a [`TokioBridge`].
+//! through a [`TokioBridge`]. The net does not reach the pool's factory (it runs outside
+//! every task: build the pool in [`TokioBridge::enter`]), and a Tokio timer awaited
+//! outside a Tokio task with no bridge fires only when that pump runs (late, or never if
+//! no Tokio task is alive).
 //!
 //! # The event contract
 //! The oracles judge a pool only by the [`PoolEvent`](crate::PoolEvent)s it reports, its

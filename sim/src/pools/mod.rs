@@ -2,7 +2,9 @@
 //! (`deadpool`, `bb8`: third-party pools judged by the same oracle, see [`RIVALS`]) and
 //! the bug zoo (`zoo-*`, see [`crate::zoo`]).
 
+#[cfg(feature = "rivals")]
 pub mod bb8;
+#[cfg(feature = "rivals")]
 pub mod deadpool;
 pub mod reference;
 
@@ -50,6 +52,8 @@ pub static REFERENCE: PoolEntry = PoolEntry {
 
 /// Third-party pools, run unmodified behind adapters that derive CMAP events from what
 /// the pool does and declare the CMAP features it lacks ([`crate::pool_under_test::Capabilities`]).
+/// Feature `rivals` (on by default); without it the list is empty.
+#[cfg(feature = "rivals")]
 pub static RIVALS: [PoolEntry; 2] = [
     PoolEntry {
         name: "deadpool",
@@ -66,6 +70,10 @@ pub static RIVALS: [PoolEntry; 2] = [
         factory: self::bb8::build,
     },
 ];
+
+/// Third-party pools: none without the `rivals` feature.
+#[cfg(not(feature = "rivals"))]
+pub static RIVALS: [PoolEntry; 0] = [];
 
 /// Every pool: the reference first, then the rivals, then the zoo.
 pub fn all() -> Vec<&'static PoolEntry> {
