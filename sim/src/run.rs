@@ -105,6 +105,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         wait_queue_timeout: options.wait_queue_timeout,
         checkout_bound: None,
         background_establishment: false,
+        ..OracleConfig::from_options(&options)
     });
     let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {

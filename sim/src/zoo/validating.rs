@@ -1,0 +1,115 @@
+//! `zoo-validating` — not a bug: the skeleton with a health check at checkout. A checkout
+//! handed an idle connection first runs a `ping` on it (as pools with
+//! `test_on_check_out` do), bounded by its deadline, reporting `ConnectionValidating`
+//! before; if the ping fails it closes the connection (reason `Error`) and tries again,
+//! if the deadline passes it closes it and times out. While the ping runs the connection is
+//! neither available nor in use, and the checkout is neither waiting nor served: a
+//! second control (with `zoo-baseline`) that must stay clean, proving the event contract
+//! keeps a correct validating pool clear of LIVE and FIFO.
+//!
+//! Cancel safety: a checkout dropped mid-ping leaves the connection's wire state
+//! unknown, so a guard closes it (reason `Error`) in a task of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::doc;
+use pool_core::ConnectionClosedReason;
+
+use super::skeleton::{self, Entry, Fx, Grant, Shared, Variant};
+use crate::executor::{race, Either, TaskKind};
+use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolParams, PoolUnderTest};
+
+pub(crate) struct Validating;
+
+/// Closes a connection whose check did not finish (the checkout was dropped).
+struct CheckGuard {
+    shared: Arc<Shared<Validating>>,
+    entry: Option<Entry>,
+}
+
+impl Drop for CheckGuard {
+    fn drop(&mut self) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let shared = self.shared.clone();
+        self.shared.params.runtime.spawn_task(
+            TaskKind::Pool,
+            Box::pin(async move { close(&shared, entry).await }),
+        );
+    }
+}
+
+/// After a passed check: a clear or close that came meanwhile retires the connection.
+async fn recheck(shared: &Arc<Shared<Validating>>, entry: Entry) -> Grant {
+    let mut fx = Fx::default();
+    let mut st = shared.state.lock().await;
+    let grant = if st.closed || shared.variant.is_stale(entry.generation, st.generation) {
+        st.in_use -= 1;
+        let reason = if st.closed {
+            ConnectionClosedReason::PoolClosed
+        } else {
+            ConnectionClosedReason::Stale
+        };
+        fx.close(&mut st, entry, reason);
+        shared.variant.dispatch(&mut st, &mut fx);
+        Grant::Retry
+    } else {
+        Grant::Conn(entry)
+    };
+    drop(st);
+    shared.flush(fx);
+    grant
+}
+
+/// Closes `entry` (counted in use) with reason `Error`.
+async fn close(shared: &Arc<Shared<Validating>>, entry: Entry) {
+    let mut fx = Fx::default();
+    let mut st = shared.state.lock().await;
+    st.in_use -= 1;
+    fx.close(&mut st, entry, ConnectionClosedReason::Error);
+    shared.variant.dispatch(&mut st, &mut fx);
+    drop(st);
+    shared.flush(fx);
+}
+
+impl Variant for Validating {
+    async fn accept(shared: &Arc<Shared<Self>>, entry: Entry, deadline: Duration) -> Grant {
+        // The check: a ping on the checkout's own task, bounded by its deadline.
+        shared.emit(PoolEvent::ConnectionValidating { id: entry.id });
+        let mut guard = CheckGuard {
+            shared: shared.clone(),
+            entry: Some(entry),
+        };
+        let runtime = shared.params.runtime.clone();
+        let ok = match guard.entry.as_mut() {
+            Some(entry) => {
+                let ping = entry.conn.run_command("admin", doc! { "ping": 1 });
+                match race(ping, runtime.sleep_until(deadline)).await {
+                    Either::Left(result) => Some(result.is_ok()),
+                    Either::Right(()) => None,
+                }
+            }
+            None => Some(false),
+        };
+        let Some(entry) = guard.entry.take() else {
+            return Grant::Retry;
+        };
+        match ok {
+            Some(true) => recheck(shared, entry).await,
+            Some(false) => {
+                close(shared, entry).await;
+                Grant::Retry
+            }
+            None => {
+                close(shared, entry).await;
+                Grant::Fail(CheckoutFailure::Timeout)
+            }
+        }
+    }
+}
+
+pub(crate) fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
+    skeleton::build(params, Validating)
+}
