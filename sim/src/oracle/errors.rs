@@ -47,9 +47,7 @@ pub(crate) fn unjustified(
         }
         // Only a pause the harness asked for (or the pool's capabilities explain) justifies
         // it; see `clears`.
-        CheckoutFailure::PoolCleared => {
-            c.cleared_during || (model.paused && !model.paused_unasked)
-        }
+        CheckoutFailure::PoolCleared => c.cleared_during || (model.paused && !model.paused_unasked),
         CheckoutFailure::PoolClosed => c.closed_during || model.closed,
         CheckoutFailure::Connect(_) | CheckoutFailure::ConnectTimeout => {
             c.connect_error || c.creation_error_during
@@ -163,7 +161,10 @@ pub(crate) fn overdue(
                 continue;
             };
             let which = Overdue::Unswept(sweep.at, *k);
-            if model.outstanding.contains(k) && !c.zombie && !exempt(c, sweep.at) && !reported(&which)
+            if model.outstanding.contains(k)
+                && !c.zombie
+                && !exempt(c, sweep.at)
+                && !reported(&which)
             {
                 return Some((
                     which,

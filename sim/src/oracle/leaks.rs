@@ -37,19 +37,23 @@ pub(crate) fn lingering(
     config: &OracleConfig,
     reported: &BTreeSet<ConnectionId>,
 ) -> Option<(ConnectionId, String)> {
-    model.live.iter().filter(|id| !reported.contains(id)).find_map(|id| {
-        let conn = model.conn(*id)?;
-        let closed_at = conn.closed_at?;
-        (now > closed_at.saturating_add(config.tolerance)).then(|| {
-            (
-                *id,
-                format!(
-                    "connection {id} was closed at {:.6}s but its object is still held",
-                    closed_at.as_secs_f64()
-                ),
-            )
+    model
+        .live
+        .iter()
+        .filter(|id| !reported.contains(id))
+        .find_map(|id| {
+            let conn = model.conn(*id)?;
+            let closed_at = conn.closed_at?;
+            (now > closed_at.saturating_add(config.tolerance)).then(|| {
+                (
+                    *id,
+                    format!(
+                        "connection {id} was closed at {:.6}s but its object is still held",
+                        closed_at.as_secs_f64()
+                    ),
+                )
+            })
         })
-    })
 }
 
 /// Checked once the workload ended and the pool settled.

@@ -742,8 +742,7 @@ impl Oracle {
             errors::Overdue::Undelivered(k) => episodes.error_undelivered.contains(k),
             errors::Overdue::Unswept(at, k) => episodes.unswept.contains(&(at.as_nanos(), *k)),
         };
-        if let Some((which, at, message)) =
-            errors::overdue(&self.model, by, &self.config, reported)
+        if let Some((which, at, message)) = errors::overdue(&self.model, by, &self.config, reported)
         {
             match which {
                 errors::Overdue::Undelivered(k) => {

@@ -211,7 +211,9 @@ impl Model {
     }
 
     pub(crate) fn checkout_mut(&mut self, k: CheckoutId) -> Option<&mut Checkout> {
-        usize::try_from(k).ok().and_then(|i| self.checkouts.get_mut(i))
+        usize::try_from(k)
+            .ok()
+            .and_then(|i| self.checkouts.get_mut(i))
     }
 
     /// True if `k` is outstanding and waits for the pool: not a zombie, not driving an

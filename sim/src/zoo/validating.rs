@@ -16,7 +16,7 @@ use std::time::Duration;
 use bson::doc;
 use pool_core::ConnectionClosedReason;
 
-use super::skeleton::{self, Entry, Fx, Grant, Shared, Variant};
+use super::skeleton::{self, take_idle, undo, Entry, Fx, Grant, Shared, Slot, SlotWait, Variant};
 use crate::executor::{race, Either, TaskKind};
 use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolParams, PoolUnderTest};
 
@@ -74,37 +74,117 @@ async fn close(shared: &Arc<Shared<Validating>>, entry: Entry) {
     shared.flush(fx);
 }
 
+/// Gives a front-of-queue slot up if the checkout is dropped while it waits.
+struct FrontGuard {
+    shared: Arc<Shared<Validating>>,
+    slot: Option<Arc<Slot>>,
+}
+
+impl Drop for FrontGuard {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else { return };
+        if let Some(grant) = slot.cancel() {
+            let shared = self.shared.clone();
+            self.shared.params.runtime.spawn_task(
+                TaskKind::Pool,
+                Box::pin(async move {
+                    let mut fx = Fx::default();
+                    let mut st = shared.state.lock().await;
+                    undo(&shared.variant, &mut st, &mut fx, grant);
+                    shared.variant.dispatch(&mut st, &mut fx);
+                    drop(st);
+                    shared.flush(fx);
+                }),
+            );
+        }
+    }
+}
+
+/// Pings `entry` on the checkout's task, bounded by `deadline`: `Some(passed)`, or `None`
+/// if the deadline came first. A guard closes the connection if the checkout is dropped
+/// meanwhile.
+async fn check(
+    shared: &Arc<Shared<Validating>>,
+    entry: Entry,
+    deadline: Duration,
+) -> (Option<bool>, Option<Entry>) {
+    shared.emit(PoolEvent::ConnectionValidating { id: entry.id });
+    let mut guard = CheckGuard {
+        shared: shared.clone(),
+        entry: Some(entry),
+    };
+    let runtime = shared.params.runtime.clone();
+    let ok = match guard.entry.as_mut() {
+        Some(entry) => {
+            let ping = entry.conn.run_command("admin", doc! { "ping": 1 });
+            match race(ping, runtime.sleep_until(deadline)).await {
+                Either::Left(result) => Some(result.is_ok()),
+                Either::Right(()) => None,
+            }
+        }
+        None => Some(false),
+    };
+    (ok, guard.entry.take())
+}
+
 impl Variant for Validating {
     async fn accept(shared: &Arc<Shared<Self>>, entry: Entry, deadline: Duration) -> Grant {
-        // The check: a ping on the checkout's own task, bounded by its deadline.
-        shared.emit(PoolEvent::ConnectionValidating { id: entry.id });
-        let mut guard = CheckGuard {
-            shared: shared.clone(),
-            entry: Some(entry),
-        };
-        let runtime = shared.params.runtime.clone();
-        let ok = match guard.entry.as_mut() {
-            Some(entry) => {
-                let ping = entry.conn.run_command("admin", doc! { "ping": 1 });
-                match race(ping, runtime.sleep_until(deadline)).await {
-                    Either::Left(result) => Some(result.is_ok()),
-                    Either::Right(()) => None,
+        let mut entry = entry;
+        loop {
+            let (ok, checked) = check(shared, entry, deadline).await;
+            let Some(checked) = checked else {
+                return Grant::Retry;
+            };
+            match ok {
+                Some(true) => return recheck(shared, checked).await,
+                None => {
+                    close(shared, checked).await;
+                    return Grant::Fail(CheckoutFailure::Timeout);
                 }
+                Some(false) => {}
             }
-            None => Some(false),
-        };
-        let Some(entry) = guard.entry.take() else {
-            return Grant::Retry;
-        };
-        match ok {
-            Some(true) => recheck(shared, entry).await,
-            Some(false) => {
-                close(shared, entry).await;
-                Grant::Retry
-            }
-            None => {
-                close(shared, entry).await;
-                Grant::Fail(CheckoutFailure::Timeout)
+            // The check failed: this checkout keeps its place at the head of the queue.
+            let mut fx = Fx::default();
+            let mut st = shared.state.lock().await;
+            st.in_use -= 1;
+            fx.close(&mut st, checked, ConnectionClosedReason::Error);
+            let next = if st.closed {
+                Ok(Grant::Fail(CheckoutFailure::PoolClosed))
+            } else if st.paused {
+                Ok(Grant::Fail(CheckoutFailure::PoolCleared))
+            } else if let Some(idle) = take_idle(&shared.variant, &mut st, &mut fx) {
+                Ok(Grant::Conn(idle))
+            } else if st.can_admit() {
+                Ok(st.admit())
+            } else {
+                let slot = Slot::new();
+                st.waiters.push_front(slot.clone());
+                Err(slot)
+            };
+            drop(st);
+            shared.flush(fx);
+            let grant = match next {
+                Ok(grant) => grant,
+                Err(slot) => {
+                    let mut guard = FrontGuard {
+                        shared: shared.clone(),
+                        slot: Some(slot.clone()),
+                    };
+                    let runtime = shared.params.runtime.clone();
+                    let waited = race(SlotWait(&slot), runtime.sleep_until(deadline)).await;
+                    guard.slot = None;
+                    match waited {
+                        Either::Left(grant) => grant,
+                        Either::Right(()) => match slot.cancel() {
+                            Some(grant) => grant,
+                            None => return Grant::Fail(CheckoutFailure::Timeout),
+                        },
+                    }
+                }
+            };
+            match grant {
+                Grant::Conn(next) => entry = next,
+                other => return other,
             }
         }
     }

@@ -37,7 +37,7 @@ use crate::pool_under_test::{
 use crate::rng::Rng;
 use crate::sync::Mutex;
 
-pub(crate) use self::slot::Slot;
+pub(crate) use self::slot::{Slot, SlotWait};
 pub(crate) use self::steps::{check_in, dispatch, enqueue, fast_path, take_idle, undo};
 
 /// How long a grant may sit unclaimed before the pool takes it back.
