@@ -2,7 +2,11 @@
 //! served while an earlier one still waits for the pool.
 //!
 //! When checkout `k` succeeds, every earlier checkout that waits (outstanding, not a
-//! zombie, not establishing or validating a connection of its own) is *overtaken*. The
+//! zombie, not establishing or validating a connection of its own) is *overtaken* —
+//! except that when `k` is served by a connection it established itself, its grant was
+//! the permit to establish, so only the earlier checkouts that already waited when that
+//! establishment started (and wait still) are overtaken: one that was validating or
+//! establishing then, and queued again only later, was not passed over. The
 //! verdict on "`k` overtook `j`" waits for the next stable point, because `j` may have
 //! been granted something in the same instant (a creation permit, say) and simply not
 //! have run yet. At the stable point it is a violation if `j` still waits, except in one
@@ -44,11 +48,18 @@ pub(crate) struct Overtake {
 }
 
 /// The earlier checkouts that `k`'s success with a connection (`fresh` or not) overtakes
-/// (judged later).
-pub(crate) fn overtaken(model: &Model, k: CheckoutId, fresh: bool) -> Vec<Overtake> {
+/// (judged later). `granted_ahead`: if `k` was served by a connection it established
+/// itself, the earlier checkouts that waited when it was granted that establishment.
+pub(crate) fn overtaken(
+    model: &Model,
+    k: CheckoutId,
+    fresh: bool,
+    granted_ahead: Option<&[CheckoutId]>,
+) -> Vec<Overtake> {
     model
         .waiting()
         .take_while(|j| *j < k)
+        .filter(|j| granted_ahead.is_none_or(|ahead| ahead.contains(j)))
         .map(|j| Overtake {
             winner: k,
             overtaken: j,

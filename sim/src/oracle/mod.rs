@@ -517,9 +517,15 @@ impl Oracle {
     pub fn connect_started(&mut self, now: Duration, id: ConnectionId, task: Option<TaskId>) {
         let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());
         self.model.connecting.insert(id, by);
-        if let Some(c) = by.and_then(|k| self.model.checkout_mut(k)) {
+        let Some(k) = by else {
+            return;
+        };
+        self.model.driven_by.insert(id, k);
+        let ahead: Vec<CheckoutId> = self.model.waiting().take_while(|j| *j < k).collect();
+        if let Some(c) = self.model.checkout_mut(k) {
             c.establishing = c.establishing.saturating_add(1);
             c.last_establish = Some(now);
+            c.ahead_at_grant = ahead;
         }
     }
 
@@ -622,7 +628,9 @@ impl Oracle {
                     );
                 }
                 let fresh = conn.is_some_and(|x| x.fresh);
-                let overtaken = fifo::overtaken(&self.model, k, fresh);
+                let own = self.model.driven_by.get(id) == Some(&k);
+                let granted_ahead = own.then_some(c.ahead_at_grant.as_slice());
+                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead);
                 self.overtakes.extend(overtaken);
             }
             CheckoutOutcome::Failed(failure) => {

@@ -62,6 +62,9 @@ pub(crate) struct Checkout {
     pub(crate) validating: u32,
     /// When it last started driving an establishment.
     pub(crate) last_establish: Option<Duration>,
+    /// The earlier checkouts that waited when it last started driving an establishment
+    /// (its grant, for FIFO, if it is served by that connection).
+    pub(crate) ahead_at_grant: Vec<CheckoutId>,
     /// When a connect this checkout drove failed, if one did.
     pub(crate) connect_failed_at: Option<Duration>,
     /// A connect it drove failed or was abandoned (justifies a connect-class failure).
@@ -86,6 +89,7 @@ impl Checkout {
             establishing: 0,
             validating: 0,
             last_establish: None,
+            ahead_at_grant: Vec::new(),
             connect_failed_at: None,
             connect_error: false,
             creation_error_during: false,
@@ -140,6 +144,8 @@ pub(crate) struct Model {
     pub(crate) live: BTreeSet<ConnectionId>,
     /// Connects in flight, with the checkout that drove each.
     pub(crate) connecting: BTreeMap<ConnectionId, Option<CheckoutId>>,
+    /// The checkout that drove each connection's connect, if one did.
+    pub(crate) driven_by: BTreeMap<ConnectionId, CheckoutId>,
     /// Connections being validated, with the checkout whose task validates each.
     pub(crate) validating_for: BTreeMap<ConnectionId, CheckoutId>,
     /// Clears and closes whose waiters must fail promptly.

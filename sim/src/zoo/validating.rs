@@ -41,28 +41,6 @@ impl Drop for CheckGuard {
     }
 }
 
-/// After a passed check: a clear or close that came meanwhile retires the connection.
-async fn recheck(shared: &Arc<Shared<Validating>>, entry: Entry) -> Grant {
-    let mut fx = Fx::default();
-    let mut st = shared.state.lock().await;
-    let grant = if st.closed || shared.variant.is_stale(entry.generation, st.generation) {
-        st.in_use -= 1;
-        let reason = if st.closed {
-            ConnectionClosedReason::PoolClosed
-        } else {
-            ConnectionClosedReason::Stale
-        };
-        fx.close(&mut st, entry, reason);
-        shared.variant.dispatch(&mut st, &mut fx);
-        Grant::Retry
-    } else {
-        Grant::Conn(entry)
-    };
-    drop(st);
-    shared.flush(fx);
-    grant
-}
-
 /// Closes `entry` (counted in use) with reason `Error`.
 async fn close(shared: &Arc<Shared<Validating>>, entry: Entry) {
     let mut fx = Fx::default();
@@ -135,19 +113,28 @@ impl Variant for Validating {
             let Some(checked) = checked else {
                 return Grant::Retry;
             };
-            match ok {
-                Some(true) => return recheck(shared, checked).await,
-                None => {
-                    close(shared, checked).await;
-                    return Grant::Fail(CheckoutFailure::Timeout);
-                }
-                Some(false) => {}
-            }
-            // The check failed: this checkout keeps its place at the head of the queue.
+            // Under the lock: a passed check still loses to a clear or close that came
+            // meanwhile; a failed one retires the connection and the checkout keeps its
+            // place at the head of the queue.
             let mut fx = Fx::default();
             let mut st = shared.state.lock().await;
+            let reason = if st.closed {
+                ConnectionClosedReason::PoolClosed
+            } else if shared.variant.is_stale(checked.generation, st.generation) {
+                ConnectionClosedReason::Stale
+            } else if ok == Some(true) {
+                return Grant::Conn(checked);
+            } else {
+                ConnectionClosedReason::Error
+            };
             st.in_use -= 1;
-            fx.close(&mut st, checked, ConnectionClosedReason::Error);
+            fx.close(&mut st, checked, reason);
+            if ok.is_none() {
+                shared.variant.dispatch(&mut st, &mut fx);
+                drop(st);
+                shared.flush(fx);
+                return Grant::Fail(CheckoutFailure::Timeout);
+            }
             let next = if st.closed {
                 Ok(Grant::Fail(CheckoutFailure::PoolClosed))
             } else if st.paused {
