@@ -290,3 +290,48 @@ fn keep_going_collects_every_violation() {
         assert_eq!(recording.suppressed, 1);
     }
 }
+
+/// Checkout `k` is granted an establishment of its own; it overtakes the earlier `j` only
+/// if `j` already waited then (not if `j` was validating then and queued only later).
+fn own_establishment(j_waits_at_grant: bool) -> Vec<Invariant> {
+    let mut o = oracle(OracleConfig::default());
+    o.pool_event(Duration::ZERO, &PoolEvent::ConnectionCreated { id: 1 });
+    o.pool_event(Duration::ZERO, &PoolEvent::ConnectionReady { id: 1 });
+    let j = o.checkout_began(MS, Some(TaskId(1)), Duration::from_secs(5));
+    if !j_waits_at_grant {
+        o.pool_event_from(
+            MS,
+            Some(TaskId(1)),
+            &PoolEvent::ConnectionValidating { id: 1 },
+        );
+    }
+    let k = o.checkout_began(2 * MS, Some(TaskId(2)), Duration::from_secs(5));
+    o.pool_event(2 * MS, &PoolEvent::ConnectionCreated { id: 2 });
+    o.connect_started(2 * MS, 2, Some(TaskId(2)));
+    if !j_waits_at_grant {
+        // j's check fails; it queues again.
+        o.pool_event(
+            3 * MS,
+            &PoolEvent::ConnectionClosed {
+                id: 1,
+                reason: ConnectionClosedReason::Error,
+            },
+        );
+    }
+    o.connect_finished(4 * MS, 2, &ConnectOutcome::Established);
+    o.pool_event(4 * MS, &PoolEvent::ConnectionReady { id: 2 });
+    o.pool_event(4 * MS, &PoolEvent::CheckedOut { id: 2 });
+    o.checkout_ended(4 * MS, k, &CheckoutOutcome::Ok(2));
+    o.stable(4 * MS, None);
+    assert!(j < k);
+    invariants(&o)
+        .into_iter()
+        .filter(|i| *i == Invariant::Fifo)
+        .collect()
+}
+
+#[test]
+fn fifo_judges_an_own_establishment_at_its_grant() {
+    assert!(own_establishment(false).is_empty());
+    assert_eq!(own_establishment(true), [Invariant::Fifo]);
+}
