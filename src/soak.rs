@@ -229,6 +229,7 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
             wait_queue_timeout: None,
             checkout_bound: None,
             background_establishment: false,
+            ..OracleConfig::default()
         })),
         start: Instant::now(),
         events: AtomicU64::new(0),

@@ -130,7 +130,6 @@ pub use check::{
 };
 pub use error::SimError;
 pub use executor::{SimRuntime, TaskId};
-pub use runtime::{race, yield_now, Either, Sleep};
 pub use manager::{SimConnection, SimManager};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
@@ -139,6 +138,7 @@ pub use pool_under_test::{
     PoolParams, PoolStatus, PoolUnderTest, StatusCounters,
 };
 pub use run::{RunConfig, RunReport};
+pub use runtime::{race, yield_now, Either, Sleep};
 pub use sweep::{
     replay, sweep, Failure, ReplayReport, ShrunkFailure, SweepConfig, SweepProgress, SweepReport,
 };

@@ -2,7 +2,7 @@
 //! time. Open the file at ui.perfetto.dev (or chrome://tracing).
 //!
 //! Process 1 ("connections") has one track per connection, with spans `pending`,
-//! `available` and `in use`; process 2 ("checkouts") one track per client, with a span
+//! `available`, `validating` and `in use`; process 2 ("checkouts") one track per client, with a span
 //! per checkout named by its outcome; process 3 ("harness") carries faults, clears and
 //! violations as instant events. Timestamps are virtual microseconds.
 
@@ -47,8 +47,13 @@ pub fn trace_events(records: &[TraceRecord]) -> Value {
                     named_conns.push(id);
                     close_conn(&mut events, id, t, Some("pending"));
                 }
-                PoolEvent::ConnectionReady { id } | PoolEvent::CheckedIn { id } => {
+                PoolEvent::ConnectionReady { id }
+                | PoolEvent::CheckedIn { id }
+                | PoolEvent::ConnectionValidated { id } => {
                     close_conn(&mut events, id, t, Some("available"))
+                }
+                PoolEvent::ConnectionValidating { id } => {
+                    close_conn(&mut events, id, t, Some("validating"))
                 }
                 PoolEvent::CheckedOut { id } => close_conn(&mut events, id, t, Some("in use")),
                 PoolEvent::ConnectionClosed { id, reason } => {
@@ -63,7 +68,7 @@ pub fn trace_events(records: &[TraceRecord]) -> Value {
                 )),
                 PoolEvent::PoolReady => events.push(instant(HARNESS, 0, "PoolReady", t)),
                 PoolEvent::PoolClosed => events.push(instant(HARNESS, 0, "PoolClosed", t)),
-                _ => {}
+                PoolEvent::CheckOutStarted | PoolEvent::CheckOutFailed { .. } => {}
             },
             Record::CheckoutBegan {
                 checkout, client, ..

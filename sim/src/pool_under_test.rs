@@ -63,6 +63,23 @@ pub enum PoolEvent {
         /// Its id.
         id: ConnectionId,
     },
+    /// An available connection is being checked before it is handed out (say, a `ping`
+    /// on one that sat idle a while): from now on it is neither available nor in use.
+    /// The check ends with `CheckedOut { id }` (it passed and the connection is handed
+    /// out), `ConnectionValidated { id }` (it passed and the connection is available
+    /// again) or `ConnectionClosed { id, .. }` (it failed). Report it from the task of the
+    /// checkout the connection is checked for, if there is one: that checkout is then
+    /// neither waiting (LIVE, FIFO) nor stuck while the check runs.
+    ConnectionValidating {
+        /// Its id.
+        id: ConnectionId,
+    },
+    /// A check begun with `ConnectionValidating` passed and the connection is available
+    /// again (not handed out).
+    ConnectionValidated {
+        /// Its id.
+        id: ConnectionId,
+    },
 }
 
 /// Receives a pool's events as they happen.
@@ -237,16 +254,33 @@ pub struct Capabilities {
     /// Connections for waiting checkouts are established by the pool's own background
     /// tasks, not by the checkouts' tasks (bb8). LIVE then counts each pending connection
     /// as serving one waiter: a waiter starves on "the pool may create" only while more
-    /// checkouts wait than connections are being established.
+    /// checkouts wait than connections are being established; and FIFO excuses a later
+    /// checkout served with a freshly established connection while every earlier waiter
+    /// still has a connection being established for it (see [`crate::oracle::fifo`]).
     pub background_establishment: bool,
+    /// It clears itself (`PoolCleared`, pause, new generation) when establishing a
+    /// connection fails, as CMAP asks of a failed background establishment and as a
+    /// driver's server monitoring does on a handshake error. CLEAR then accepts a
+    /// `PoolCleared` the harness did not ask for if, within the tolerance before it, a
+    /// connect failed or was abandoned (the manager's view) or a pending connection was
+    /// closed with reason `Error`. Without it, every clear must be asked for.
+    pub clears_on_connect_error: bool,
+    /// How much sooner than `maxIdleTime` it may close an idle connection: for a pool that
+    /// maps `maxIdleTime` onto an idle timeout of its own with jitter or a coarse reaper.
+    /// IDLE judges `ConnectionClosed { reason: Idle }` against `maxIdleTime` minus this.
+    pub idle_close_slack: Duration,
 }
 
 impl Capabilities {
-    /// What CMAP asks for (poolcheck's pool, the zoo).
+    /// What CMAP asks for (poolcheck's pool): `maxConnecting`, clear / ready, connects
+    /// driven by the checkouts that need them, a clear when a background establishment
+    /// fails, idle connections closed no sooner than `maxIdleTime`.
     pub const CMAP: Capabilities = Capabilities {
         max_connecting: true,
         clear: true,
         background_establishment: false,
+        clears_on_connect_error: true,
+        idle_close_slack: Duration::ZERO,
     };
 }
 

@@ -3,6 +3,16 @@
 //! [`EventSink`], the manager's [`ManagerObserver`] and the network's [`NetObserver`], and
 //! the workload and the fault driver report through it too, so the trace holds one
 //! totally ordered story of the run.
+//!
+//! ## Keeping every violation
+//! By default a run stops at its first violation: [`Recorder::failed`] turns true and the
+//! run loop returns. With [`Recorder::set_keep_going`]`(true)` the recorder goes on
+//! judging and collecting instead: `failed` stays false (so the run loop carries on to
+//! quiescence and close), and [`Recorder::violations`] / [`Recording::violations`] hold
+//! every distinct violation, first first (the oracle reports a persistent condition once
+//! per episode and drops exact repeats; see `oracle::ledger`). [`Recorder::violated`]
+//! tells whether anything was found, whatever the mode. A run loop that wants the whole
+//! list sets the mode before the run and reads `Recording::violations` at the end.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -23,6 +33,8 @@ struct State {
     traced: usize,
     /// Once set, observations are ignored (the run is being torn down).
     finished: bool,
+    /// Go on after a violation (`failed` stays false).
+    keep_going: bool,
     checkouts: u64,
     faults: u64,
 }
@@ -36,8 +48,11 @@ pub struct Recorder {
 /// What a finished recording yields.
 #[derive(Debug)]
 pub struct Recording {
-    /// Every violation, first first.
+    /// Every distinct violation, first first (only the first, unless the recorder kept
+    /// going).
     pub violations: Vec<Violation>,
+    /// Violations dropped as repeats of one already kept.
+    pub suppressed: u64,
     /// The trace.
     pub trace: Trace,
     /// Checkouts begun.
@@ -47,8 +62,11 @@ pub struct Recording {
 }
 
 impl Recorder {
-    /// A recorder judging with `oracle`, keeping trace records if `keep`.
-    pub fn new(runtime: SimRuntime, oracle: Oracle, keep: bool) -> Recorder {
+    /// A recorder judging with `oracle`, keeping trace records if `keep`. The harness
+    /// reports its clear requests through it ([`Recorder::clear_requested`]), so CLEAR
+    /// is judged.
+    pub fn new(runtime: SimRuntime, mut oracle: Oracle, keep: bool) -> Recorder {
+        oracle.set_clear_requests_reported(true);
         Recorder {
             runtime,
             state: Mutex::new(State {
@@ -56,6 +74,7 @@ impl Recorder {
                 trace: Trace::new(keep),
                 traced: 0,
                 finished: false,
+                keep_going: false,
                 checkouts: 0,
                 faults: 0,
             }),
@@ -83,7 +102,7 @@ impl Recorder {
             traced,
             ..
         } = &mut *state;
-        for v in &oracle.violations()[*traced..] {
+        for v in oracle.violations().get(*traced..).unwrap_or_default() {
             trace.push(
                 v.at,
                 Record::Violation {
@@ -110,9 +129,27 @@ impl Recorder {
         self.lock().oracle.set_capabilities(capabilities);
     }
 
-    /// True once an invariant was violated.
+    /// True once an invariant was violated, unless the recorder keeps going (then
+    /// always false: the run goes on collecting; see [`Recorder::violated`]).
     pub fn failed(&self) -> bool {
+        let state = self.lock();
+        !state.keep_going && state.oracle.failed()
+    }
+
+    /// Keep going after a violation (`true`): judge and collect every violation of the
+    /// run instead of stopping at the first. Set it before the run starts.
+    pub fn set_keep_going(&self, keep_going: bool) {
+        self.lock().keep_going = keep_going;
+    }
+
+    /// True once an invariant was violated, in either mode.
+    pub fn violated(&self) -> bool {
         self.lock().oracle.failed()
+    }
+
+    /// Every distinct violation so far, first first.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.lock().oracle.violations().to_vec()
     }
 
     /// Outstanding checkouts.
@@ -198,6 +235,13 @@ impl Recorder {
         });
     }
 
+    /// The harness is about to ask the pool for a clear: call it right before
+    /// [`crate::PoolUnderTest::clear`]. A `PoolCleared` without such a request is a CLEAR
+    /// violation (unless the pool's capabilities explain it).
+    pub fn clear_requested(&self) {
+        self.with(|s, now| s.oracle.clear_requested(now));
+    }
+
     /// The harness acted (`fault` counts it as an injected fault).
     pub fn harness(&self, action: String, fault: bool) {
         self.with(|s, now| {
@@ -252,6 +296,7 @@ impl Recorder {
         let trace = std::mem::replace(&mut state.trace, Trace::new(false));
         Recording {
             violations: state.oracle.violations().to_vec(),
+            suppressed: state.oracle.suppressed(),
             trace,
             checkouts: state.checkouts,
             faults: state.faults,
@@ -261,8 +306,9 @@ impl Recorder {
 
 impl EventSink for Recorder {
     fn emit(&self, event: PoolEvent) {
+        let task = self.runtime.current_task();
         self.with(|s, now| {
-            s.oracle.pool_event(now, &event);
+            s.oracle.pool_event_from(now, task, &event);
             s.trace.push(now, Record::Pool { event });
         });
     }

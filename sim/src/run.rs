@@ -164,6 +164,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         wait_queue_timeout: options.wait_queue_timeout,
         checkout_bound: None,
         background_establishment: false,
+        ..OracleConfig::from_options(&options)
     });
     let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
@@ -178,6 +179,8 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         recorder.clone(),
     );
     let manager = SimManager::new(net.clone(), runtime.clone(), recorder.clone());
+    // Keep going: `recorder.failed()` stays false, so the phase loop runs to the end.
+    recorder.set_keep_going(config.all_violations);
     let params = PoolParams {
         options: options.clone(),
         manager,
@@ -225,7 +228,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
     let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
     runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
 
-    drive(&mut executor, &ctx, &options, config.all_violations)?;
+    drive(&mut executor, &ctx, &options)?;
     drop(ctx);
     Ok(finish(config, &plan, &recorder, &mut executor, Some(pool)))
 }
@@ -241,6 +244,9 @@ fn finish(
 ) -> RunReport {
     let recording = recorder.finish();
     let mut violations = recording.violations;
+    if !config.all_violations {
+        violations.truncate(1);
+    }
     let simulated = executor.now();
     let steps = executor.steps();
     let mut teardown: Vec<String> = Vec::new();
@@ -307,10 +313,9 @@ fn drive(
     executor: &mut Executor,
     ctx: &Ctx,
     options: &pool_core::PoolOptions,
-    all_violations: bool,
 ) -> Result<(), SimError> {
     let recorder = &ctx.recorder;
-    let stop = || !all_violations && recorder.failed();
+    let stop = || recorder.failed();
     let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
         + options.maintenance_interval.unwrap_or_default()
         + Duration::from_secs(1);

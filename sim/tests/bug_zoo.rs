@@ -80,6 +80,8 @@ zoo_tests! {
     swallowed_error => "zoo-swallowed-error",
     zombie => "zoo-zombie",
     stale_handout => "zoo-stale-handout",
+    unasked_clear => "zoo-unasked-clear",
+    eager_idle => "zoo-eager-idle",
 }
 
 /// Real bugs the simulator found in pool-core and that are still open.
@@ -129,6 +131,18 @@ fn control_is_clean_on_the_standard_seeds() {
 #[test]
 fn control_is_clean_on_the_zombie_seeds() {
     clean("zoo-baseline", "zombie");
+}
+
+/// A correct pool that pings an idle connection before handing it out
+/// (`ConnectionValidating`) reads as neither starving (LIVE) nor out of order (FIFO).
+#[test]
+fn validating_control_is_clean_on_the_standard_seeds() {
+    clean("zoo-validating", "standard");
+}
+
+#[test]
+fn validating_control_is_clean_on_the_zombie_seeds() {
+    clean("zoo-validating", "zombie");
 }
 
 /// pool-core takes back a grant its checkout does not claim within `claim_timeout`

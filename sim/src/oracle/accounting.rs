@@ -4,7 +4,8 @@
 //! to a waiter that has not resumed counts as in use in a pool's status but is still
 //! available by the events, so only the sum is compared), the paused and closed flags,
 //! and the lifetime counters if the pool keeps them. A disagreement must persist for the
-//! tolerance to count.
+//! tolerance to count. Any value is accepted as input: a wrapped counter is a
+//! disagreement, never an overflow.
 
 use super::model::Model;
 use crate::pool_under_test::PoolStatus;
@@ -18,9 +19,11 @@ pub(crate) fn compare(model: &Model, status: &PoolStatus) -> Option<String> {
     if status.pending != model.pending {
         diffs.push(format!("pending {} vs {}", status.pending, model.pending));
     }
+    // Summed in u64: a pool may report counters near (or wrapped past) u32::MAX. A
+    // connection being validated counts as available or in use in a pool's status.
     let (mine, theirs) = (
-        status.available + status.in_use,
-        model.available + model.in_use,
+        u64::from(status.available) + u64::from(status.in_use),
+        u64::from(model.available) + u64::from(model.validating) + u64::from(model.in_use),
     );
     if mine != theirs {
         diffs.push(format!("available+in use {mine} vs {theirs}"));

@@ -28,7 +28,7 @@ pub(crate) fn unjustified(
                 t.as_secs_f64()
             ));
         }
-        if now > t + config.tolerance {
+        if now > t.saturating_add(config.tolerance) {
             return Some(format!(
                 "checkout {k}'s establishment failed at {:.6}s but the error reached it only \
                  at {:.6}s",
@@ -41,11 +41,13 @@ pub(crate) fn unjustified(
         CheckoutFailure::Timeout => {
             let mut limit = c.deadline;
             if let Some(wait) = config.wait_queue_timeout {
-                limit = limit.min(c.started + wait);
+                limit = limit.min(c.started.saturating_add(wait));
             }
             now >= limit
         }
-        CheckoutFailure::PoolCleared => c.cleared_during || model.paused,
+        // Only a pause the harness asked for (or the pool's capabilities explain) justifies
+        // it; see `clears`.
+        CheckoutFailure::PoolCleared => c.cleared_during || (model.paused && !model.paused_unasked),
         CheckoutFailure::PoolClosed => c.closed_during || model.closed,
         CheckoutFailure::Connect(_) | CheckoutFailure::ConnectTimeout => {
             c.connect_error || c.creation_error_during
@@ -101,7 +103,7 @@ pub(crate) fn sweep_member_ended(
         };
         sweep.members.remove(pos);
         let Some(c) = &checkout else { continue };
-        if now > sweep.at + config.tolerance && !exempt(c, sweep.at) {
+        if now > sweep.at.saturating_add(config.tolerance) && !exempt(c, sweep.at) {
             messages.push(format!(
                 "the {} at {:.6}s should have failed waiting checkout {k} at once; it ended \
                  only at {:.6}s",
@@ -115,21 +117,32 @@ pub(crate) fn sweep_member_ended(
     messages
 }
 
-/// The first ERR obligation overdue by `by`, and when it became overdue.
+/// An ERR obligation that is overdue.
+pub(crate) enum Overdue {
+    /// Checkout `k`'s establishment error has not reached it.
+    Undelivered(CheckoutId),
+    /// The sweep at `at` has not failed checkout `k`.
+    Unswept(Duration, CheckoutId),
+}
+
+/// The first ERR obligation overdue by `by` that `reported` does not hold already:
+/// which, when it became overdue, and why.
 pub(crate) fn overdue(
     model: &Model,
     by: Duration,
     config: &OracleConfig,
-) -> Option<(Duration, String)> {
+    reported: impl Fn(&Overdue) -> bool,
+) -> Option<(Overdue, Duration, String)> {
     let tolerance = config.tolerance;
     for k in &model.outstanding {
         let Some(c) = model.checkout(*k) else {
             continue;
         };
         if let Some(t) = c.connect_failed_at {
-            if by > t + tolerance {
+            if by > t.saturating_add(tolerance) && !reported(&Overdue::Undelivered(*k)) {
                 return Some((
-                    t + tolerance,
+                    Overdue::Undelivered(*k),
+                    t.saturating_add(tolerance),
                     format!(
                         "checkout {k}'s establishment failed at {:.6}s and the error has not \
                          reached it",
@@ -140,16 +153,22 @@ pub(crate) fn overdue(
         }
     }
     for sweep in &model.sweeps {
-        if by <= sweep.at + tolerance {
+        if by <= sweep.at.saturating_add(tolerance) {
             continue;
         }
         for k in &sweep.members {
             let Some(c) = model.checkout(*k) else {
                 continue;
             };
-            if model.outstanding.contains(k) && !c.zombie && !exempt(c, sweep.at) {
+            let which = Overdue::Unswept(sweep.at, *k);
+            if model.outstanding.contains(k)
+                && !c.zombie
+                && !exempt(c, sweep.at)
+                && !reported(&which)
+            {
                 return Some((
-                    sweep.at + tolerance,
+                    which,
+                    sweep.at.saturating_add(tolerance),
                     format!(
                         "the {} at {:.6}s did not fail waiting checkout {k}",
                         sweep.what,

@@ -1,29 +1,86 @@
-//! FIFO: a checkout that began later is never served while an earlier one still waits.
+//! FIFO: checkouts are *granted* in arrival order: a checkout that began later is never
+//! served while an earlier one still waits for the pool.
 //!
-//! When checkout `k` succeeds, every earlier outstanding checkout that waits (not a
-//! zombie, not establishing its own connection) is *overtaken*. The verdict waits for
-//! the next stable point, because the earlier one may have been granted something in the
-//! same instant (a creation permit, say) and simply not have run yet; if at the stable
-//! point it still waits, the grant order broke arrival order. Cancelled checkouts leave
-//! the queue and are not judged.
+//! When checkout `k` succeeds, every earlier checkout that waits (outstanding, not a
+//! zombie, not establishing or validating a connection of its own) is *overtaken* —
+//! except that when `k` is served by a connection it established itself, its grant was
+//! the permit to establish, so only the earlier checkouts that already waited when that
+//! establishment started (and wait still) are overtaken: one that was validating or
+//! establishing then, and queued again only later, was not passed over. The
+//! verdict on "`k` overtook `j`" waits for the next stable point, because `j` may have
+//! been granted something in the same instant (a creation permit, say) and simply not
+//! have run yet. At the stable point it is a violation if `j` still waits, except in one
+//! case:
+//!
+//! **Completion order of background establishments.** A pool that establishes
+//! connections on background tasks
+//! ([`crate::pool_under_test::Capabilities::background_establishment`]) starts one
+//! connect per waiter and hands each new connection to a waiter when it is ready. Connects
+//! finish in any order, so the connect started for `k` may finish first while the one
+//! started for `j` is still in flight. Serving `k` with it is then not a grant out of
+//! order: no connection was available for `j` that `k` took (the connection did not exist
+//! until it was made), and `j` still has a connect in flight for it. So `k` overtaking `j`
+//! is excused when, and only when, all of these hold:
+//!
+//! 1. the pool declares background establishment;
+//! 2. the connection `k` got was *fresh*: it became available by its own
+//!    `ConnectionReady` and was never checked out or checked in since (a connection given
+//!    back by a user is available to the head of the queue first: taking it is barging);
+//! 3. at the stable point, the connections still establishing are at least as many as the
+//!    earlier checkouts (those that began before `k`) that still wait — every waiter ahead
+//!    of `k` is still covered by a connect in flight.
+//!
+//! A pool whose checkouts drive their own connects needs no excuse: a checkout that
+//! establishes is not waiting, so it is never overtaken. Cancelled checkouts leave the
+//! queue and are not judged.
 
 use super::model::Model;
+use super::OracleConfig;
 use crate::trace::CheckoutId;
 
-/// The earlier checkouts that `k`'s success overtakes (judged later).
-pub(crate) fn overtaken(model: &Model, k: CheckoutId) -> Vec<CheckoutId> {
-    model.waiting().take_while(|j| *j < k).collect()
+/// One "`winner` overtook `overtaken`" to judge at the next stable point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overtake {
+    pub(crate) winner: CheckoutId,
+    pub(crate) overtaken: CheckoutId,
+    /// The winner's connection was fresh from its establishment (rule 2).
+    pub(crate) fresh: bool,
 }
 
-/// The verdict on "`k` overtook `j`" at a stable point.
-pub(crate) fn judge(model: &Model, k: CheckoutId, j: CheckoutId) -> Option<String> {
-    if !model.outstanding.contains(&j) {
+/// The earlier checkouts that `k`'s success with a connection (`fresh` or not) overtakes
+/// (judged later). `granted_ahead`: if `k` was served by a connection it established
+/// itself, the earlier checkouts that waited when it was granted that establishment.
+pub(crate) fn overtaken(
+    model: &Model,
+    k: CheckoutId,
+    fresh: bool,
+    granted_ahead: Option<&[CheckoutId]>,
+) -> Vec<Overtake> {
+    model
+        .waiting()
+        .take_while(|j| *j < k)
+        .filter(|j| granted_ahead.is_none_or(|ahead| ahead.contains(j)))
+        .map(|j| Overtake {
+            winner: k,
+            overtaken: j,
+            fresh,
+        })
+        .collect()
+}
+
+/// The verdict on `o` at a stable point.
+pub(crate) fn judge(model: &Model, o: Overtake, config: &OracleConfig) -> Option<String> {
+    let (k, j) = (o.winner, o.overtaken);
+    if !model.is_waiting(j) {
         return None;
     }
     let earlier = model.checkout(j)?;
     let later = model.checkout(k)?;
-    if earlier.zombie || earlier.establishing > 0 {
-        return None;
+    if config.background_establishment && o.fresh {
+        let ahead = model.waiting().take_while(|w| *w < k).count() as u64;
+        if u64::from(model.pending) >= ahead {
+            return None;
+        }
     }
     Some(format!(
         "checkout {j} (began {:.6}s) still waits although checkout {k} (began {:.6}s) was served",

@@ -6,6 +6,7 @@
 //! released. At quiescence every connection must be available again, and after close
 //! none may remain.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use pool_core::ConnectionId;
@@ -28,18 +29,31 @@ pub(crate) fn on_dropped(model: &Model, id: ConnectionId) -> Option<String> {
     }
 }
 
-/// Checked at stable points: closed connections must be released promptly.
-pub(crate) fn lingering(model: &Model, now: Duration, config: &OracleConfig) -> Option<String> {
-    model.live.iter().find_map(|id| {
-        let conn = model.conn(*id)?;
-        let closed_at = conn.closed_at?;
-        (now > closed_at + config.tolerance).then(|| {
-            format!(
-                "connection {id} was closed at {:.6}s but its object is still held",
-                closed_at.as_secs_f64()
-            )
+/// Checked at stable points: closed connections must be released promptly. Returns the
+/// first one not in `reported` that is held too long.
+pub(crate) fn lingering(
+    model: &Model,
+    now: Duration,
+    config: &OracleConfig,
+    reported: &BTreeSet<ConnectionId>,
+) -> Option<(ConnectionId, String)> {
+    model
+        .live
+        .iter()
+        .filter(|id| !reported.contains(id))
+        .find_map(|id| {
+            let conn = model.conn(*id)?;
+            let closed_at = conn.closed_at?;
+            (now > closed_at.saturating_add(config.tolerance)).then(|| {
+                (
+                    *id,
+                    format!(
+                        "connection {id} was closed at {:.6}s but its object is still held",
+                        closed_at.as_secs_f64()
+                    ),
+                )
+            })
         })
-    })
 }
 
 /// Checked once the workload ended and the pool settled.
@@ -70,6 +84,15 @@ pub(crate) fn at_quiescence(
             ),
         ));
     }
+    if model.validating > 0 {
+        found.push((
+            Invariant::Leak,
+            format!(
+                "{} connection(s) still being validated at quiescence",
+                model.validating
+            ),
+        ));
+    }
     if model.in_use > 0 {
         found.push((
             Invariant::Leak,
@@ -79,7 +102,7 @@ pub(crate) fn at_quiescence(
             ),
         ));
     }
-    if model.live.len() as u32 != model.available {
+    if model.live.len() as u64 != u64::from(model.available) {
         found.push((
             Invariant::Leak,
             format!(

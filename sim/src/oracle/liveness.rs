@@ -30,7 +30,8 @@ pub(crate) fn starving(model: &Model, config: &OracleConfig) -> Option<String> {
     }
     // A pool that establishes in the background serves waiters with its pending
     // connections: only waiters beyond those starve.
-    let uncovered = !config.background_establishment || waiting.len() as u32 > model.pending;
+    let uncovered =
+        !config.background_establishment || waiting.len() as u64 > u64::from(model.pending);
     if uncovered && model.total() < config.max_total && model.pending < config.max_connecting {
         return Some(format!(
             "{} checkout(s) (first: {first}) wait while the pool may create a connection \

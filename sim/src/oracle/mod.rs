@@ -1,40 +1,50 @@
-//! The oracle: sees every observation as it happens and checks the invariants of
-//! `research/pools.md` §4.1 on every event and at every *stable point* (no task ready,
-//! just before virtual time moves).
+//! The oracle: sees every observation as it happens and checks poolcheck's invariants on
+//! every event and at every *stable point* (no task ready, just before virtual time
+//! moves).
 //!
 //! | invariant | checked by | what |
 //! |---|---|---|
 //! | MAX | [`limits`] | total ≤ maxPoolSize, pending ≤ maxConnecting (events and manager) |
 //! | LIVE | [`liveness`] | no waiter sleeps while a connection is available or could be made, for longer than the tolerance; no deadlock; no livelock |
 //! | LEAK | [`leaks`] | every connection in exactly one place; at quiescence total == available |
-//! | FIFO | [`fifo`] | no later checkout is served while an earlier one still waits |
+//! | FIFO | [`fifo`] | checkouts are granted in arrival order (no later checkout served while an earlier one still waits) |
 //! | TIME | [`timing`] | every checkout ends by its deadline (and the pool's own bound) + tolerance |
 //! | ERR | [`errors`] | failures have a cause, reach the right checkout promptly; clear/close fail waiters at once |
 //! | STALE | [`staleness`] | no connection of an old generation is checked out after the clear's event |
 //! | ACCT | [`accounting`] | the pool's status agrees with the event-derived counts |
+//! | CLEAR | [`clears`] | the pool clears or pauses only when asked (or for a reason its capabilities declare) |
+//! | IDLE | [`retirement`] | no connection is closed as idle before maxIdleTime, or as expired before maxLifetime − jitter |
 //! | PANIC | the run loop | nothing of the pool panics (tasks, drops, build, status, close) |
 //! | NONDET | the sweep | a re-run seed gives the same trace hash |
 //!
 //! The oracle knows the pool only from outside: its events, its status, the connections
 //! the manager made and dropped, and the checkouts the workload began and ended. It
 //! deliberately allows for what a correct pool may do: a checkout that is establishing
-//! its own connection is not "waiting"; a zombie (a checkout nobody polls) is neither a
-//! waiter nor a user; grants take effect when the woken task runs, which is before time
-//! moves.
+//! (or validating) its own connection is not "waiting"; a zombie (a checkout nobody
+//! polls) is neither a waiter nor a user; grants take effect when the woken task runs,
+//! which is before time moves.
+//!
+//! It never panics on what it is fed: any event sequence, any ids, any status values
+//! (out of order, repeated, wrapped) are judged, and nonsense is reported (mostly as ACCT
+//! or LEAK). It keeps every distinct violation (see [`ledger`]), so a run may go on after
+//! the first one.
 
 pub mod accounting;
+pub mod clears;
 pub mod errors;
 pub mod fifo;
 pub mod leaks;
+pub mod ledger;
 pub mod limits;
 pub mod liveness;
 pub(crate) mod model;
+pub mod retirement;
 pub mod staleness;
 pub mod timing;
 
 use std::time::Duration;
 
-use pool_core::ConnectionId;
+use pool_core::{ConnectionClosedReason, ConnectionId, PoolOptions};
 use serde::Serialize;
 
 use crate::executor::{TaskId, TaskPanic};
@@ -42,9 +52,12 @@ use crate::manager::ConnectOutcome;
 use crate::pool_under_test::{Capabilities, CheckoutFailure, PoolEvent, PoolStatus};
 use crate::trace::CheckoutId;
 
+use self::clears::ClearWitness;
+use self::fifo::Overtake;
+use self::ledger::{Episodes, Ledger};
 use self::model::{Checkout, Model, Place, Sweep};
 
-/// An invariant of `research/pools.md` §4.1.
+/// An invariant the oracle checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Invariant {
@@ -64,6 +77,10 @@ pub enum Invariant {
     Stale,
     /// Status and events agree.
     Acct,
+    /// The pool clears or pauses only when asked.
+    Clear,
+    /// Connections are closed as idle or expired no sooner than the options say.
+    Idle,
     /// The pool under test never panics: not in a checkout, a check-in, a drop, a task
     /// it spawned, nor in its build, status, clear or close.
     Panic,
@@ -74,7 +91,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, in order.
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::Max,
         Invariant::Live,
         Invariant::Leak,
@@ -83,6 +100,8 @@ impl Invariant {
         Invariant::Err,
         Invariant::Stale,
         Invariant::Acct,
+        Invariant::Clear,
+        Invariant::Idle,
         Invariant::Panic,
         Invariant::Nondet,
     ];
@@ -98,6 +117,8 @@ impl Invariant {
             Invariant::Err => "ERR",
             Invariant::Stale => "STALE",
             Invariant::Acct => "ACCT",
+            Invariant::Clear => "CLEAR",
+            Invariant::Idle => "IDLE",
             Invariant::Panic => "PANIC",
             Invariant::Nondet => "NONDET",
         }
@@ -145,13 +166,17 @@ pub enum CheckoutOutcome {
 }
 
 /// The limits and tolerances the oracle judges by.
+///
+/// Build it with [`OracleConfig::from_options`] (or [`Default`]) and override fields with
+/// `..`: fields are added as the oracle learns new checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OracleConfig {
     /// maxPoolSize (0 = unlimited is passed as pool-core's hard limit).
     pub max_total: u32,
     /// maxConnecting.
     pub max_connecting: u32,
-    /// How long a condition may hold before it is a violation (LIVE, TIME, ERR, ACCT).
+    /// How long a condition may hold before it is a violation (LIVE, TIME, ERR, ACCT,
+    /// CLEAR's window, IDLE's slack).
     pub tolerance: Duration,
     /// The pool's wait queue timeout (a checkout may time out then).
     pub wait_queue_timeout: Option<Duration>,
@@ -160,6 +185,46 @@ pub struct OracleConfig {
     /// Connections for waiters are established by the pool's background tasks (see
     /// [`Capabilities::background_establishment`]).
     pub background_establishment: bool,
+    /// maxIdleTime: no connection may be closed as idle sooner (IDLE).
+    pub max_idle_time: Option<Duration>,
+    /// maxLifetime: no connection may be closed as expired sooner than this minus
+    /// `max_lifetime_jitter` (IDLE).
+    pub max_lifetime: Option<Duration>,
+    /// How much sooner than `max_lifetime` a connection may expire.
+    pub max_lifetime_jitter: Option<Duration>,
+    /// The pool clears itself when an establishment fails (see
+    /// [`Capabilities::clears_on_connect_error`]).
+    pub clears_on_connect_error: bool,
+    /// How much sooner than `max_idle_time` the pool may close an idle connection (see
+    /// [`Capabilities::idle_close_slack`]).
+    pub idle_close_slack: Duration,
+}
+
+impl Default for OracleConfig {
+    /// pool-core's default limits, a 5 ms tolerance, no timeouts or lifetimes.
+    fn default() -> Self {
+        OracleConfig::from_options(&PoolOptions::default())
+    }
+}
+
+impl OracleConfig {
+    /// The limits and timeouts of `options`, a 5 ms tolerance, CMAP's capabilities
+    /// (override them with [`Oracle::set_capabilities`]).
+    pub fn from_options(options: &PoolOptions) -> OracleConfig {
+        OracleConfig {
+            max_total: options.total_max(),
+            max_connecting: options.max_connecting,
+            tolerance: Duration::from_millis(5),
+            wait_queue_timeout: options.wait_queue_timeout,
+            checkout_bound: None,
+            background_establishment: false,
+            max_idle_time: options.max_idle_time,
+            max_lifetime: options.max_lifetime,
+            max_lifetime_jitter: options.max_lifetime_jitter,
+            clears_on_connect_error: Capabilities::CMAP.clears_on_connect_error,
+            idle_close_slack: Duration::ZERO,
+        }
+    }
 }
 
 /// The oracle.
@@ -167,14 +232,19 @@ pub struct OracleConfig {
 pub struct Oracle {
     config: OracleConfig,
     model: Model,
-    violations: Vec<Violation>,
+    ledger: Ledger,
+    episodes: Episodes,
+    /// The harness reports the clears it asks for (CLEAR is judged).
+    clears_reported: bool,
+    /// Clear requests and establishment failures (CLEAR).
+    witness: ClearWitness,
     /// When the LIVE starvation condition started to hold.
     starving_since: Option<Duration>,
     /// When status and events started to disagree, and how.
     disagree_since: Option<Duration>,
     disagreement: String,
-    /// (winner, overtaken) pairs to judge at the next stable point.
-    overtakes: Vec<(CheckoutId, CheckoutId)>,
+    /// Overtakes to judge at the next stable point.
+    overtakes: Vec<Overtake>,
 }
 
 impl Oracle {
@@ -183,7 +253,10 @@ impl Oracle {
         Oracle {
             config,
             model: Model::new(),
-            violations: Vec::new(),
+            ledger: Ledger::default(),
+            episodes: Episodes::default(),
+            clears_reported: false,
+            witness: ClearWitness::default(),
             starving_since: None,
             disagree_since: None,
             disagreement: String::new(),
@@ -198,22 +271,39 @@ impl Oracle {
 
     /// Judges only the CMAP features the pool claims: without `maxConnecting`, pending
     /// connections are bounded by `maxPoolSize` only; with background establishment, LIVE
-    /// counts each pending connection as serving one waiter.
+    /// counts each pending connection as serving one waiter and FIFO excuses connect
+    /// completion order; a pool that clears on connect errors may do so unasked; IDLE
+    /// allows the declared idle slack.
     pub fn set_capabilities(&mut self, capabilities: Capabilities) {
         if !capabilities.max_connecting {
             self.config.max_connecting = self.config.max_total;
         }
         self.config.background_establishment = capabilities.background_establishment;
+        self.config.clears_on_connect_error = capabilities.clears_on_connect_error;
+        self.config.idle_close_slack = capabilities.idle_close_slack;
+    }
+
+    /// Declares whether the harness reports every clear it asks for through
+    /// [`Oracle::clear_requested`]. Only then is CLEAR judged (off by default: a harness
+    /// that watches a pool it does not drive cannot tell asked from unasked clears).
+    pub fn set_clear_requests_reported(&mut self, reported: bool) {
+        self.clears_reported = reported;
     }
 
     /// True once any invariant was violated.
     pub fn failed(&self) -> bool {
-        !self.violations.is_empty()
+        !self.ledger.all().is_empty()
     }
 
-    /// The violations so far.
+    /// The violations so far, first first: every distinct one (repeats of an invariant
+    /// and message are dropped), up to [`ledger::VIOLATIONS_MAX`].
     pub fn violations(&self) -> &[Violation] {
-        &self.violations
+        self.ledger.all()
+    }
+
+    /// Violations dropped as repeats (same invariant and message) or beyond the cap.
+    pub fn suppressed(&self) -> u64 {
+        self.ledger.suppressed()
     }
 
     /// Outstanding checkouts (begun, not ended).
@@ -233,39 +323,45 @@ impl Oracle {
 
     /// Connections checked out per the events (fault targets).
     pub fn in_use_connections(&self) -> Vec<ConnectionId> {
-        (0..self.model.conns.len() as u64)
-            .filter(|id| {
-                self.model
-                    .conn(*id)
-                    .is_some_and(|c| c.place == Place::InUse)
-            })
+        self.model
+            .conns
+            .iter()
+            .filter(|(_, c)| c.place == Place::InUse)
+            .map(|(id, _)| *id)
             .collect()
     }
 
     pub(crate) fn violate(&mut self, invariant: Invariant, at: Duration, message: String) {
-        if self.violations.len() < 32 {
-            self.violations.push(Violation {
-                invariant,
-                at,
-                message,
-            });
-        }
+        self.ledger.push(Violation {
+            invariant,
+            at,
+            message,
+        });
     }
 
     // ===== observations =====
 
-    /// A pool event.
+    /// The harness is about to ask the pool for a clear ([`crate::PoolUnderTest::clear`]).
+    pub fn clear_requested(&mut self, now: Duration) {
+        self.witness.requested_at = Some(now);
+    }
+
+    /// A pool event (reported from no particular task).
     pub fn pool_event(&mut self, now: Duration, event: &PoolEvent) {
-        let m = &mut self.model;
+        self.pool_event_from(now, None, event);
+    }
+
+    /// A pool event, reported from `task` (the task matters for `ConnectionValidating`:
+    /// the checkout running on it is validating, not waiting).
+    pub fn pool_event_from(&mut self, now: Duration, task: Option<TaskId>, event: &PoolEvent) {
         match *event {
-            PoolEvent::PoolReady => m.paused = false,
-            PoolEvent::PoolCleared { .. } => {
-                m.epoch += 1;
-                m.paused = true;
-                self.start_sweep(now, "clear");
+            PoolEvent::PoolReady => {
+                self.model.paused = false;
+                self.model.paused_unasked = false;
             }
+            PoolEvent::PoolCleared { .. } => self.on_cleared(now),
             PoolEvent::PoolClosed => {
-                m.closed = true;
+                self.model.closed = true;
                 self.start_sweep(now, "close");
             }
             PoolEvent::ConnectionCreated { id } => {
@@ -276,8 +372,12 @@ impl Oracle {
                         format!("connection id {id} created twice"),
                     );
                 }
-                self.model.counts.created += 1;
+                let counts = &mut self.model.counts;
+                counts.created = counts.created.saturating_add(1);
                 self.model.move_conn(id, Place::Pending, now);
+                if let Some(conn) = self.model.conns.get_mut(&id) {
+                    conn.created_at = now;
+                }
                 if let Some(message) = limits::on_created(&self.model, &self.config) {
                     self.violate(Invariant::Max, now, message);
                 }
@@ -285,37 +385,19 @@ impl Oracle {
             PoolEvent::ConnectionReady { id } => {
                 self.expect_place(now, id, Place::Pending, "ConnectionReady");
                 self.model.move_conn(id, Place::Available, now);
-            }
-            PoolEvent::ConnectionClosed { id, reason } => {
-                let was = m.conn(id).map(|c| c.place);
-                m.counts.closed += 1;
-                if was == Some(Place::Pending) && reason == pool_core::ConnectionClosedReason::Error
-                {
-                    for k in m.outstanding.clone() {
-                        if let Some(c) = m.checkout_mut(k) {
-                            c.creation_error_during = true;
-                        }
-                    }
+                if let Some(conn) = self.model.conns.get_mut(&id) {
+                    conn.fresh = true;
                 }
-                match was {
-                    Some(Place::InUse) => self.violate(
-                        Invariant::Leak,
-                        now,
-                        format!("connection {id} closed while checked out (no CheckedIn)"),
-                    ),
-                    Some(Place::Closed) | None => self.violate(
-                        Invariant::Acct,
-                        now,
-                        format!("ConnectionClosed for connection {id}, which is not open"),
-                    ),
-                    _ => {}
-                }
-                self.model.move_conn(id, Place::Closed, now);
             }
+            PoolEvent::ConnectionClosed { id, reason } => self.on_closed(now, id, reason),
             PoolEvent::CheckOutStarted => {}
-            PoolEvent::CheckOutFailed { .. } => m.counts.checkout_failed += 1,
+            PoolEvent::CheckOutFailed { .. } => {
+                let counts = &mut self.model.counts;
+                counts.checkout_failed = counts.checkout_failed.saturating_add(1);
+            }
             PoolEvent::CheckedOut { id } => {
-                m.counts.checked_out += 1;
+                let counts = &mut self.model.counts;
+                counts.checked_out = counts.checked_out.saturating_add(1);
                 if let Some(message) = staleness::on_checked_out(&self.model, id) {
                     self.violate(Invariant::Stale, now, message);
                 }
@@ -325,6 +407,7 @@ impl Oracle {
                         now,
                         format!("connection {id} checked out twice at once"),
                     ),
+                    Some(Place::Validating) => {}
                     _ => self.expect_place(now, id, Place::Available, "CheckedOut"),
                 }
                 self.model.move_conn(id, Place::InUse, now);
@@ -332,8 +415,80 @@ impl Oracle {
             PoolEvent::CheckedIn { id } => {
                 self.expect_place(now, id, Place::InUse, "CheckedIn");
                 self.model.move_conn(id, Place::Available, now);
+                if let Some(conn) = self.model.conns.get_mut(&id) {
+                    conn.fresh = false;
+                }
+            }
+            PoolEvent::ConnectionValidating { id } => {
+                self.expect_place(now, id, Place::Available, "ConnectionValidating");
+                self.model.move_conn(id, Place::Validating, now);
+                let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());
+                if let Some(k) = by.filter(|k| self.model.outstanding.contains(k)) {
+                    if let Some(c) = self.model.checkout_mut(k) {
+                        c.validating = c.validating.saturating_add(1);
+                        self.model.validating_for.insert(id, k);
+                    }
+                }
+            }
+            PoolEvent::ConnectionValidated { id } => {
+                self.expect_place(now, id, Place::Validating, "ConnectionValidated");
+                self.model.move_conn(id, Place::Available, now);
             }
         }
+    }
+
+    fn on_cleared(&mut self, now: Duration) {
+        let m = &mut self.model;
+        m.epoch = m.epoch.saturating_add(1);
+        let asked = !self.clears_reported || self.witness.justifies(now, &self.config);
+        if !asked {
+            if let Some(message) = self.witness.on_cleared(now, &self.config) {
+                self.violate(Invariant::Clear, now, message);
+            }
+        }
+        // A clear while paused keeps the pause's standing if it was asked.
+        let m = &mut self.model;
+        m.paused_unasked = if m.paused {
+            m.paused_unasked && !asked
+        } else {
+            !asked
+        };
+        m.paused = true;
+        self.start_sweep(now, if asked { "clear" } else { "unasked clear" });
+    }
+
+    fn on_closed(&mut self, now: Duration, id: ConnectionId, reason: ConnectionClosedReason) {
+        let conn = self.model.conn(id);
+        let was = conn.map(|c| c.place);
+        let counts = &mut self.model.counts;
+        counts.closed = counts.closed.saturating_add(1);
+        if was == Some(Place::Pending) && reason == ConnectionClosedReason::Error {
+            self.witness.connect_failed_at = Some(now);
+            for k in self.model.outstanding.clone() {
+                if let Some(c) = self.model.checkout_mut(k) {
+                    c.creation_error_during = true;
+                }
+            }
+        }
+        match was {
+            Some(Place::InUse) => self.violate(
+                Invariant::Leak,
+                now,
+                format!("connection {id} closed while checked out (no CheckedIn)"),
+            ),
+            Some(Place::Closed) | None => self.violate(
+                Invariant::Acct,
+                now,
+                format!("ConnectionClosed for connection {id}, which is not open"),
+            ),
+            _ => {}
+        }
+        if let Some(conn) = conn {
+            if let Some(message) = retirement::on_closed(id, &conn, reason, now, &self.config) {
+                self.violate(Invariant::Idle, now, message);
+            }
+        }
+        self.model.move_conn(id, Place::Closed, now);
     }
 
     fn expect_place(&mut self, now: Duration, id: ConnectionId, want: Place, event: &str) {
@@ -351,10 +506,12 @@ impl Oracle {
 
     fn start_sweep(&mut self, now: Duration, what: &'static str) {
         let members: Vec<CheckoutId> = self.model.waiting().collect();
+        let unasked = what == "unasked clear";
         for k in self.model.outstanding.clone() {
             if let Some(c) = self.model.checkout_mut(k) {
                 match what {
                     "close" => c.closed_during = true,
+                    _ if unasked => {}
                     _ => c.cleared_during = true,
                 }
             }
@@ -372,17 +529,28 @@ impl Oracle {
     pub fn connect_started(&mut self, now: Duration, id: ConnectionId, task: Option<TaskId>) {
         let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());
         self.model.connecting.insert(id, by);
-        if let Some(c) = by.and_then(|k| self.model.checkout_mut(k)) {
-            c.establishing += 1;
+        let Some(k) = by else {
+            return;
+        };
+        self.model.driven_by.insert(id, k);
+        let ahead: Vec<CheckoutId> = self.model.waiting().take_while(|j| *j < k).collect();
+        if let Some(c) = self.model.checkout_mut(k) {
+            c.establishing = c.establishing.saturating_add(1);
             c.last_establish = Some(now);
+            c.ahead_at_grant = ahead;
         }
     }
 
     /// A connect ended.
     pub fn connect_finished(&mut self, now: Duration, id: ConnectionId, outcome: &ConnectOutcome) {
         let by = self.model.connecting.remove(&id).flatten();
-        if *outcome == ConnectOutcome::Established {
-            self.model.live.insert(id);
+        match outcome {
+            ConnectOutcome::Established => {
+                self.model.live.insert(id);
+            }
+            ConnectOutcome::Failed(_) | ConnectOutcome::Abandoned => {
+                self.witness.connect_failed_at = Some(now);
+            }
         }
         let outstanding = by.is_some_and(|k| self.model.outstanding.contains(&k));
         let Some(c) = by.and_then(|k| self.model.checkout_mut(k)) else {
@@ -418,20 +586,10 @@ impl Oracle {
         deadline: Duration,
     ) -> CheckoutId {
         let k = self.model.checkouts.len() as CheckoutId;
-        let paused = self.model.paused;
-        self.model.checkouts.push(Checkout {
-            task,
-            started: now,
-            deadline,
-            zombie: false,
-            establishing: 0,
-            last_establish: None,
-            connect_failed_at: None,
-            connect_error: false,
-            creation_error_during: false,
-            cleared_during: paused,
-            closed_during: self.model.closed,
-        });
+        let mut checkout = Checkout::new(task, now, deadline);
+        checkout.cleared_during = self.model.paused && !self.model.paused_unasked;
+        checkout.closed_during = self.model.closed;
+        self.model.checkouts.push(checkout);
         self.model.outstanding.insert(k);
         if let Some(t) = task {
             self.model.task_checkout.insert(t, k);
@@ -473,15 +631,19 @@ impl Oracle {
                 if let Some(message) = errors::swallowed_on_success(k, &c, *id) {
                     self.violate(Invariant::Err, now, message);
                 }
-                if self.model.conn(*id).map(|x| x.place) != Some(Place::InUse) {
+                let conn = self.model.conn(*id);
+                if conn.map(|x| x.place) != Some(Place::InUse) {
                     self.violate(
                         Invariant::Acct,
                         now,
                         format!("checkout {k} got connection {id} without a CheckedOut event"),
                     );
                 }
-                let overtaken = fifo::overtaken(&self.model, k);
-                self.overtakes.extend(overtaken.into_iter().map(|j| (k, j)));
+                let fresh = conn.is_some_and(|x| x.fresh);
+                let own = self.model.driven_by.get(id) == Some(&k);
+                let granted_ahead = own.then_some(c.ahead_at_grant.as_slice());
+                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead);
+                self.overtakes.extend(overtaken);
             }
             CheckoutOutcome::Failed(failure) => {
                 if let Some(message) =
@@ -510,37 +672,56 @@ impl Oracle {
 
     /// No task is ready at `now`: judge everything that must hold between events.
     pub fn stable(&mut self, now: Duration, status: Option<&PoolStatus>) {
-        for (k, j) in std::mem::take(&mut self.overtakes) {
-            if let Some(message) = fifo::judge(&self.model, k, j) {
+        for o in std::mem::take(&mut self.overtakes) {
+            if let Some(message) = fifo::judge(&self.model, o, &self.config) {
                 self.violate(Invariant::Fifo, now, message);
             }
         }
-        if let Some(message) = limits::manager_view(&self.model, &self.config) {
-            self.violate(Invariant::Max, now, message);
+        match limits::manager_view(&self.model, &self.config) {
+            Some(message) if !self.episodes.over_limit => {
+                self.episodes.over_limit = true;
+                self.violate(Invariant::Max, now, message);
+            }
+            Some(_) => {}
+            None => self.episodes.over_limit = false,
         }
-        if let Some(message) = leaks::lingering(&self.model, now, &self.config) {
+        if let Some((id, message)) =
+            leaks::lingering(&self.model, now, &self.config, &self.episodes.lingering)
+        {
+            self.episodes.lingering.insert(id);
             self.violate(Invariant::Leak, now, message);
         }
+        let tolerance = self.config.tolerance;
         match liveness::starving(&self.model, &self.config) {
             Some(message) => {
                 let since = *self.starving_since.get_or_insert(now);
-                if now > since + self.config.tolerance {
-                    self.violate(Invariant::Live, since + self.config.tolerance, message);
+                if now > since.saturating_add(tolerance) && !self.episodes.starving {
+                    self.episodes.starving = true;
+                    self.violate(Invariant::Live, since.saturating_add(tolerance), message);
                 }
             }
-            None => self.starving_since = None,
+            None => {
+                self.starving_since = None;
+                self.episodes.starving = false;
+            }
         }
         let disagreement = status.and_then(|s| accounting::compare(&self.model, s));
         match disagreement {
             Some(message) => {
                 let since = *self.disagree_since.get_or_insert(now);
-                if now > since + self.config.tolerance {
-                    self.violate(Invariant::Acct, since + self.config.tolerance, message);
+                if now > since.saturating_add(tolerance) {
+                    if !self.episodes.disagreeing {
+                        self.episodes.disagreeing = true;
+                        self.violate(Invariant::Acct, since.saturating_add(tolerance), message);
+                    }
                 } else {
                     self.disagreement = message;
                 }
             }
-            None => self.disagree_since = None,
+            None => {
+                self.disagree_since = None;
+                self.episodes.disagreeing = false;
+            }
         }
         self.overdue(now, now);
     }
@@ -550,28 +731,47 @@ impl Oracle {
     pub fn before_advance(&mut self, now: Duration, next: Duration) {
         let tolerance = self.config.tolerance;
         if let Some(since) = self.starving_since {
-            if next > since + tolerance {
+            if next > since.saturating_add(tolerance) && !self.episodes.starving {
+                self.episodes.starving = true;
                 let message = liveness::starving(&self.model, &self.config)
                     .unwrap_or_else(|| "a waiter starves".to_string());
-                self.violate(Invariant::Live, since + tolerance, message);
+                self.violate(Invariant::Live, since.saturating_add(tolerance), message);
             }
         }
         if let Some(since) = self.disagree_since {
-            if next > since + tolerance {
+            if next > since.saturating_add(tolerance) && !self.episodes.disagreeing {
+                self.episodes.disagreeing = true;
                 let message = std::mem::take(&mut self.disagreement);
-                self.violate(Invariant::Acct, since + tolerance, message);
+                self.violate(Invariant::Acct, since.saturating_add(tolerance), message);
             }
         }
         self.overdue(now, next);
     }
 
-    /// Checkouts and obligations that are overdue by `by`.
+    /// Checkouts and obligations that are overdue by `by` (each reported once).
     fn overdue(&mut self, _now: Duration, by: Duration) {
-        if let Some((at, message)) = timing::overdue(&self.model, by, &self.config) {
+        if let Some((k, at, message)) =
+            timing::overdue(&self.model, by, &self.config, &self.episodes.late)
+        {
+            self.episodes.late.insert(k);
             self.violate(Invariant::Time, at, message);
             return;
         }
-        if let Some((at, message)) = errors::overdue(&self.model, by, &self.config) {
+        let episodes = &self.episodes;
+        let reported = |o: &errors::Overdue| match o {
+            errors::Overdue::Undelivered(k) => episodes.error_undelivered.contains(k),
+            errors::Overdue::Unswept(at, k) => episodes.unswept.contains(&(at.as_nanos(), *k)),
+        };
+        if let Some((which, at, message)) = errors::overdue(&self.model, by, &self.config, reported)
+        {
+            match which {
+                errors::Overdue::Undelivered(k) => {
+                    self.episodes.error_undelivered.insert(k);
+                }
+                errors::Overdue::Unswept(t, k) => {
+                    self.episodes.unswept.insert((t.as_nanos(), k));
+                }
+            }
             self.violate(Invariant::Err, at, message);
         }
     }

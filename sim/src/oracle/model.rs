@@ -1,6 +1,10 @@
 //! What the oracle believes, built only from observations: the pool's events, the
 //! manager's connects and drops, and the workload's checkouts. The checkers judge the
 //! pool by comparing this model with itself, with the pool's status and with the limits.
+//!
+//! Every count here is updated with saturating arithmetic: a pool may report anything
+//! (an id never seen, a connection closed twice, a counter that wrapped), and the oracle
+//! reports such nonsense as a violation; it never panics on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,8 +19,11 @@ use crate::trace::CheckoutId;
 pub(crate) enum Place {
     /// Establishing (after `ConnectionCreated`).
     Pending,
-    /// Available (after `ConnectionReady` or `CheckedIn`).
+    /// Available (after `ConnectionReady`, `CheckedIn` or `ConnectionValidated`).
     Available,
+    /// Being checked before a hand-out (after `ConnectionValidating`): neither available
+    /// nor in use.
+    Validating,
     /// Checked out (after `CheckedOut`).
     InUse,
     /// Gone (after `ConnectionClosed`).
@@ -29,6 +36,14 @@ pub(crate) struct Conn {
     pub(crate) place: Place,
     /// The number of `PoolCleared` events seen when it was created.
     pub(crate) epoch: u64,
+    /// When it was created (`ConnectionCreated`, or its first event).
+    pub(crate) created_at: Duration,
+    /// When it last became available (`ConnectionReady`, `CheckedIn`,
+    /// `ConnectionValidated`), if it is available.
+    pub(crate) available_since: Option<Duration>,
+    /// It became available straight from its establishment and was never checked out
+    /// since (FIFO: a connection made for whoever asked, not one given back).
+    pub(crate) fresh: bool,
     /// When it was closed (for the late-drop check).
     pub(crate) closed_at: Option<Duration>,
 }
@@ -43,18 +58,45 @@ pub(crate) struct Checkout {
     pub(crate) zombie: bool,
     /// Connects driven by this checkout's task that are in flight.
     pub(crate) establishing: u32,
+    /// Connections its task is validating before handing one to it.
+    pub(crate) validating: u32,
     /// When it last started driving an establishment.
     pub(crate) last_establish: Option<Duration>,
+    /// The earlier checkouts that waited when it last started driving an establishment
+    /// (its grant, for FIFO, if it is served by that connection).
+    pub(crate) ahead_at_grant: Vec<CheckoutId>,
     /// When a connect this checkout drove failed, if one did.
     pub(crate) connect_failed_at: Option<Duration>,
     /// A connect it drove failed or was abandoned (justifies a connect-class failure).
     pub(crate) connect_error: bool,
     /// Some establishment failed while it was outstanding.
     pub(crate) creation_error_during: bool,
-    /// The pool was paused when it began or was cleared while it was outstanding.
+    /// The pool was paused (by a clear the harness asked for, or one the pool's declared
+    /// capabilities explain) when it began, or was so cleared while it was outstanding.
     pub(crate) cleared_during: bool,
     /// The pool was closed while it was outstanding.
     pub(crate) closed_during: bool,
+}
+
+impl Checkout {
+    /// A checkout that began at `started` with `deadline`.
+    pub(crate) fn new(task: Option<TaskId>, started: Duration, deadline: Duration) -> Checkout {
+        Checkout {
+            task,
+            started,
+            deadline,
+            zombie: false,
+            establishing: 0,
+            validating: 0,
+            last_establish: None,
+            ahead_at_grant: Vec::new(),
+            connect_failed_at: None,
+            connect_error: false,
+            creation_error_during: false,
+            cleared_during: false,
+            closed_during: false,
+        }
+    }
 }
 
 /// Counts of the pool's events (for ACCT).
@@ -78,14 +120,18 @@ pub(crate) struct Sweep {
 /// The whole observed state.
 #[derive(Debug, Default)]
 pub(crate) struct Model {
-    /// Connections by id (index = id).
-    pub(crate) conns: Vec<Option<Conn>>,
+    /// Connections by id.
+    pub(crate) conns: BTreeMap<ConnectionId, Conn>,
     pub(crate) pending: u32,
     pub(crate) available: u32,
+    pub(crate) validating: u32,
     pub(crate) in_use: u32,
     /// `PoolCleared` events so far.
     pub(crate) epoch: u64,
     pub(crate) paused: bool,
+    /// The current pause was not asked for by the harness nor explained by a declared
+    /// capability (checkouts it fails are not justified).
+    pub(crate) paused_unasked: bool,
     pub(crate) closed: bool,
     pub(crate) counts: EventCounts,
     /// Checkouts by id (index = id).
@@ -98,6 +144,10 @@ pub(crate) struct Model {
     pub(crate) live: BTreeSet<ConnectionId>,
     /// Connects in flight, with the checkout that drove each.
     pub(crate) connecting: BTreeMap<ConnectionId, Option<CheckoutId>>,
+    /// The checkout that drove each connection's connect, if one did.
+    pub(crate) driven_by: BTreeMap<ConnectionId, CheckoutId>,
+    /// Connections being validated, with the checkout whose task validates each.
+    pub(crate) validating_for: BTreeMap<ConnectionId, CheckoutId>,
     /// Clears and closes whose waiters must fail promptly.
     pub(crate) sweeps: Vec<Sweep>,
 }
@@ -110,65 +160,82 @@ impl Model {
         }
     }
 
-    /// pending + available + in use.
+    /// pending + available + validating + in use.
     pub(crate) fn total(&self) -> u32 {
-        self.pending + self.available + self.in_use
+        self.pending
+            .saturating_add(self.available)
+            .saturating_add(self.validating)
+            .saturating_add(self.in_use)
     }
 
     pub(crate) fn conn(&self, id: ConnectionId) -> Option<Conn> {
-        self.conns.get(id as usize).copied().flatten()
+        self.conns.get(&id).copied()
     }
 
-    pub(crate) fn conn_mut(&mut self, id: ConnectionId) -> &mut Option<Conn> {
-        let index = id as usize;
-        if self.conns.len() <= index {
-            self.conns.resize(index + 1, None);
+    fn count_mut(&mut self, place: Place) -> Option<&mut u32> {
+        match place {
+            Place::Pending => Some(&mut self.pending),
+            Place::Available => Some(&mut self.available),
+            Place::Validating => Some(&mut self.validating),
+            Place::InUse => Some(&mut self.in_use),
+            Place::Closed => None,
         }
-        &mut self.conns[index]
     }
 
     /// Moves connection `id` from wherever it is to `to`, keeping the counts.
     pub(crate) fn move_conn(&mut self, id: ConnectionId, to: Place, now: Duration) {
         let from = self.conn(id).map(|c| c.place);
-        match from {
-            Some(Place::Pending) => self.pending -= 1,
-            Some(Place::Available) => self.available -= 1,
-            Some(Place::InUse) => self.in_use -= 1,
-            Some(Place::Closed) | None => {}
+        if let Some(count) = from.and_then(|p| self.count_mut(p)) {
+            *count = count.saturating_sub(1);
         }
-        match to {
-            Place::Pending => self.pending += 1,
-            Place::Available => self.available += 1,
-            Place::InUse => self.in_use += 1,
-            Place::Closed => {}
+        if let Some(count) = self.count_mut(to) {
+            *count = count.saturating_add(1);
         }
         let epoch = self.epoch;
-        let slot = self.conn_mut(id);
-        let conn = slot.get_or_insert(Conn {
+        let conn = self.conns.entry(id).or_insert(Conn {
             place: to,
             epoch,
+            created_at: now,
+            available_since: None,
+            fresh: false,
             closed_at: None,
         });
         conn.place = to;
+        conn.available_since = (to == Place::Available).then_some(now);
         if to == Place::Closed {
             conn.closed_at = Some(now);
+        }
+        if let Some(k) = self.validating_for.remove(&id) {
+            if let Some(c) = self.checkout_mut(k) {
+                c.validating = c.validating.saturating_sub(1);
+            }
         }
     }
 
     pub(crate) fn checkout(&self, k: CheckoutId) -> Option<&Checkout> {
-        self.checkouts.get(k as usize)
+        usize::try_from(k).ok().and_then(|i| self.checkouts.get(i))
     }
 
     pub(crate) fn checkout_mut(&mut self, k: CheckoutId) -> Option<&mut Checkout> {
-        self.checkouts.get_mut(k as usize)
+        usize::try_from(k)
+            .ok()
+            .and_then(|i| self.checkouts.get_mut(i))
     }
 
-    /// Outstanding checkouts that are waiting for the pool: not zombies, not driving an
-    /// establishment of their own.
+    /// True if `k` is outstanding and waits for the pool: not a zombie, not driving an
+    /// establishment of its own, not validating a connection for itself.
+    pub(crate) fn is_waiting(&self, k: CheckoutId) -> bool {
+        self.outstanding.contains(&k)
+            && self
+                .checkout(k)
+                .is_some_and(|c| !c.zombie && c.establishing == 0 && c.validating == 0)
+    }
+
+    /// Outstanding checkouts that are waiting for the pool, in arrival order.
     pub(crate) fn waiting(&self) -> impl Iterator<Item = CheckoutId> + '_ {
-        self.outstanding.iter().copied().filter(|k| {
-            self.checkout(*k)
-                .is_some_and(|c| !c.zombie && c.establishing == 0)
-        })
+        self.outstanding
+            .iter()
+            .copied()
+            .filter(|k| self.is_waiting(*k))
     }
 }

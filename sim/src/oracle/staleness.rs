@@ -10,7 +10,7 @@ pub(crate) fn on_checked_out(model: &Model, id: ConnectionId) -> Option<String> 
     (conn.epoch < model.epoch).then(|| {
         format!(
             "connection {id} from before clear #{} was checked out after clear #{}",
-            conn.epoch + 1,
+            conn.epoch.saturating_add(1),
             model.epoch
         )
     })

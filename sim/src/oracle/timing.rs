@@ -1,18 +1,20 @@
 //! TIME: every checkout ends by its deadline plus the tolerance, and by the pool's own
 //! bound (if it declares one) plus the tolerance. Zombies are exempt (nobody polls them).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::model::{Checkout, Model};
 use super::OracleConfig;
+use crate::trace::CheckoutId;
 
 /// When checkout `c` must have ended.
 fn limit(c: &Checkout, config: &OracleConfig) -> Duration {
     let mut end = c.deadline;
     if let Some(bound) = config.checkout_bound {
-        end = end.min(c.started + bound);
+        end = end.min(c.started.saturating_add(bound));
     }
-    end + config.tolerance
+    end.saturating_add(config.tolerance)
 }
 
 /// Checked when a checkout ends.
@@ -28,15 +30,18 @@ pub(crate) fn late_end(c: &Checkout, now: Duration, config: &OracleConfig) -> Op
     })
 }
 
-/// The first outstanding checkout that is overdue by `by`, and when it became overdue.
+/// The first outstanding checkout not in `reported` that is overdue by `by`: its id,
+/// when it became overdue, and why.
 pub(crate) fn overdue(
     model: &Model,
     by: Duration,
     config: &OracleConfig,
-) -> Option<(Duration, String)> {
+    reported: &BTreeSet<CheckoutId>,
+) -> Option<(CheckoutId, Duration, String)> {
     model
         .outstanding
         .iter()
+        .filter(|k| !reported.contains(k))
         .filter_map(|k| model.checkout(*k).map(|c| (*k, c)))
         .filter(|(_, c)| !c.zombie)
         .map(|(k, c)| (limit(c, config), k, c))
@@ -44,6 +49,7 @@ pub(crate) fn overdue(
         .min_by_key(|(limit, k, _)| (*limit, *k))
         .map(|(limit, k, c)| {
             (
+                k,
                 limit,
                 format!(
                     "checkout {k} (began {:.6}s, deadline {:.6}s) is still running past its deadline",

@@ -177,6 +177,8 @@ impl PoolUnderTest for Bb8 {
             max_connecting: false,
             clear: false,
             background_establishment: true,
+            clears_on_connect_error: false,
+            idle_close_slack: Duration::ZERO,
         }
     }
 }

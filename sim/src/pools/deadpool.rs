@@ -130,6 +130,8 @@ impl PoolUnderTest for Deadpool {
             max_connecting: false,
             clear: false,
             background_establishment: false,
+            clears_on_connect_error: false,
+            idle_close_slack: Duration::ZERO,
         }
     }
 }

@@ -20,11 +20,17 @@
 //! | `zoo-swallowed-error` | B18 swallowed creation error | ERR |
 //! | `zoo-zombie` | B21 zombie waiter | LIVE |
 //! | `zoo-stale-handout` | B19 stale connection handed out | STALE |
+//! | `zoo-unasked-clear` | clears itself on a connect error, undeclared | CLEAR |
+//! | `zoo-eager-idle` | closes idle connections at half maxIdleTime | IDLE |
+//!
+//! `zoo-validating` is a second control: the skeleton pinging an idle connection before
+//! handing it out (`ConnectionValidating`), correct, and so clean.
 
 mod barging;
 mod baseline;
 mod cancelled_head;
 mod dead_waiter;
+mod eager_idle;
 mod lost_wakeup;
 mod mismatched_timeouts;
 mod overshoot;
@@ -33,13 +39,15 @@ mod self_deadlock;
 pub(crate) mod skeleton;
 mod stale_handout;
 mod swallowed_error;
+mod unasked_clear;
+mod validating;
 mod zombie;
 
 use crate::oracle::Invariant;
 use crate::pools::PoolEntry;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
-pub static MEMBERS: [PoolEntry; 12] = [
+pub static MEMBERS: [PoolEntry; 15] = [
     PoolEntry {
         name: "zoo-baseline",
         summary: "the zoo's skeleton with no bug (the control)",
@@ -123,5 +131,26 @@ pub static MEMBERS: [PoolEntry; 12] = [
         expected: Some(Invariant::Stale),
         scenario: "standard",
         factory: stale_handout::build,
+    },
+    PoolEntry {
+        name: "zoo-unasked-clear",
+        summary: "clears itself on any connect error without declaring it",
+        expected: Some(Invariant::Clear),
+        scenario: "standard",
+        factory: unasked_clear::build,
+    },
+    PoolEntry {
+        name: "zoo-eager-idle",
+        summary: "closes idle connections at half maxIdleTime",
+        expected: Some(Invariant::Idle),
+        scenario: "standard",
+        factory: eager_idle::build,
+    },
+    PoolEntry {
+        name: "zoo-validating",
+        summary: "the skeleton pinging an idle connection before handing it out (no bug)",
+        expected: None,
+        scenario: "standard",
+        factory: validating::build,
     },
 ];

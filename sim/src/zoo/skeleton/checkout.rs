@@ -198,6 +198,7 @@ fn settle<V: Variant>(
                 id,
                 reason: ConnectionClosedReason::Error,
             });
+            V::on_connect_failed(shared, st, fx);
             match v.on_connect_error() {
                 AfterConnectError::Fail => {
                     Established::Failed(CheckoutFailure::Connect(error.to_string()))
@@ -211,6 +212,7 @@ fn settle<V: Variant>(
                 id,
                 reason: ConnectionClosedReason::Error,
             });
+            V::on_connect_failed(shared, st, fx);
             Established::Failed(CheckoutFailure::ConnectTimeout)
         }
     };
@@ -268,6 +270,10 @@ async fn checkout_loop<V: Variant>(
                     },
                 }
             }
+        };
+        let grant = match grant {
+            Grant::Conn(entry) => V::accept(shared, entry, deadline).await,
+            other => other,
         };
         match grant {
             Grant::Conn(entry) => return Ok(lease(shared, entry)),

@@ -32,13 +32,13 @@ use pool_core::{ConnectionClosedReason, ConnectionId};
 use crate::executor::TaskKind;
 use crate::manager::SimConnection;
 use crate::pool_under_test::{
-    CheckoutFailure, Lease, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
+    Capabilities, CheckoutFailure, Lease, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
 };
 use crate::rng::Rng;
 use crate::sync::Mutex;
 
-pub(crate) use self::slot::Slot;
-pub(crate) use self::steps::{dispatch, enqueue, fast_path, take_idle, undo};
+pub(crate) use self::slot::{Slot, SlotWait};
+pub(crate) use self::steps::{check_in, dispatch, enqueue, fast_path, take_idle, undo};
 
 /// How long a grant may sit unclaimed before the pool takes it back.
 pub(crate) const CLAIM_BOUND: Duration = Duration::from_millis(1);
@@ -184,6 +184,21 @@ pub(crate) trait Variant: Send + Sync + Sized + 'static {
         AfterConnectError::Fail
     }
 
+    /// What a checkout does with an idle connection it was handed, before it becomes the
+    /// checkout's (the correct pool: takes it as it is). `deadline` is the checkout's.
+    fn accept(
+        shared: &Arc<Shared<Self>>,
+        entry: Entry,
+        deadline: Duration,
+    ) -> impl Future<Output = Grant> + Send {
+        let _ = (shared, deadline);
+        std::future::ready(Grant::Conn(entry))
+    }
+
+    /// What a failed establishment does to the pool, under the lock, before the pool
+    /// dispatches (the correct pool: nothing; it clears only when asked).
+    fn on_connect_failed(_shared: &Arc<Shared<Self>>, _st: &mut State, _fx: &mut Fx) {}
+
     /// How long a grant may wait to be claimed (`None`: for ever).
     fn claim_bound(&self) -> Option<Duration> {
         Some(CLAIM_BOUND)
@@ -280,6 +295,34 @@ impl<V: Variant> Shared<V> {
     }
 }
 
+/// Clears under the lock: new generation, paused, stale idle connections closed, waiters
+/// failed.
+pub(crate) fn clear_locked<V: Variant>(v: &V, st: &mut State, fx: &mut Fx, interrupt: bool) {
+    st.generation += 1;
+    if !st.paused {
+        st.paused = true;
+        fx.event(PoolEvent::PoolCleared { interrupt });
+    }
+    let idle = std::mem::take(&mut st.idle);
+    for entry in idle {
+        if v.is_stale(entry.generation, st.generation) {
+            fx.close(st, entry, ConnectionClosedReason::Stale);
+        } else {
+            st.idle.push_back(entry);
+        }
+    }
+    v.dispatch(st, fx);
+}
+
+/// Marks the pool ready under the lock (if it is paused and open).
+pub(crate) fn ready_locked<V: Variant>(v: &V, st: &mut State, fx: &mut Fx) {
+    if st.paused && !st.closed {
+        st.paused = false;
+        fx.event(PoolEvent::PoolReady);
+        v.dispatch(st, fx);
+    }
+}
+
 // ===== the pool handle =====
 
 /// A pool built on the skeleton with variant `V`.
@@ -341,34 +384,11 @@ impl<V: Variant> PoolUnderTest for Skeleton<V> {
     }
 
     fn clear(&self, interrupt_in_use: bool) {
-        self.locked(move |v, st, fx| {
-            st.generation += 1;
-            if !st.paused {
-                st.paused = true;
-                fx.event(PoolEvent::PoolCleared {
-                    interrupt: interrupt_in_use,
-                });
-            }
-            let idle = std::mem::take(&mut st.idle);
-            for entry in idle {
-                if v.is_stale(entry.generation, st.generation) {
-                    fx.close(st, entry, ConnectionClosedReason::Stale);
-                } else {
-                    st.idle.push_back(entry);
-                }
-            }
-            v.dispatch(st, fx);
-        });
+        self.locked(move |v, st, fx| clear_locked(v, st, fx, interrupt_in_use));
     }
 
     fn ready(&self) {
-        self.locked(|v, st, fx| {
-            if st.paused && !st.closed {
-                st.paused = false;
-                fx.event(PoolEvent::PoolReady);
-                v.dispatch(st, fx);
-            }
-        });
+        self.locked(ready_locked);
     }
 
     fn close(&self) {
@@ -393,5 +413,13 @@ impl<V: Variant> PoolUnderTest for Skeleton<V> {
             closed: st.closed,
             counters: None,
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // No background establishment: it never clears itself.
+        Capabilities {
+            clears_on_connect_error: false,
+            ..Capabilities::CMAP
+        }
     }
 }
