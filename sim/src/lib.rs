@@ -3,7 +3,8 @@
 //! Runs a pool under test against a simulated MongoDB deployment (mock-server over a
 //! simulated network) with virtual time, a seeded scheduler and a seeded fault plan, and
 //! judges it with an oracle on every event (MAX, LIVE, LEAK, FIFO, TIME, ERR, STALE,
-//! ACCT, and PANIC and NONDET for the pool's code itself; see [`Invariant`]). One `u64`
+//! ACCT, CLEAR, IDLE, and PANIC and NONDET for the pool's code itself; see
+//! [`Invariant`] and [`oracle`]). One `u64`
 //! seed decides everything; the same seed gives a bit-identical trace. A failure comes
 //! with one line that replays it, a shrunk minimal case, and trace files (JSON lines, and
 //! Perfetto tracks of connections and checkouts over virtual time).

@@ -1,6 +1,7 @@
-//! The bug zoo: deliberately broken pools, each one bug from the catalogue of
-//! `research/pools.md` §4 (the six MongoBouncer classes S1–S6 and their twins in popular
-//! pools), to prove the oracles catch each class.
+//! The bug zoo: deliberately broken pools, each with one bug of a class found in real
+//! pools (S1–S6: the deadlocks, lost wake-ups and limit races of hand-written pools;
+//! B01–B21: their twins in popular pools and drivers), to prove the oracles catch each
+//! class.
 //!
 //! Every member is the skeleton (`skeleton.rs`, a small, correct mutex-and-queue pool) with exactly
 //! one step replaced; the member's file holds that step and names the bug. `zoo-baseline`
