@@ -33,12 +33,18 @@
 //! gives the connection back; the give-back resumes it once to drop the `Pooled`.
 //!
 //! # What poolcheck finds (the README's "How deadpool, bb8 and qp fare")
-//! - LIVE: a cancelled `acquire` leaves its waker in qp's `SegQueue`; the next release
-//!   pops that waker instead of a live waiter's, and the live waiter waits while a permit
-//!   is free. `Acquire` stores its waker on its first poll only, so a woken waiter that
-//!   loses its permit to a newcomer never queues again.
+//! - LIVE, dead waker: a checkout that times out (or is dropped) drops qp's `Acquire`
+//!   but its waker stays in the `SegQueue`; the next release pops that waker instead of
+//!   a live waiter's, and the live waiters wait beside the free permit. A zombie (polled
+//!   once, never again) spends a release's wake-up the same way.
+//! - FIFO, barging: a release frees the permit before the woken waiter runs; a checkout
+//!   that begins in between (typically the releasing task checking out again) takes it.
+//! - LIVE, stranded waiter: the overtaken waiter then finds no permit, and `Acquire`
+//!   pushes its waker on its first `Pending` poll only, so it is in no queue any more: a
+//!   later release wakes nobody for it, and it waits beside a free permit until its
+//!   deadline (or until something else wakes its task).
 //!
-//! Figures: `cargo test --release -p sim --test qp -- --ignored --nocapture`.
+//! Figures: `cargo test --release -p sim --test qp qp_figures -- --ignored --nocapture`.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -238,6 +244,9 @@ impl PoolUnderTest for QpAdapter {
 
 const SCENARIOS: [&str; 3] = ["standard", "zombie", "calm"];
 
+/// What the replay lines run: the check of qp, with the environment read.
+const REPLAY_TEST: &str = "-p sim --test qp qp_is_correct -- --ignored";
+
 fn check(scenario: &str, seeds: u64) -> Check {
     Check::new(QpAdapter::new)
         .name("qp")
@@ -283,33 +292,32 @@ fn qp_is_deterministic() {
     }
 }
 
-/// The findings are exactly the classes the module doc explains.
+/// The findings are exactly the classes the module doc explains, in every scenario:
+/// qp barges and loses wake-ups without faults or cancellations too (`calm`), since its
+/// checkouts still time out and a task that checks in may check out again at once.
 #[test]
 fn qp_findings_are_the_explained_ones() {
-    let standard = sweep("standard", 40, false);
-    let zombie = sweep("zombie", 40, false);
-    let calm = sweep("calm", 40, false);
-    eprintln!(
-        "qp: standard {:?}, zombie {:?}, calm {:?}",
-        standard.violations, zombie.violations, calm.violations
-    );
-    let found: BTreeSet<Invariant> = classes(&standard)
-        .union(&classes(&zombie))
-        .copied()
-        .collect();
-    assert_eq!(found, BTreeSet::from([Invariant::Live, Invariant::Fifo]));
-    // Without faults or cancellations qp still barges: FIFO only.
-    assert_eq!(classes(&calm), BTreeSet::from([Invariant::Fifo]));
+    for scenario in SCENARIOS {
+        let found = sweep(scenario, 60, false);
+        eprintln!("qp {scenario}: {:?}", found.violations);
+        assert_eq!(
+            classes(&found),
+            BTreeSet::from([Invariant::Live, Invariant::Fifo]),
+            "{scenario}: {:?}",
+            found.failing
+        );
+    }
 }
 
-/// A replay line of a finding runs here (`POOLCHECK_REPLAY='…'`): the check reads the
-/// environment and asserts qp correct, so it fails on every finding it is pointed at.
+/// qp asserted correct, reading the environment: a replay line of a finding runs here
+/// (`POOLCHECK_REPLAY='…' cargo test -p sim --test qp qp_is_correct -- --ignored`) and
+/// fails with its violation; `POOLCHECK_TRACE=DIR` writes its trace.
 #[test]
 #[ignore = "a sweep; run with POOLCHECK_REPLAY or POOLCHECK_SEEDS"]
 fn qp_is_correct() {
     Check::new(QpAdapter::new)
         .name("qp")
-        .test_name("qp_is_correct")
+        .test_name(REPLAY_TEST)
         .scenarios(SCENARIOS)
         .seeds(100)
         .jobs(2)
@@ -325,7 +333,7 @@ fn qp_is_correct() {
 fn qp_every_violation() {
     Check::new(QpAdapter::new)
         .name("qp")
-        .test_name("qp_every_violation")
+        .test_name("-p sim --test qp qp_every_violation -- --ignored")
         .scenarios(SCENARIOS)
         .seeds(1)
         .all_violations(true)
@@ -338,7 +346,11 @@ fn qp_every_violation() {
 #[ignore = "1,000 seeds per scenario; run in release"]
 fn qp_figures() {
     for scenario in SCENARIOS {
-        let report = check(scenario, 1_000).jobs(2).ignore_env().run();
+        let report = check(scenario, 1_000)
+            .jobs(2)
+            .test_name(REPLAY_TEST)
+            .ignore_env()
+            .run();
         assert!(report.error.is_none(), "{report}");
         let s = &report.sweeps[0];
         println!(
@@ -361,9 +373,12 @@ fn qp_figures() {
         }
         if let Some(failure) = &s.first_failure {
             println!("  first: {}", failure.violation);
-            println!("  replay: {}", failure.replay);
+            println!("  replay: {scenario}/{}", failure.token);
             if let Some(shrunk) = &failure.shrunk {
-                println!("  shrunk: {} ({})", shrunk.replay, shrunk.violation);
+                println!(
+                    "  shrunk: {scenario}/{} ({})",
+                    shrunk.token, shrunk.violation
+                );
             }
         }
     }
