@@ -325,22 +325,6 @@ fn qp_is_correct() {
         .assert_ok();
 }
 
-/// A replayed case with every violation of its run, not only the first (a finding that
-/// hides behind an earlier one): `POOLCHECK_REPLAY='…' cargo test -p sim --test qp
-/// qp_every_violation -- --ignored`.
-#[test]
-#[ignore = "a replay; run with POOLCHECK_REPLAY"]
-fn qp_every_violation() {
-    Check::new(QpAdapter::new)
-        .name("qp")
-        .test_name("-p sim --test qp qp_every_violation -- --ignored")
-        .scenarios(SCENARIOS)
-        .seeds(1)
-        .all_violations(true)
-        .run()
-        .assert_ok();
-}
-
 /// The README's figures: 1,000 seeds per scenario.
 #[test]
 #[ignore = "1,000 seeds per scenario; run in release"]
