@@ -268,7 +268,13 @@ impl Check {
                     source,
                 })?;
             }
-            let replayed = replay_pool(&token, &self.pool, &scenario, stem.as_deref())?;
+            let replayed = replay_pool(
+                &token,
+                &self.pool,
+                &scenario,
+                stem.as_deref(),
+                settings.all_violations,
+            )?;
             report.replayed = Some(Replayed {
                 scenario: scenario.name.to_string(),
                 replay: settings

@@ -438,7 +438,14 @@ fn failure(
             scenario.name,
             r.seed
         ));
-        trace_files = replay_pool(&chosen, pool, scenario, Some(&stem))?.trace_files;
+        trace_files = replay_pool(
+            &chosen,
+            pool,
+            scenario,
+            Some(&stem),
+            settings.all_violations,
+        )?
+        .trace_files;
     }
     let style = &settings.replay_style;
     Ok(Failure {
@@ -499,20 +506,23 @@ pub fn replay(
 ) -> Result<ReplayReport, SimError> {
     let pool = pools::find(pool)?.pool_factory();
     let scenario = Scenario::named(scenario)?;
-    replay_pool(token, &pool, &scenario, trace_stem)
+    replay_pool(token, &pool, &scenario, trace_stem, false)
 }
 
-/// Replays `token` with `pool` in `scenario` (every violation kept).
+/// Replays `token` with `pool` in `scenario` (with `all_violations`, the run keeps going
+/// after its first violation).
 pub(crate) fn replay_pool(
     token: &ReplayToken,
     pool: &PoolFactory,
     scenario: &Scenario,
     trace_stem: Option<&Path>,
+    all_violations: bool,
 ) -> Result<ReplayReport, SimError> {
     crate::executor::quiet_task_panics();
     let report = run_guarded(&RunConfig {
         filter: token.filter.clone(),
         keep_trace: trace_stem.is_some(),
+        all_violations,
         ..RunConfig::new(pool.clone(), scenario.clone(), token.seed)
     })?;
     let mut trace_files = Vec::new();
