@@ -192,7 +192,10 @@ fn drive(
             recorder.panicked(&panic);
         }
         let now = executor.now();
-        recorder.stable(ctx.pool.status());
+        // A held task was woken and has not run: not a stable point yet.
+        if executor.held() == 0 {
+            recorder.stable(ctx.pool.status());
+        }
         if recorder.failed() {
             return Ok(());
         }
