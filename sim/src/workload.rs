@@ -1,9 +1,11 @@
 //! The workload: client tasks that think, check out, use and check in, as the plan
 //! says, reporting every step to the recorder.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bson::doc;
@@ -79,6 +81,7 @@ async fn run_op(ctx: &Ctx, client: u32, op: &Op) {
                 }
             }
         }
+        OpStyle::DropOnWake { wakes } => until_woken(&mut checkout, u32::from(wakes)).await,
     };
     drop(checkout);
     match result {
@@ -92,6 +95,41 @@ async fn run_op(ctx: &Ctx, client: u32, op: &Op) {
             use_connection(ctx, client, op, lease).await;
         }
     }
+}
+
+/// Passes a wake-up on to the task and counts it.
+struct CountingWaker {
+    woken: Arc<AtomicU32>,
+    inner: Waker,
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.fetch_add(1, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// Polls `future` until it ends (`Some`) or until its `wakes`-th wake-up, whatever woke
+/// it: then gives up (`None`) without polling it again, so whatever the wake-up
+/// announced (a grant, say) is never claimed by this poll.
+async fn until_woken<F: Future + Unpin>(future: &mut F, wakes: u32) -> Option<F::Output> {
+    let woken = Arc::new(AtomicU32::new(0));
+    std::future::poll_fn(|cx| {
+        if woken.load(Ordering::SeqCst) >= wakes {
+            return Poll::Ready(None);
+        }
+        let waker = Waker::from(Arc::new(CountingWaker {
+            woken: woken.clone(),
+            inner: cx.waker().clone(),
+        }));
+        let mut counted = Context::from_waker(&waker);
+        Pin::new(&mut *future).poll(&mut counted).map(Some)
+    })
+    .await
 }
 
 async fn use_connection(ctx: &Ctx, client: u32, op: &Op, mut lease: Lease) {
