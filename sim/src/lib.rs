@@ -28,7 +28,7 @@
 //! assert!(report.first_failure.is_none());
 //!
 //! // Any failure replays from its token, deterministically.
-//! let token: sim::ReplayToken = "0x1".parse()?;
+//! let token: sim::ReplayToken = "0x3".parse()?;
 //! let replayed = sim::replay(&token, "zoo-pool-full", "smoke", None)?;
 //! assert!(replayed.report.violation.is_some());
 //! # Ok(())

@@ -51,6 +51,10 @@ pub struct Op {
     pub mark_errored: bool,
     /// How the checkout is driven.
     pub style: OpStyle,
+    /// Right after the check-in, in the same poll, the client clears the pool (as a
+    /// driver does when another operation hits a network error) and marks it ready after
+    /// this pause: the clear lands between the grant the check-in made and its claim.
+    pub clear_after_check_in: Option<Duration>,
 }
 
 /// A fault, as the plan schedules it.
@@ -212,6 +216,9 @@ pub struct Scenario {
     pub zombie_percent: u64,
     /// Percent of checkouts dropped right after a wake-up ([`OpStyle::DropOnWake`]).
     pub drop_on_wake_percent: u64,
+    /// Per mille of check-ins followed at once by a clear
+    /// ([`Op::clear_after_check_in`]).
+    pub clear_after_check_in_per_mille: u64,
     /// Percent of uses that mark the connection errored.
     pub errored_percent: u64,
     /// Number of faults.
@@ -240,6 +247,7 @@ impl Scenario {
             cancel_percent: 8,
             zombie_percent: 0,
             drop_on_wake_percent: 3,
+            clear_after_check_in_per_mille: 5,
             errored_percent: 3,
             faults: (2, 10),
             max_pool_size: (1, 8),
@@ -264,6 +272,7 @@ impl Scenario {
                 faults: (0, 0),
                 cancel_percent: 0,
                 drop_on_wake_percent: 0,
+                clear_after_check_in_per_mille: 0,
                 errored_percent: 0,
                 ..standard
             }),
@@ -440,6 +449,8 @@ fn client_ops(w: &mut Rng, s: &Scenario) -> Vec<Op> {
                 commands: w.range(0, 2) as u8,
                 mark_errored: w.percent(s.errored_percent),
                 style,
+                clear_after_check_in: (w.below(1000) < s.clear_after_check_in_per_mille)
+                    .then(|| w.duration(ms(1), ms(100))),
             }
         })
         .collect()
@@ -559,5 +570,18 @@ mod tests {
         let (_, zombie, drop_on_wake, _) = styles("zombie");
         assert!(zombie > 0 && drop_on_wake > 0, "zombie has both");
         assert_eq!(styles("calm").0 + styles("calm").1 + styles("calm").2, 0);
+        let clears = |name: &str| {
+            let s = Scenario::named(name).unwrap();
+            (1..=50)
+                .flat_map(|seed| Plan::generate(seed, &s).clients)
+                .flat_map(|(_, ops)| ops)
+                .filter(|op| op.clear_after_check_in.is_some())
+                .count()
+        };
+        assert!(
+            clears("standard") > 0,
+            "standard clears after some check-ins"
+        );
+        assert_eq!(clears("calm"), 0, "calm never clears");
     }
 }

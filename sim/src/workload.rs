@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bson::doc;
 
-use crate::executor::{race, Either, SimRuntime};
+use crate::executor::{race, Either, SimRuntime, TaskKind};
 use crate::oracle::CheckoutOutcome;
 use crate::plan::{Op, OpStyle};
 use crate::pool_under_test::{Lease, PoolUnderTest};
@@ -155,4 +155,21 @@ async fn use_connection(ctx: &Ctx, client: u32, op: &Op, mut lease: Lease) {
     }
     ctx.recorder.check_in(client, lease.id(), errored);
     ctx.pool.check_in(lease);
+    if let Some(pause) = op.clear_after_check_in {
+        // In the same poll as the check-in: a waiter it granted has not run yet.
+        ctx.recorder
+            .harness(format!("client {client}: clear after check-in"), true);
+        ctx.pool.clear(false);
+        let guard = ActiveGuard::new(&ctx.active);
+        let task_ctx = ctx.clone();
+        rt.spawn_task(
+            TaskKind::Harness,
+            Box::pin(async move {
+                task_ctx.runtime.sleep(pause).await;
+                task_ctx.recorder.harness("ready".to_string(), false);
+                task_ctx.pool.ready();
+                drop(guard);
+            }),
+        );
+    }
 }
