@@ -82,6 +82,7 @@ zoo_tests! {
     swallowed_error => "zoo-swallowed-error",
     zombie => "zoo-zombie",
     stale_handout => "zoo-stale-handout",
+    unchecked_handoff => "zoo-unchecked-handoff",
 }
 
 /// Real bugs the simulator found in pool-core and that are still open.

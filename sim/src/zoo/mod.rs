@@ -20,6 +20,7 @@
 //! | `zoo-swallowed-error` | B18 swallowed creation error | ERR |
 //! | `zoo-zombie` | B21 zombie waiter | LIVE |
 //! | `zoo-stale-handout` | B19 stale connection handed out | STALE |
+//! | `zoo-unchecked-handoff` | a clear between grant and claim; no re-check at claim | STALE |
 
 mod barging;
 mod baseline;
@@ -33,13 +34,14 @@ mod self_deadlock;
 pub(crate) mod skeleton;
 mod stale_handout;
 mod swallowed_error;
+mod unchecked_handoff;
 mod zombie;
 
 use crate::oracle::Invariant;
 use crate::pools::PoolEntry;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
-pub static MEMBERS: [PoolEntry; 12] = [
+pub static MEMBERS: [PoolEntry; 13] = [
     PoolEntry {
         name: "zoo-baseline",
         summary: "the zoo's skeleton with no bug (the control)",
@@ -123,5 +125,12 @@ pub static MEMBERS: [PoolEntry; 12] = [
         expected: Some(Invariant::Stale),
         scenario: "standard",
         factory: stale_handout::build,
+    },
+    PoolEntry {
+        name: "zoo-unchecked-handoff",
+        summary: "a connection handed over through the queue is not re-checked at claim",
+        expected: Some(Invariant::Stale),
+        scenario: "standard",
+        factory: unchecked_handoff::build,
     },
 ];
