@@ -173,3 +173,89 @@ async fn use_connection(ctx: &Ctx, client: u32, op: &Op, mut lease: Lease) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{Advance, Budget, Executor, HoldPolicy};
+    use crate::rng::Rng;
+    use std::sync::Mutex;
+
+    /// Pending until `ready`; counts its polls and keeps its last waker.
+    struct Gate {
+        polls: Arc<AtomicU32>,
+        ready: Arc<std::sync::atomic::AtomicBool>,
+        waker: Arc<Mutex<Option<Waker>>>,
+    }
+
+    impl Future for Gate {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            let polls = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.ready.load(Ordering::SeqCst) {
+                return Poll::Ready(polls);
+            }
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Runs a `Gate` under `until_woken(wakes)` while another task wakes it `kicks` times
+    /// (the last one making it ready); returns the output and the gate's polls.
+    fn drive(wakes: u32, kicks: u32) -> (Option<Option<u32>>, u32) {
+        let budget = Budget {
+            steps_max: 1_000,
+            time_max: Duration::from_secs(10),
+        };
+        let mut ex = Executor::with_hold(Rng::new(1), budget, HoldPolicy::NEVER).unwrap();
+        let rt = ex.handle();
+        let polls = Arc::new(AtomicU32::new(0));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = Arc::new(Mutex::new(None::<Waker>));
+        let out = Arc::new(Mutex::new(None));
+        let mut gate = Gate {
+            polls: polls.clone(),
+            ready: ready.clone(),
+            waker: waker.clone(),
+        };
+        let out2 = out.clone();
+        rt.spawn_task(
+            TaskKind::Harness,
+            Box::pin(async move {
+                *out2.lock().unwrap() = Some(until_woken(&mut gate, wakes).await);
+            }),
+        );
+        let rt2 = rt.clone();
+        rt.spawn_task(
+            TaskKind::Harness,
+            Box::pin(async move {
+                for kick in 1..=kicks {
+                    rt2.sleep(Duration::from_millis(1)).await;
+                    ready.store(kick == kicks, Ordering::SeqCst);
+                    if let Some(w) = waker.lock().unwrap().take() {
+                        w.wake();
+                    }
+                }
+            }),
+        );
+        loop {
+            ex.run_ready().unwrap();
+            if ex.advance().unwrap() == Advance::Stalled {
+                break;
+            }
+        }
+        let result = *out.lock().unwrap();
+        (result, polls.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn a_checkout_is_dropped_at_its_nth_wake_up_without_another_poll() {
+        // Woken once, dropped at once: polled only before the wake-up, even though the
+        // wake-up made it ready (its grant is never claimed).
+        assert_eq!(drive(1, 1), (Some(None), 1));
+        // Dropped at the second wake-up: polled after the first, not after the second.
+        assert_eq!(drive(2, 3), (Some(None), 2));
+        // Ready before the wake-up that would drop it: its output is kept.
+        assert_eq!(drive(3, 2), (Some(Some(3)), 3));
+    }
+}
