@@ -391,3 +391,74 @@ fn claim_racing_a_sweep_unlinks_once() {
         assert_eq!(s.counters.checked_out, 2);
     });
 }
+
+/// I6 at the claim, I3, I7, CMAP L4: a check-in grants its connection to the queued
+/// checkout, then a clear races that checkout's claim. A claim that starts after the
+/// clear returned must fail with `PoolCleared` (the connection it was granted is of the
+/// old generation: I6 re-checks it at the claim); a claim that wins the race may take it
+/// (it was current when claimed). Either way nothing stays held or queued, the stale
+/// connection is closed (at the claim, at check-in, or when it leaves `idle`) and not
+/// leaked (I3), and after `ready` only the new generation is handed out.
+#[test]
+fn clear_between_grant_and_claim_hands_out_nothing_stale() {
+    model(
+        "clear_between_grant_and_claim_hands_out_nothing_stale",
+        3,
+        || {
+            let pool = pool(1, 1);
+            let held = block_on(pool.check_out()).unwrap();
+            let before = pool.status().generation;
+            let waiter_pool = pool.clone();
+            let mut waiting = Box::pin(async move { waiter_pool.check_out().await });
+            assert!(poll_once(&mut waiting).is_none(), "the checkout queues");
+            drop(held); // granted to the queued checkout, not yet claimed
+            let cleared = Arc::new(AtomicBool::new(false));
+            let clearer = {
+                let (pool, cleared) = (pool.clone(), cleared.clone());
+                thread::spawn(move || {
+                    let generation = pool.clear(false);
+                    cleared.store(true, Ordering::SeqCst);
+                    generation
+                })
+            };
+            let claimer = thread::spawn(move || {
+                let after_clear = cleared.load(Ordering::SeqCst);
+                match block_on(waiting) {
+                    Ok(conn) => {
+                        assert!(
+                            !after_clear,
+                            "I6: the connection granted before the clear was handed out \
+                             after it"
+                        );
+                        assert_eq!(conn.generation(), before);
+                        drop(conn); // stale by now or soon: closed at check-in
+                    }
+                    Err(CheckoutError::PoolCleared { .. }) => {}
+                    Err(other) => panic!("L4: expected PoolCleared, got {other:?}"),
+                }
+            });
+            let generation = clearer.join().unwrap();
+            claimer.join().unwrap();
+            let s = pool.status();
+            assert_eq!(
+                (s.in_use, s.waiters, s.generation),
+                (0, 0, generation),
+                "nothing is held or queued after the clear: {s:?}"
+            );
+            assert!(s.total <= 1, "I1: {s:?}");
+            pool.ready().unwrap();
+            let conn = block_on(pool.check_out()).unwrap();
+            assert_eq!(conn.generation(), generation, "I6: no stale hand-out");
+            drop(conn);
+            assert_quiescent(&pool);
+            let s = pool.status();
+            assert_eq!(s.total, 1, "only the new connection is left");
+            assert_eq!(
+                s.counters.created - s.counters.closed,
+                u64::from(s.total),
+                "I3: the stale connection was closed, not leaked: {s:?}"
+            );
+            assert_quiescent(&pool);
+        },
+    );
+}

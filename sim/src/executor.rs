@@ -18,8 +18,36 @@
 //! onto the ready list (once). [`Executor::run_ready`] repeatedly picks a ready task
 //! *uniformly at random by the seed* and polls it (inside `catch_unwind`), until none is
 //! ready. Only then may [`Executor::advance`] move virtual time: it jumps straight to the
-//! earliest pending timer and fires every timer due at that instant. No wall clock, no
-//! threads, no sockets: the same seed and the same inputs give the same run, bit for bit.
+//! earliest pending event (a timer, or the release of a held task, below) and fires
+//! every timer due at that instant. No wall clock, no threads, no sockets: the same seed
+//! and the same inputs give the same run, bit for bit.
+//!
+//! # Held wake-ups
+//!
+//! On a real runtime a woken task is not polled at once: other threads run, timers fire,
+//! a clear or a check-in lands between the wake-up and the poll that consumes it. So the
+//! scheduler sometimes *holds* a picked harness or pool task back instead of polling it
+//! ([`HoldPolicy`], drawn from the seed: some runs hold often, some never). A held task
+//! stays woken (a second wake-up is a no-op) and is released at a virtual instant: the
+//! same instant once every other ready task has run, the next timer's instant (so it
+//! races what that timer wakes), or a few microseconds later, never more than
+//! [`HOLD_MAX`]. A released task is polled before it can be held again, so no task
+//! waits longer than [`HOLD_MAX`] per wake-up. A held task is not *stalled*: its release
+//! is an event [`Executor::next_timer`] reports and [`Executor::advance`] moves time to.
+//! Nor is the run at a *stable point* while a task is held ([`Executor::held`]): a task
+//! was woken and has not run yet, so the run loop judges nothing that assumes every
+//! woken task has run (FIFO's verdicts) until the hold is over.
+//! Server tasks are never held (their delays are the network's latency).
+//!
+//! `HOLD_MAX` stays below the oracle's 5 ms tolerance and below the reference pool's
+//! `claim_timeout` in the simulator (250 µs), so a hold alone never makes a correct
+//! pool look starved or lose a grant it was about to claim.
+//!
+//! # Races
+//!
+//! [`race`] polls its two futures in an order the seed decides, afresh on each poll (a
+//! coin the executor provides to the task it polls), so a checkout whose grant and
+//! whose timer are both due sometimes loses to the timer.
 //!
 //! Budgets bound a run: [`Budget::steps_max`] polls (a livelock detector) and
 //! [`Budget::time_max`] of virtual time. When no task is ready and no timer is pending,
@@ -77,6 +105,33 @@ pub struct TaskPanic {
     pub message: String,
 }
 
+/// The longest a woken task is held back before it is polled (see the module doc).
+pub const HOLD_MAX: Duration = Duration::from_micros(200);
+
+/// How often, per run, the scheduler holds a picked task back (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// Out of 1000 picks of a harness or pool task, how many are held (0: never).
+    pub per_mille: u64,
+}
+
+impl HoldPolicy {
+    /// Never holds: every woken task runs before time moves.
+    pub const NEVER: HoldPolicy = HoldPolicy { per_mille: 0 };
+
+    /// A policy drawn from `rng`: a quarter of runs never hold, the rest hold rarely
+    /// (under 2 %), sometimes (2–10 %) or often (10–30 %) of the picks.
+    pub fn draw(rng: &mut Rng) -> HoldPolicy {
+        let per_mille = match rng.below(4) {
+            0 => 0,
+            1 => rng.range(1, 20),
+            2 => rng.range(20, 100),
+            _ => rng.range(100, 300),
+        };
+        HoldPolicy { per_mille }
+    }
+}
+
 /// The result of one [`Executor::advance`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advance {
@@ -126,6 +181,8 @@ struct Core {
     timer_seq: u64,
     /// Lengths of the Tokio sleeps a server task may start (see `time_bridge`).
     server_sleeps: Vec<Duration>,
+    /// Held tasks by (release instant, id); their state stays `QUEUED`.
+    held: BTreeSet<(Duration, u64)>,
 }
 
 /// The state shared by the executor, its wakers and every [`SimRuntime`].
@@ -259,6 +316,13 @@ pub struct Executor {
     shared: Arc<Shared>,
     tasks: Vec<Option<Task>>,
     scheduler: Rng,
+    /// Decides holds and their lengths (its own stream: the picks do not shift).
+    holds: Rng,
+    hold: HoldPolicy,
+    /// Tasks released from a hold and not polled since: they are not held again.
+    released: BTreeSet<u64>,
+    /// Seeds the [`race`] coin of each poll.
+    coins: Rng,
     budget: Budget,
     steps: u64,
     panics: Vec<TaskPanic>,
@@ -267,11 +331,25 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor at virtual time 0 whose scheduling choices come from `scheduler`.
+    /// An executor at virtual time 0 whose scheduling choices come from `scheduler`,
+    /// holding woken tasks back as [`HoldPolicy::draw`] draws from it.
     ///
     /// # Errors
     /// [`SimError::Runtime`] if the time bridge's Tokio runtime cannot be built.
     pub fn new(scheduler: Rng, budget: Budget) -> Result<Executor, SimError> {
+        let hold = HoldPolicy::draw(&mut scheduler.fork("hold-policy"));
+        Executor::with_hold(scheduler, budget, hold)
+    }
+
+    /// An executor like [`Executor::new`] with the hold policy `hold`.
+    ///
+    /// # Errors
+    /// [`SimError::Runtime`] if the time bridge's Tokio runtime cannot be built.
+    pub fn with_hold(
+        scheduler: Rng,
+        budget: Budget,
+        hold: HoldPolicy,
+    ) -> Result<Executor, SimError> {
         let core = Core {
             now: Duration::ZERO,
             ready: BTreeSet::new(),
@@ -283,13 +361,18 @@ impl Executor {
             timers_free: Vec::new(),
             timer_seq: 0,
             server_sleeps: Vec::new(),
+            held: BTreeSet::new(),
         };
         Ok(Executor {
             shared: Arc::new(Shared {
                 core: Mutex::new(core),
             }),
             tasks: Vec::new(),
+            holds: scheduler.fork("holds"),
+            coins: scheduler.fork("race-coins"),
             scheduler,
+            hold,
+            released: BTreeSet::new(),
             budget,
             steps: 0,
             panics: Vec::new(),
@@ -323,29 +406,51 @@ impl Executor {
         self.shared.lock().task_state.get(id.0 as usize) == Some(&DONE)
     }
 
-    /// Polls ready tasks, in seeded random order, until none is ready.
+    /// How many woken tasks are held back now. While any is, the run is not at a stable
+    /// point: a task was woken and has not yet run.
+    pub fn held(&self) -> usize {
+        self.shared.lock().held.len()
+    }
+
+    /// The hold policy of this run.
+    pub fn hold_policy(&self) -> HoldPolicy {
+        self.hold
+    }
+
+    /// Polls ready tasks, in seeded random order, until none is ready (held tasks due
+    /// now included: a task held for no time runs once the others have).
     ///
     /// # Errors
     /// [`SimError::StepBudget`] when the poll budget runs out (a livelock).
     pub fn run_ready(&mut self) -> Result<(), SimError> {
         loop {
             self.absorb_spawned();
-            let (id, now) = {
+            let picked = {
                 let mut core = self.shared.lock();
                 if core.ready.is_empty() {
-                    return Ok(());
+                    let now = core.now;
+                    if release_due(&mut core, now, &mut self.released) == 0 {
+                        return Ok(());
+                    }
                 }
                 let pick = self.scheduler.below(core.ready.len() as u64) as usize;
                 let Some(id) = core.ready.iter().nth(pick).copied() else {
                     return Ok(());
                 };
                 core.ready.remove(&id);
+                (id, core.now)
+            };
+            let (id, now) = picked;
+            if self.hold_back(id, now) {
+                continue;
+            }
+            {
+                let mut core = self.shared.lock();
                 if let Some(state) = core.task_state.get_mut(id as usize) {
                     *state = IDLE;
                 }
                 core.current = Some(TaskId(id));
-                (id, core.now)
-            };
+            }
             self.steps += 1;
             if self.steps > self.budget.steps_max {
                 return Err(SimError::StepBudget {
@@ -356,6 +461,34 @@ impl Executor {
             self.poll_task(id, now);
             self.shared.lock().current = None;
         }
+    }
+
+    /// Decides whether the picked task `id` is held back; if so, parks it (still
+    /// `QUEUED`) until its release instant.
+    fn hold_back(&mut self, id: u64, now: Duration) -> bool {
+        if self.hold.per_mille == 0 || self.released.remove(&id) {
+            return false;
+        }
+        let holdable = self
+            .tasks
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|task| task.kind != TaskKind::Server);
+        if !holdable || self.holds.below(1000) >= self.hold.per_mille {
+            return false;
+        }
+        let release = match self.holds.below(3) {
+            // Until every other task ready now has run.
+            0 => now,
+            // Until the next timer, if it is near: the task races what that timer wakes.
+            1 => match self.next_timer() {
+                Some(at) if at <= now + HOLD_MAX => at,
+                _ => self.holds.duration(now, now + HOLD_MAX),
+            },
+            _ => self.holds.duration(now, now + HOLD_MAX),
+        };
+        self.shared.lock().held.insert((release, id));
+        true
     }
 
     fn poll_task(&mut self, id: u64, now: Duration) {
@@ -369,6 +502,8 @@ impl Executor {
         let waker = task.waker.clone();
         let mut cx = Context::from_waker(&waker);
         let bridge = &self.bridge;
+        let coin = self.coins.next_u64();
+        RACE_COIN.with(|c| c.set(Some(coin)));
         IN_TASK.with(|flag| flag.set(true));
         // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
         // that calls `tokio::spawn` without a `TokioBridge` cannot panic or abort the
@@ -383,6 +518,7 @@ impl Executor {
             })
         }));
         IN_TASK.with(|flag| flag.set(false));
+        RACE_COIN.with(|c| c.set(None));
         let finished = match result {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(())) => true,
@@ -452,32 +588,40 @@ impl Executor {
         }
     }
 
-    /// The earliest pending timer, if any (cancelled timers skipped).
+    /// The earliest pending event, if any: a timer (cancelled timers skipped) or the
+    /// release of a held task.
     pub fn next_timer(&self) -> Option<Duration> {
         let mut core = self.shared.lock();
-        loop {
-            let Reverse((at, _, key)) = *core.heap.peek()?;
+        let held = core.held.first().map(|&(at, _)| at);
+        let timer = loop {
+            let Some(&Reverse((at, _, key))) = core.heap.peek() else {
+                break None;
+            };
             match key {
-                None => return Some(at),
+                None => break Some(at),
                 Some(key) => {
                     let live = core
                         .timers
                         .get(key.index as usize)
                         .is_some_and(|s| s.generation == key.generation && s.waker.is_some());
                     if live {
-                        return Some(at);
+                        break Some(at);
                     }
                     core.heap.pop();
                 }
             }
+        };
+        match (timer, held) {
+            (Some(t), Some(h)) => Some(t.min(h)),
+            (t, h) => t.or(h),
         }
     }
 
-    /// Jumps to the earliest pending timer and fires every timer due then. Call only when
-    /// no task is ready.
+    /// Jumps to the earliest pending event, fires every timer due then and releases
+    /// every task held until then. Call only when no task is ready.
     ///
     /// # Errors
-    /// [`SimError::TimeBudget`] if that timer lies beyond the time budget.
+    /// [`SimError::TimeBudget`] if that instant lies beyond the time budget.
     pub fn advance(&mut self) -> Result<Advance, SimError> {
         debug_assert!(
             self.shared.lock().ready.is_empty(),
@@ -515,6 +659,7 @@ impl Executor {
                     }
                 }
             }
+            release_due(&mut core, at, &mut self.released);
         }
         if bridge_due {
             self.bridge.sync(at);
@@ -563,7 +708,37 @@ impl Executor {
         core.heap.clear();
         core.timers.clear();
         core.ready.clear();
+        core.held.clear();
     }
+}
+
+/// Moves every task held until `at` or earlier onto the ready set (marked released, so
+/// it is polled before it can be held again). Returns how many.
+fn release_due(core: &mut Core, at: Duration, released: &mut BTreeSet<u64>) -> usize {
+    let mut count = 0;
+    while let Some(&(when, id)) = core.held.first() {
+        if when > at {
+            break;
+        }
+        core.held.pop_first();
+        core.ready.insert(id);
+        released.insert(id);
+        count += 1;
+    }
+    count
+}
+
+/// A fair coin for the task being polled, drawn from the seed (`true` outside a poll).
+/// [`race`] flips it to decide which future it polls first.
+pub(crate) fn coin() -> bool {
+    RACE_COIN.with(|c| match c.get() {
+        Some(state) => {
+            let next = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            c.set(Some(next));
+            crate::rng::Rng::new(next).next_u64() & 1 == 0
+        }
+        None => true,
+    })
 }
 
 impl Drop for Executor {
@@ -575,6 +750,8 @@ impl Drop for Executor {
 thread_local! {
     /// True while this thread polls a simulated task.
     static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The state of the [`race`] coin of the task being polled (`None` outside a poll).
+    static RACE_COIN: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
 /// Installs (once per process) a panic hook that stays silent for panics inside
@@ -676,6 +853,94 @@ mod tests {
             (0..20).any(|s| order(s) != order(3)),
             "seeds change the order"
         );
+    }
+
+    /// Runs `tasks` tasks that each wake themselves `rounds` times, under `hold`; returns
+    /// each wake-up's delay (virtual time from the wake to the poll that consumed it),
+    /// and the log of (task, round) in poll order.
+    fn woken_delays(seed: u64, hold: HoldPolicy) -> (Vec<Duration>, Vec<(u32, u32)>) {
+        let mut ex = Executor::with_hold(Rng::new(seed), budget(), hold).unwrap();
+        let rt = ex.handle();
+        let delays = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for task in 0..6u32 {
+            let (rt2, delays, log) = (rt.clone(), delays.clone(), log.clone());
+            rt.spawn_task(
+                TaskKind::Harness,
+                Box::pin(async move {
+                    for round in 0..40u32 {
+                        let woken = rt2.now();
+                        yield_now().await;
+                        delays.lock().unwrap().push(rt2.now() - woken);
+                        log.lock().unwrap().push((task, round));
+                    }
+                }),
+            );
+        }
+        loop {
+            ex.run_ready().unwrap();
+            if ex.advance().unwrap() == Advance::Stalled {
+                break;
+            }
+        }
+        let delays = delays.lock().unwrap().clone();
+        let log = log.lock().unwrap().clone();
+        (delays, log)
+    }
+
+    #[test]
+    fn held_tasks_are_released_within_the_bound_and_never_stall() {
+        let often = HoldPolicy { per_mille: 300 };
+        let (delays, log) = woken_delays(7, often);
+        // Every task ran every round: no hold stalled a task (run until Stalled above).
+        assert_eq!(log.len(), 6 * 40);
+        assert!(delays.iter().all(|d| *d <= HOLD_MAX), "{delays:?}");
+        assert!(
+            delays.iter().any(|d| !d.is_zero()),
+            "time moved while some woken task was held"
+        );
+        assert_eq!(woken_delays(7, often), (delays, log), "holds repeat");
+        let (never, _) = woken_delays(7, HoldPolicy::NEVER);
+        assert!(never.iter().all(Duration::is_zero), "no hold, no delay");
+    }
+
+    #[test]
+    fn hold_policies_vary_with_the_seed() {
+        let policies: Vec<_> = (0..40)
+            .map(|s| HoldPolicy::draw(&mut Rng::new(s)).per_mille)
+            .collect();
+        assert!(policies.contains(&0), "some runs never hold");
+        assert!(policies.iter().any(|p| *p >= 100), "some runs hold often");
+        assert!(policies.iter().all(|p| *p < 1000));
+    }
+
+    #[test]
+    fn the_seed_decides_which_raced_future_wins_a_tie() {
+        let winner = |seed| {
+            let mut ex = Executor::with_hold(Rng::new(seed), budget(), HoldPolicy::NEVER).unwrap();
+            let rt = ex.handle();
+            let won = Arc::new(Mutex::new(None));
+            let (rt2, won2) = (rt.clone(), won.clone());
+            rt.spawn_task(
+                TaskKind::Harness,
+                Box::pin(async move {
+                    let at = Duration::from_millis(5);
+                    let left = race(rt2.sleep_until(at), rt2.sleep_until(at)).await;
+                    *won2.lock().unwrap() = Some(matches!(left, Either::Left(())));
+                }),
+            );
+            loop {
+                ex.run_ready().unwrap();
+                if ex.advance().unwrap() == Advance::Stalled {
+                    break;
+                }
+            }
+            let w = won.lock().unwrap().unwrap();
+            w
+        };
+        let wins: Vec<bool> = (0..32).map(winner).collect();
+        assert!(wins.contains(&true) && wins.contains(&false), "{wins:?}");
+        assert_eq!(wins, (0..32).map(winner).collect::<Vec<_>>());
     }
 
     #[test]

@@ -76,8 +76,7 @@ fn inject(ctx: &Ctx, net: &SimNet, kind: FaultKind, rng: &mut Rng) {
             server.restart(false);
             ctx.runtime.set_server_sleeps(Vec::new());
             ctx.recorder.harness(label, true);
-            ctx.recorder.clear_requested();
-            ctx.pool.clear(interrupt);
+            ctx.clear(interrupt);
             later(ctx, downtime, |ctx| {
                 ctx.recorder.harness("ready".to_string(), false);
                 ctx.pool.ready();
@@ -133,8 +132,7 @@ fn inject(ctx: &Ctx, net: &SimNet, kind: FaultKind, rng: &mut Rng) {
         }
         FaultKind::ClearPool { pause, interrupt } => {
             ctx.recorder.harness(label, true);
-            ctx.recorder.clear_requested();
-            ctx.pool.clear(interrupt);
+            ctx.clear(interrupt);
             later(ctx, pause, |ctx| {
                 ctx.recorder.harness("ready".to_string(), false);
                 ctx.pool.ready();

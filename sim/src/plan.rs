@@ -27,6 +27,12 @@ pub enum OpStyle {
     CancelAfter(Duration),
     /// Polled once, then kept alive unpolled for this long, then dropped (a zombie).
     Zombie(Duration),
+    /// Polled until its `wakes`-th wake-up arrives, then dropped without being polled
+    /// again: a checkout cancelled right after it was woken (a grant it never claims).
+    DropOnWake {
+        /// The wake-up that drops it (1: the first).
+        wakes: u8,
+    },
 }
 
 /// One operation of a client: think, check out, use, check in.
@@ -45,6 +51,10 @@ pub struct Op {
     pub mark_errored: bool,
     /// How the checkout is driven.
     pub style: OpStyle,
+    /// Right after the check-in, in the same poll, the client clears the pool (as a
+    /// driver does when another operation hits a network error) and marks it ready after
+    /// this pause: the clear lands between the grant the check-in made and its claim.
+    pub clear_after_check_in: Option<Duration>,
 }
 
 /// A fault, as the plan schedules it.
@@ -204,6 +214,11 @@ pub struct Scenario {
     pub cancel_percent: u64,
     /// Percent of checkouts that become zombies.
     pub zombie_percent: u64,
+    /// Percent of checkouts dropped right after a wake-up ([`OpStyle::DropOnWake`]).
+    pub drop_on_wake_percent: u64,
+    /// Per mille of check-ins followed at once by a clear
+    /// ([`Op::clear_after_check_in`]).
+    pub clear_after_check_in_per_mille: u64,
     /// Percent of uses that mark the connection errored.
     pub errored_percent: u64,
     /// Number of faults.
@@ -231,6 +246,8 @@ impl Scenario {
             deadline_ms: (20, 2_000),
             cancel_percent: 8,
             zombie_percent: 0,
+            drop_on_wake_percent: 3,
+            clear_after_check_in_per_mille: 5,
             errored_percent: 3,
             faults: (2, 10),
             max_pool_size: (1, 8),
@@ -254,6 +271,8 @@ impl Scenario {
                 name: "calm",
                 faults: (0, 0),
                 cancel_percent: 0,
+                drop_on_wake_percent: 0,
+                clear_after_check_in_per_mille: 0,
                 errored_percent: 0,
                 ..standard
             }),
@@ -416,6 +435,10 @@ fn client_ops(w: &mut Rng, s: &Scenario) -> Vec<Op> {
                 OpStyle::Zombie(w.duration(ms(50), ms(1_000)))
             } else if w.percent(s.cancel_percent) {
                 OpStyle::CancelAfter(w.duration(ms(1), deadline))
+            } else if w.percent(s.drop_on_wake_percent) {
+                OpStyle::DropOnWake {
+                    wakes: w.range(1, 3) as u8,
+                }
             } else {
                 OpStyle::Await
             };
@@ -426,6 +449,8 @@ fn client_ops(w: &mut Rng, s: &Scenario) -> Vec<Op> {
                 commands: w.range(0, 2) as u8,
                 mark_errored: w.percent(s.errored_percent),
                 style,
+                clear_after_check_in: (w.below(1000) < s.clear_after_check_in_per_mille)
+                    .then(|| w.duration(ms(1), ms(100))),
             }
         })
         .collect()
@@ -506,5 +531,57 @@ mod tests {
         let c = a.clone().filtered(&single);
         assert_eq!(c.clients, vec![(1, vec![a.clients[1].1[1]])]);
         assert!(Scenario::named("nope").is_err());
+    }
+
+    /// Counts the ops of `scenario` over seeds 1..=50 by style: (cancel-after,
+    /// zombie, drop-on-wake, total).
+    fn styles(scenario: &str) -> (usize, usize, usize, usize) {
+        let s = Scenario::named(scenario).unwrap();
+        let mut counts = (0, 0, 0, 0);
+        for seed in 1..=50 {
+            for (_, ops) in Plan::generate(seed, &s).clients {
+                for op in ops {
+                    counts.3 += 1;
+                    match op.style {
+                        OpStyle::Await => {}
+                        OpStyle::CancelAfter(after) => {
+                            assert!(after <= op.deadline);
+                            counts.0 += 1;
+                        }
+                        OpStyle::Zombie(_) => counts.1 += 1,
+                        OpStyle::DropOnWake { wakes } => {
+                            assert!((1..=3).contains(&wakes), "wakes {wakes}");
+                            counts.2 += 1;
+                        }
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn scenarios_draw_their_op_styles() {
+        let (cancel, zombie, drop_on_wake, total) = styles("standard");
+        assert!(cancel > 0 && drop_on_wake > 0, "standard cancels");
+        assert_eq!(zombie, 0, "standard has no zombies");
+        // A small share: 3 % of the ops not already cancelled or zombies.
+        assert!(drop_on_wake * 100 < total * 6, "{drop_on_wake} of {total}");
+        let (_, zombie, drop_on_wake, _) = styles("zombie");
+        assert!(zombie > 0 && drop_on_wake > 0, "zombie has both");
+        assert_eq!(styles("calm").0 + styles("calm").1 + styles("calm").2, 0);
+        let clears = |name: &str| {
+            let s = Scenario::named(name).unwrap();
+            (1..=50)
+                .flat_map(|seed| Plan::generate(seed, &s).clients)
+                .flat_map(|(_, ops)| ops)
+                .filter(|op| op.clear_after_check_in.is_some())
+                .count()
+        };
+        assert!(
+            clears("standard") > 0,
+            "standard clears after some check-ins"
+        );
+        assert_eq!(clears("calm"), 0, "calm never clears");
     }
 }

@@ -330,7 +330,10 @@ fn drive(
             recorder.panicked(&panic);
         }
         let now = executor.now();
-        recorder.stable(status(ctx));
+        // A held task was woken and has not run: not a stable point yet.
+        if executor.held() == 0 {
+            recorder.stable(status(ctx));
+        }
         if stop() {
             return Ok(());
         }

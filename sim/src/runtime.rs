@@ -142,16 +142,27 @@ pub enum Either<A, B> {
     Right(B),
 }
 
-/// Polls `a` then `b` until one is ready; the other is dropped. `a` wins a tie.
+/// Polls `a` and `b` until one is ready; the other is dropped. Inside a simulated task
+/// the seed decides, afresh on each poll, which of the two is polled first (so either
+/// may win when both are ready, as in an unbiased `select!`); outside one, `a` is polled
+/// first.
 pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
     let mut a = std::pin::pin!(a);
     let mut b = std::pin::pin!(b);
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(x) = a.as_mut().poll(cx) {
-            return Poll::Ready(Either::Left(x));
+        let a_first = crate::executor::coin();
+        if a_first {
+            if let Poll::Ready(x) = a.as_mut().poll(cx) {
+                return Poll::Ready(Either::Left(x));
+            }
         }
         if let Poll::Ready(y) = b.as_mut().poll(cx) {
             return Poll::Ready(Either::Right(y));
+        }
+        if !a_first {
+            if let Poll::Ready(x) = a.as_mut().poll(cx) {
+                return Poll::Ready(Either::Left(x));
+            }
         }
         Poll::Pending
     })

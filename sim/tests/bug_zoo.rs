@@ -82,6 +82,7 @@ zoo_tests! {
     stale_handout => "zoo-stale-handout",
     unasked_clear => "zoo-unasked-clear",
     eager_idle => "zoo-eager-idle",
+    unchecked_handoff => "zoo-unchecked-handoff",
 }
 
 /// Real bugs the simulator found in pool-core and that are still open.

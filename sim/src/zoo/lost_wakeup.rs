@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::skeleton::{self, fast_path, Fast, Fx, Shared, Slot, Variant};
-use crate::pool_under_test::{PoolParams, PoolUnderTest};
+use super::skeleton::{self, fast_path, Fast, Fx, Grant, Shared, Slot, Variant};
+use crate::pool_under_test::{CheckoutFailure, PoolParams, PoolUnderTest};
 
 pub(crate) struct LostWakeup;
 
@@ -38,7 +38,16 @@ impl Variant for LostWakeup {
         shared.preempt(Duration::from_micros(300)).await;
         // BUG: enqueue without re-checking the idle list and without dispatching.
         let slot = Slot::new();
-        shared.state.lock().await.waiters.push_back(slot.clone());
+        let mut st = shared.state.lock().await;
+        // Only the idle list goes unchecked: a clear or close in the gap still fails this
+        // checkout, so the member shows the lost wake-up and nothing else.
+        if st.closed {
+            return Fast::Grant(Grant::Fail(CheckoutFailure::PoolClosed));
+        }
+        if st.paused {
+            return Fast::Grant(Grant::Fail(CheckoutFailure::PoolCleared));
+        }
+        st.waiters.push_back(slot.clone());
         Fast::Queued(slot)
     }
 }

@@ -23,6 +23,7 @@
 //! | `zoo-stale-handout` | B19 stale connection handed out | STALE |
 //! | `zoo-unasked-clear` | clears itself on a connect error, undeclared | CLEAR |
 //! | `zoo-eager-idle` | closes idle connections at half maxIdleTime | IDLE |
+//! | `zoo-unchecked-handoff` | a clear between grant and claim; no re-check at claim | STALE |
 //!
 //! `zoo-validating` is a second control: the skeleton pinging an idle connection before
 //! handing it out (`ConnectionValidating`), correct, and so clean.
@@ -41,6 +42,7 @@ pub(crate) mod skeleton;
 mod stale_handout;
 mod swallowed_error;
 mod unasked_clear;
+mod unchecked_handoff;
 mod validating;
 mod zombie;
 
@@ -48,7 +50,7 @@ use crate::oracle::Invariant;
 use crate::pools::PoolEntry;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
-pub static MEMBERS: [PoolEntry; 15] = [
+pub static MEMBERS: [PoolEntry; 16] = [
     PoolEntry {
         name: "zoo-baseline",
         summary: "the zoo's skeleton with no bug (the control)",
@@ -153,5 +155,12 @@ pub static MEMBERS: [PoolEntry; 15] = [
         expected: None,
         scenario: "standard",
         factory: validating::build,
+    },
+    PoolEntry {
+        name: "zoo-unchecked-handoff",
+        summary: "a connection handed over through the queue is not re-checked at claim",
+        expected: Some(Invariant::Stale),
+        scenario: "standard",
+        factory: unchecked_handoff::build,
     },
 ];

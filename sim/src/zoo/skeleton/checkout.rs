@@ -252,9 +252,13 @@ async fn checkout_loop<V: Variant>(
     deadline: Duration,
 ) -> Result<Lease, CheckoutFailure> {
     loop {
+        // A grant taken on the fast path was checked under the lock just now; one handed
+        // over through the queue may have been granted before a clear.
+        let mut handed_off = false;
         let grant = match V::try_fast(shared).await {
             Fast::Grant(grant) => grant,
             Fast::Queued(slot) => {
+                handed_off = true;
                 let mut guard = SlotGuard {
                     shared: shared.clone(),
                     slot: Some(slot.clone()),
@@ -276,6 +280,13 @@ async fn checkout_loop<V: Variant>(
             other => other,
         };
         match grant {
+            Grant::Conn(entry) if handed_off && shared.variant.recheck_handoff() => {
+                let handoff = Handoff {
+                    shared: shared.clone(),
+                    entry: Some(entry),
+                };
+                return handoff.recheck().await.map(|entry| lease(shared, entry));
+            }
             Grant::Conn(entry) => return Ok(lease(shared, entry)),
             Grant::Create { generation } => match establish(shared, generation, deadline).await {
                 Established::Ready(entry) => return Ok(lease(shared, entry)),
@@ -284,6 +295,57 @@ async fn checkout_loop<V: Variant>(
             },
             Grant::Retry => continue,
             Grant::Fail(failure) => return Err(failure),
+        }
+    }
+}
+
+/// A connection a waiter was handed, to be checked again under the lock before its
+/// user gets it. Dropped before that (the checkout was cancelled while waiting for the
+/// lock), it goes back to the pool.
+struct Handoff<V: Variant> {
+    shared: Arc<Shared<V>>,
+    entry: Option<Entry>,
+}
+
+impl<V: Variant> Handoff<V> {
+    async fn recheck(mut self) -> Result<Entry, CheckoutFailure> {
+        let shared = self.shared.clone();
+        let mut st = shared.state.lock().await;
+        let Some(entry) = self.entry.take() else {
+            return Err(CheckoutFailure::PoolClosed);
+        };
+        let v = &shared.variant;
+        let reason = if st.closed {
+            Some((
+                ConnectionClosedReason::PoolClosed,
+                CheckoutFailure::PoolClosed,
+            ))
+        } else if v.is_stale(entry.generation, st.generation) {
+            Some((ConnectionClosedReason::Stale, CheckoutFailure::PoolCleared))
+        } else {
+            None
+        };
+        let Some((reason, failure)) = reason else {
+            return Ok(entry);
+        };
+        let mut fx = Fx::default();
+        st.in_use -= 1;
+        fx.close(&mut st, entry, reason);
+        v.dispatch(&mut st, &mut fx);
+        drop(st);
+        shared.flush(fx);
+        Err(failure)
+    }
+}
+
+impl<V: Variant> Drop for Handoff<V> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            let shared = self.shared.clone();
+            self.shared.params.runtime.spawn_task(
+                TaskKind::Pool,
+                Box::pin(steps::give_back(shared, Grant::Conn(entry))),
+            );
         }
     }
 }

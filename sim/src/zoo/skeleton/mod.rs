@@ -209,6 +209,12 @@ pub(crate) trait Variant: Send + Sync + Sized + 'static {
         generation != current
     }
 
+    /// True if a connection handed over through the queue is checked again (closed,
+    /// stale) when its checkout claims it: a clear may land between grant and claim.
+    fn recheck_handoff(&self) -> bool {
+        true
+    }
+
     /// Takes a connection back.
     fn check_in(
         shared: &Arc<Shared<Self>>,
