@@ -505,6 +505,7 @@ impl Executor {
         let coin = self.coins.next_u64();
         RACE_COIN.with(|c| c.set(Some(coin)));
         IN_TASK.with(|flag| flag.set(true));
+        POLLING.with(|p| p.set(Some((id, task.kind, now))));
         // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
         // that calls `tokio::spawn` without a `TokioBridge` cannot panic or abort the
         // process; see `time_bridge.rs`, "The ambient context".
@@ -518,6 +519,7 @@ impl Executor {
             })
         }));
         IN_TASK.with(|flag| flag.set(false));
+        POLLING.with(|p| p.set(None));
         RACE_COIN.with(|c| c.set(None));
         let finished = match result {
             Ok(Poll::Pending) => false,
@@ -750,6 +752,12 @@ impl Drop for Executor {
 thread_local! {
     /// True while this thread polls a simulated task.
     static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The task being polled (id, kind, virtual time), for the panic observer.
+    static POLLING: std::cell::Cell<Option<(u64, TaskKind, Duration)>> =
+        const { std::cell::Cell::new(None) };
+    /// Told of a task's panic at the panic site, before unwinding drops anything.
+    static PANIC_OBSERVER: std::cell::RefCell<Option<PanicObserver>> =
+        const { std::cell::RefCell::new(None) };
     /// The state of the [`race`] coin of the task being polled (`None` outside a poll).
     static RACE_COIN: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
@@ -765,9 +773,34 @@ pub fn quiet_task_panics() {
         std::panic::set_hook(Box::new(move |info| {
             if !IN_TASK.with(std::cell::Cell::get) {
                 previous(info);
+                return;
+            }
+            let Some((id, kind, at)) = POLLING.with(std::cell::Cell::get) else {
+                return;
+            };
+            let observer = PANIC_OBSERVER.with(|o| o.borrow().clone());
+            if let Some(observer) = observer {
+                observer(&TaskPanic {
+                    task: TaskId(id),
+                    kind,
+                    at,
+                    message: panic_message(info.payload()),
+                });
             }
         }));
     });
+}
+
+/// Called with a task's panic at the panic site (see [`set_panic_observer`]).
+pub type PanicObserver = Arc<dyn Fn(&TaskPanic) + Send + Sync>;
+
+/// Sets (or, with `None`, clears) this thread's panic observer: with
+/// [`quiet_task_panics`] installed, a panic in a polled task is reported to it where it
+/// happens, before unwinding runs the task's destructors — so what those destructors
+/// cause (a connection dropped mid-check-in, say) is recorded after its cause. The
+/// executor still records the panic itself ([`Executor::take_panics`]).
+pub fn set_panic_observer(observer: Option<PanicObserver>) {
+    PANIC_OBSERVER.with(|o| *o.borrow_mut() = observer);
 }
 
 /// Runs `f` (code of the pool under test, called by the harness outside any task) with

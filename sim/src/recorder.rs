@@ -252,6 +252,17 @@ impl Recorder {
         });
     }
 
+    /// A task panicked, reported from the panic site: recorded unless the recorder is
+    /// busy (the panic came from inside an observation; then the run loop records it).
+    pub fn panicked_at_site(&self, panic: &TaskPanic) {
+        let Ok(mut state) = self.state.try_lock() else {
+            return;
+        };
+        if !state.finished {
+            state.oracle.panicked(panic);
+        }
+    }
+
     /// A task panicked.
     pub fn panicked(&self, panic: &TaskPanic) {
         self.with(|s, _| s.oracle.panicked(panic));

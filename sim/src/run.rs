@@ -167,6 +167,11 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         ..OracleConfig::from_options(&options)
     });
     let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
+    crate::executor::quiet_task_panics();
+    let observer = recorder.clone();
+    crate::executor::set_panic_observer(Some(Arc::new(move |panic: &TaskPanic| {
+        observer.panicked_at_site(panic)
+    })));
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
         seed: config.seed,
         ..mock_server::ServerOptions::default()
@@ -242,6 +247,7 @@ fn finish(
     executor: &mut Executor,
     pool: Option<Arc<dyn PoolUnderTest>>,
 ) -> RunReport {
+    crate::executor::set_panic_observer(None);
     let recording = recorder.finish();
     let mut violations = recording.violations;
     if !config.all_violations {

@@ -83,6 +83,7 @@ zoo_tests! {
     unasked_clear => "zoo-unasked-clear",
     eager_idle => "zoo-eager-idle",
     unchecked_handoff => "zoo-unchecked-handoff",
+    panicking_check_in => "zoo-panicking-check-in",
 }
 
 /// Real bugs the simulator found in pool-core and that are still open.

@@ -24,6 +24,7 @@
 //! | `zoo-unasked-clear` | clears itself on a connect error, undeclared | CLEAR |
 //! | `zoo-eager-idle` | closes idle connections at half maxIdleTime | IDLE |
 //! | `zoo-unchecked-handoff` | a clear between grant and claim; no re-check at claim | STALE |
+//! | `zoo-panicking-check-in` | check-in unwraps a lookup a clear emptied | PANIC |
 //!
 //! `zoo-validating` is a second control: the skeleton pinging an idle connection before
 //! handing it out (`ConnectionValidating`), correct, and so clean.
@@ -36,6 +37,7 @@ mod eager_idle;
 mod lost_wakeup;
 mod mismatched_timeouts;
 mod overshoot;
+mod panicking_check_in;
 mod pool_full;
 mod self_deadlock;
 pub(crate) mod skeleton;
@@ -50,7 +52,7 @@ use crate::oracle::Invariant;
 use crate::pools::PoolEntry;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
-pub static MEMBERS: [PoolEntry; 16] = [
+pub static MEMBERS: [PoolEntry; 17] = [
     PoolEntry {
         name: "zoo-baseline",
         summary: "the zoo's skeleton with no bug (the control)",
@@ -162,5 +164,12 @@ pub static MEMBERS: [PoolEntry; 16] = [
         expected: Some(Invariant::Stale),
         scenario: "standard",
         factory: unchecked_handoff::build,
+    },
+    PoolEntry {
+        name: "zoo-panicking-check-in",
+        summary: "check-in unwraps a per-generation lookup that a clear emptied",
+        expected: Some(Invariant::Panic),
+        scenario: "standard",
+        factory: panicking_check_in::build,
     },
 ];
