@@ -36,7 +36,8 @@
 //! - LIVE, dead waker: a checkout that times out (or is dropped) drops qp's `Acquire`
 //!   but its waker stays in the `SegQueue`; the next release pops that waker instead of
 //!   a live waiter's, and the live waiters wait beside the free permit. A zombie (polled
-//!   once, never again) spends a release's wake-up the same way.
+//!   once, never again) spends a release's wake-up the same way, and so does a checkout
+//!   dropped right after its wake-up (a dropped `Acquire` does not pass it on).
 //! - FIFO, barging: a release frees the permit before the woken waiter runs; a checkout
 //!   that begins in between (typically the releasing task checking out again) takes it.
 //! - LIVE, stranded waiter: the overtaken waiter then finds no permit, and `Acquire`
