@@ -8,8 +8,9 @@
 //! to end runs) and ends with `cmap-spec: N passed, M failed`, counting both kinds of run;
 //! it exits non-zero when a run failed.
 //!
-//! The spec files live in `<workspace>/../shared/spec/cmap/cmap-format`; without them the
-//! runner says so and passes.
+//! The spec files are vendored in `tests/spec/cmap/cmap-format` (origin and licence in
+//! `tests/spec/cmap/README.md`). The runner runs every file of [`SPEC_FILES`] and fails,
+//! loudly, if one is missing or unexpected.
 //!
 //! # How the files are run
 //!
@@ -62,7 +63,43 @@ mod fail_point;
 use fail_point::{CommandError, FailPoint};
 
 /// Where the spec files are, relative to this package's manifest directory.
-const SPEC_DIR: &str = "../shared/spec/cmap/cmap-format";
+const SPEC_DIR: &str = "tests/spec/cmap/cmap-format";
+/// Every file the runner must find there (the whole `cmap-format` suite).
+const SPEC_FILES: [&str; 33] = [
+    "connection-must-have-id.json",
+    "connection-must-order-ids.json",
+    "pool-checkin-destroy-closed.json",
+    "pool-checkin-destroy-stale.json",
+    "pool-checkin-make-available.json",
+    "pool-checkin.json",
+    "pool-checkout-connection.json",
+    "pool-checkout-custom-maxConnecting-is-enforced.json",
+    "pool-checkout-error-closed.json",
+    "pool-checkout-maxConnecting-is-enforced.json",
+    "pool-checkout-maxConnecting-timeout.json",
+    "pool-checkout-minPoolSize-connection-maxConnecting.json",
+    "pool-checkout-multiple.json",
+    "pool-checkout-no-idle.json",
+    "pool-checkout-no-stale.json",
+    "pool-checkout-returned-connection-maxConnecting.json",
+    "pool-clear-clears-waitqueue.json",
+    "pool-clear-interrupting-pending-connections.json",
+    "pool-clear-min-size.json",
+    "pool-clear-paused.json",
+    "pool-clear-ready.json",
+    "pool-clear-schedule-run-interruptInUseConnections-false.json",
+    "pool-close-destroy-conns.json",
+    "pool-close.json",
+    "pool-create-max-size.json",
+    "pool-create-min-size-error.json",
+    "pool-create-min-size.json",
+    "pool-create-with-options.json",
+    "pool-create.json",
+    "pool-ready-ready.json",
+    "pool-ready.json",
+    "wait-queue-fairness.json",
+    "wait-queue-timeout.json",
+];
 /// The address the pool reports in its events (wire runs report the mock server's).
 const ADDRESS: &str = "localhost:27017";
 /// The server version the mock reports, for `runOn`.
@@ -83,12 +120,15 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC_DIR);
-    if !dir.is_dir() {
-        println!("cmap-spec: {SPEC_DIR} not found; skipping");
-        println!("cmap-spec: 0 passed, 0 failed");
-        return ExitCode::SUCCESS;
-    }
     let (mut passed, mut failed) = (0u32, 0u32);
+    for name in SPEC_FILES {
+        if !dir.join(name).is_file() {
+            println!(
+                "FAIL {name}: missing from {SPEC_DIR} (the vendored spec suite is incomplete)"
+            );
+            failed += 1;
+        }
+    }
     if let Err(reason) = runtime().block_on(fail_point::self_test()) {
         println!("FAIL fail point emulation: {reason}");
         failed += 1;
@@ -99,6 +139,16 @@ fn main() -> ExitCode {
             failed += 1;
         }
         Ok(files) => {
+            for path in &files {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                if !name.as_deref().is_some_and(|n| SPEC_FILES.contains(&n)) {
+                    println!(
+                        "FAIL {}: not in SPEC_FILES (register it, see tests/spec/cmap/README.md)",
+                        path.display()
+                    );
+                    failed += 1;
+                }
+            }
             for path in files.iter() {
                 let name = path
                     .file_name()
