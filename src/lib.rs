@@ -5,30 +5,32 @@
 //!
 //! This crate is a facade: it re-exports [`pool_core`], the reference pool, so that code
 //! depending on `poolcheck` can name the pool's types from one place. The `poolcheck`
-//! binary (`src/main.rs`) is the command line; with no subcommand it runs the demo.
+//! binary (`src/main.rs`) is the command line; with no subcommand it runs the main job, a
+//! seeded simulation sweep of poolcheck's own pool ending in a verdict.
 //!
 //! ## The workspace
-//!
-//! What exists today:
 //!
 //! - `pool-core/`: the lock-free CMAP reference pool ([`pool_core`]). It knows nothing of
 //!   MongoDB: connections come from a [`Manager`], time and tasks from a [`Runtime`].
 //!   Its `tests/` hold the loom models of the engine, a proptest check against a sequential
 //!   reference model and behaviour tests on paused Tokio time; `benches/checkout.rs`
 //!   measures the uncontended checkout + check-in.
-//! - `src/lib.rs`: this facade.
-//! - `src/main.rs`, `src/demo.rs`: the `poolcheck` command line and its `demo` job, which
-//!   drives a pool over an in-process mock [`Manager`] from many tasks and checks the
-//!   pool's invariants while it runs.
-//! - `tests/cmap_spec.rs`: the runner for the CMAP spec tests; `tests/cli.rs`: tests of the
-//!   binary.
 //! - `wire/`: the MongoDB wire protocol and a client over `pool-core`.
 //! - `mock-server/`: an in-memory MongoDB wire server with mongod's `failCommand` fail
-//!   points and connection faults.
-//!
-//! Being written: `sim/`, the deterministic simulator. Planned, not written yet: benchmarks
-//! that compare pools, and fuzzers (`fuzz/`, a nightly-only cargo-fuzz crate kept out of
-//! the workspace).
+//!   points and connection faults (`poolcheck serve`).
+//! - `sim/`: the deterministic simulator — virtual time, a seeded scheduler, a simulated
+//!   network to the mock server, an oracle on every event, a bug zoo, replay, shrinking and
+//!   traces — and `sim::Check`, which judges anyone's pool from their own `cargo test`.
+//! - `src/`: this facade and the command line: `sim` (the sweep, the main job), `serve`,
+//!   `demo` (the pool under real concurrent load), `soak` (the official `mongodb` driver
+//!   against the mock server, judged by the same oracle).
+//! - `tests/`: the CMAP spec-test runner (`cmap_spec.rs`, spec files vendored in
+//!   `tests/spec/cmap/`), the real driver against the mock server, robustness over TCP,
+//!   and tests of the binary.
+//! - `benches/`: the criterion suite against deadpool, bb8, mobc, r2d2, a semaphore
+//!   baseline and the `mongodb` driver (`BENCHMARKS.md`).
+//! - `fuzz/`: cargo-fuzz targets (nightly, outside the workspace).
+//! - `examples/own-pool/`: an outside crate that checks its own pool with `sim::Check`.
 //!
 //! ## Example
 //! ```

@@ -193,3 +193,28 @@ fn bad_seed_and_shard_are_usage_errors() {
         );
     }
 }
+
+/// `poolcheck serve` logs to a pipe (a file, CI) without ANSI colour escapes.
+#[test]
+fn serve_logs_without_colour_when_not_on_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["serve", "--port", "0", "--bind", "127.0.0.1"])
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("poolcheck serve starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut line = String::new();
+    let read = BufReader::new(stderr).read_line(&mut line);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.expect("serve logs a line");
+    assert!(line.contains("mock-server listening"), "{line:?}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "ANSI escape in piped log: {line:?}"
+    );
+}

@@ -146,16 +146,20 @@ where
 }
 
 /// Installs a `tracing` subscriber that logs to stderr, filtered by `RUST_LOG` (default
-/// `info`). Feature `cli`.
+/// `info`), in colour only when stderr is a terminal (a log file or CI output gets no
+/// ANSI escapes) and never when `NO_COLOR` is set. Feature `cli`.
 ///
 /// # Errors
 /// If a global subscriber is already installed.
 #[cfg(feature = "cli")]
 pub fn init_logging() -> Result<(), ServeError> {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|err| ServeError::Logging(err.to_string()))
