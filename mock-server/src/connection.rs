@@ -25,7 +25,8 @@ use wire::{Header, Message, MsgFlags, OpCode, OpMsg, OpReply, WireError};
 use crate::commands::{self, await_time, namespace_of, record_metadata, Client, Kind};
 use crate::error::{code, CommandError};
 use crate::failpoint::{BlockRelease, ErrorPath, Target};
-use crate::server::{lock, Server};
+use crate::locks::lock;
+use crate::server::Server;
 
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -93,14 +93,14 @@ impl BlockRelease {
 
     /// Pushes the release back to `end` if that is later.
     pub(crate) fn extend_to(&self, end: Instant) {
-        let mut until = crate::server::lock(&self.until);
+        let mut until = crate::locks::lock(&self.until);
         *until = (*until).max(end);
     }
 
     /// When the group is released, as far as is known now (joining blocks may push it
     /// back, by less than the window in all).
     pub fn until(&self) -> Instant {
-        *crate::server::lock(&self.until)
+        *crate::locks::lock(&self.until)
     }
 }
 

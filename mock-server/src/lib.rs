@@ -74,6 +74,7 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;
+mod locks;
 pub mod pipeline;
 pub mod query;
 pub mod server;

@@ -5,7 +5,7 @@
 //! blocked or slow connection never stalls the others.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bson::{oid::ObjectId, Document};
@@ -16,6 +16,7 @@ use crate::error::CommandError;
 use crate::failpoint::{BlockRelease, FailCommand};
 use crate::faults::Faults;
 use crate::limits::MESSAGE_SIZE_MAX;
+use crate::locks::{lock, read, write};
 use crate::stats::{ConnectionStats, Counters};
 use crate::store::Store;
 
@@ -252,20 +253,4 @@ impl Server {
         faults.reset_mid_reply -= 1;
         true
     }
-}
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it: every critical
-/// section leaves its data consistent between statements, so the data is still valid.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Read-locks a `RwLock`, recovering from poisoning as [`lock`] does.
-pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Write-locks a `RwLock`, recovering from poisoning as [`lock`] does.
-pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

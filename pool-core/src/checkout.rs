@@ -13,9 +13,9 @@ use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId};
 use crate::manager::Manager;
-use crate::pool::CounterExt;
 use crate::runtime::BoxFuture;
 use crate::sync::Backend;
+use crate::sync::CounterExt;
 
 /// How a [`Wait`] ends.
 pub(crate) enum Waited<C> {

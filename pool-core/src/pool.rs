@@ -12,7 +12,7 @@ use crate::manager::Manager;
 use crate::options::PoolOptions;
 use crate::runtime::Runtime;
 use crate::status::Status;
-use crate::sync::{Backend, StdBackend};
+use crate::sync::{Backend, CounterExt, StdBackend};
 
 /// A connection pool with CMAP semantics. Cheap to clone; clones share the pool.
 ///
@@ -381,15 +381,4 @@ fn default_runtime() -> Result<Arc<dyn Runtime>, BuildError> {
 #[cfg(not(feature = "tokio"))]
 fn default_runtime() -> Result<Arc<dyn Runtime>, BuildError> {
     Err(BuildError::NoRuntime)
-}
-
-/// `fetch_add(1, Relaxed)` on a counter.
-pub(crate) trait CounterExt {
-    fn fetch_add_relaxed(&self);
-}
-
-impl<A: crate::sync::AtomicOps<u64>> CounterExt for A {
-    fn fetch_add_relaxed(&self) {
-        self.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
 }

@@ -220,3 +220,14 @@ impl<T> std::ops::Deref for CachePadded<T> {
         &self.0
     }
 }
+
+/// `fetch_add(1, Relaxed)` on a statistics counter (nothing is ordered by it).
+pub(crate) trait CounterExt {
+    fn fetch_add_relaxed(&self);
+}
+
+impl<A: AtomicOps<u64>> CounterExt for A {
+    fn fetch_add_relaxed(&self) {
+        self.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -4,9 +4,10 @@ use bson::{Bson, Document};
 
 use super::{args, crud, cursor, namespace::cursor_batch_size};
 use crate::error::{code, CommandError};
+use crate::locks::read;
 use crate::pipeline::Pipeline;
 use crate::query::Filter;
-use crate::server::{read, Server};
+use crate::server::Server;
 
 /// `{aggregate: <coll>, pipeline: [...], cursor: {batchSize}}`.
 pub(super) fn aggregate(

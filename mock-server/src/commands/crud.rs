@@ -13,8 +13,9 @@ use bson::{doc, Bson, Document};
 
 use super::{args, cursor};
 use crate::error::CommandError;
+use crate::locks::{read, write};
 use crate::query::{Filter, Projection, Sort};
-use crate::server::{read, write, Server};
+use crate::server::Server;
 use crate::store::{id_lookup_is_exact, Collection, Store};
 use crate::update::Update;
 

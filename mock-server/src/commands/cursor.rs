@@ -8,7 +8,8 @@ use super::args;
 use crate::cursor::take_batch;
 use crate::error::CommandError;
 use crate::limits::FIRST_BATCH_DEFAULT;
-use crate::server::{lock, Server};
+use crate::locks::lock;
+use crate::server::Server;
 
 /// Builds a cursor reply over `results`: the first batch (`batch_size`, else mongod's
 /// default of 101), and a cursor for the rest unless `single_batch` or nothing is left.

@@ -5,7 +5,8 @@ use bson::{doc, Document};
 
 use super::{args, crud::parse_filter, cursor};
 use crate::error::{code, CommandError};
-use crate::server::{read, write, Server};
+use crate::locks::{read, write};
+use crate::server::Server;
 
 /// `{create: <coll>}`; options such as `capped` are accepted and ignored.
 pub(super) fn create(server: &Server, db: &str, body: &Document) -> Result<Document, CommandError> {
