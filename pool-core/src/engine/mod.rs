@@ -24,6 +24,10 @@
 //! several may run at once, because each step (pop a resource, pop a waiter, deliver) is
 //! atomic on its own and every failed step puts its resource back and retries.
 //!
+//! Labels here are the engine's (`ENG-I1` … `ENG-I8` in `INVARIANTS.md`, which also
+//! registers the submodules' `RING-`, `WAIT-`, `SHELF-`, `CLAIM-` and `INT-` labels); a
+//! label written `CMAP …` (`CMAP L4`, `CMAP S4`) is a CMAP rule (`CMAP-` there).
+//!
 //! Invariants (numbered for the `debug_assert!`s, loom models and sim oracles that check
 //! them):
 //!

@@ -22,6 +22,9 @@
 //! Each shelf is a one-slot cell with a three-state word: `EMPTY`, `BUSY` (one thread is
 //! moving a value in or out), `FULL`.
 //!
+//! `S1`–`S3` here are the shelf invariants (`SHELF-1` … `SHELF-3` in `INVARIANTS.md`), not
+//! the sim zoo's bug classes `BUG-S1`… nor CMAP's `S` rules.
+//!
 //! - **S1** The value is initialised exactly when the state is `FULL`, or `BUSY` on the
 //!   way out of `FULL` (a take in progress).
 //! - **S2** Only the thread whose CAS moved the state to `BUSY` touches the value, and it

@@ -17,6 +17,9 @@
 //! | PANIC | the run loop | nothing of the pool panics (tasks, drops, build, status, close) |
 //! | NONDET | the sweep | a re-run seed gives the same trace hash |
 //!
+//! Labels here are the oracle's (`ORACLE-MAX` … `ORACLE-NONDET` in `INVARIANTS.md`);
+//! reports print them unprefixed (`MAX`, …).
+//!
 //! The oracle knows the pool only from outside: its events, its status, the connections
 //! the manager made and dropped, and the checkouts the workload began and ended. It
 //! deliberately allows for what a correct pool may do: a checkout that is establishing

@@ -3,6 +3,10 @@
 //! B01–B21: their twins in popular pools and drivers), to prove the oracles catch each
 //! class.
 //!
+//! Labels here are bug classes (`BUG-S1` … `BUG-S6` and `BUG-B01` … `BUG-B21` in
+//! `INVARIANTS.md`): the zoo's `S1`…`S6` are `BUG-S1`…`BUG-S6`, not pool-core's shelf
+//! invariants (`SHELF-1`…) nor CMAP rules.
+//!
 //! Every member is the skeleton (`skeleton.rs`, a small, correct mutex-and-queue pool) with exactly
 //! one step replaced; the member's file holds that step and names the bug. `zoo-baseline`
 //! is the skeleton unchanged: the control. The members use the simulator's async mutex,
