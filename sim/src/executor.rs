@@ -45,7 +45,7 @@
 //!
 //! # Races
 //!
-//! [`race`] polls its two futures in an order the seed decides, afresh on each poll (a
+//! [`race`](crate::race) polls its two futures in an order the seed decides, afresh on each poll (a
 //! coin the executor provides to the task it polls), so a checkout whose grant and
 //! whose timer are both due sometimes loses to the timer.
 //!
@@ -56,32 +56,19 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pool_core::runtime::BoxFuture;
 
-pub use crate::runtime::{race, yield_now, Either, SimRuntime, Sleep};
+pub use crate::shared::{TaskId, TaskKind};
 
 use crate::error::SimError;
 use crate::rng::Rng;
+use crate::runtime::SimRuntime;
+use crate::shared::{Core, Shared, TaskWaker, DONE, IDLE};
 use crate::time_bridge::{tokio_deadline, TimeBridge};
-
-/// A task's id: 0, 1, 2, … in spawn order; never reused within a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub u64);
-
-/// What a task is, for the time bridge (server tasks may create Tokio sleeps).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    /// A workload client, the fault driver, or other harness code.
-    Harness,
-    /// A task the pool under test spawned through [`pool_core::Runtime::spawn`].
-    Pool,
-    /// A mock-server connection handler.
-    Server,
-}
 
 /// Bounds on one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,175 +128,13 @@ pub enum Advance {
     Stalled,
 }
 
-// ===== the shared core =====
-
-/// Timer slab key: index and generation (so a freed slot is never woken by a stale entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct TimerKey {
-    index: u32,
-    generation: u32,
-}
-
-/// A heap entry; `key == None` marks a time-bridge wake-up.
-type HeapEntry = Reverse<(Duration, u64, Option<TimerKey>)>;
-
-struct TimerSlot {
-    generation: u32,
-    waker: Option<Waker>,
-}
-
-/// Task states in `Core::task_state`.
-const IDLE: u8 = 0;
-const QUEUED: u8 = 1;
-const DONE: u8 = 2;
-
-/// Everything wakers, sleeps and spawners touch. Behind one mutex: the run is
-/// single-threaded, so the lock is never contended; it exists because wakers and the
-/// [`SimRuntime`] must be `Send + Sync`.
-struct Core {
-    now: Duration,
-    /// Ready tasks as a *set*: the scheduler's choice depends on which tasks are ready,
-    /// never on the order they were woken in (Tokio's `watch` wakes its receivers in an
-    /// order drawn from its own, unseeded RNG).
-    ready: BTreeSet<u64>,
-    task_state: Vec<u8>,
-    spawned: Vec<(u64, BoxFuture<()>, TaskKind)>,
-    current: Option<TaskId>,
-    heap: BinaryHeap<HeapEntry>,
-    timers: Vec<TimerSlot>,
-    timers_free: Vec<u32>,
-    timer_seq: u64,
-    /// Lengths of the Tokio sleeps a server task may start (see `time_bridge`).
-    server_sleeps: Vec<Duration>,
-    /// Held tasks by (release instant, id); their state stays `QUEUED`.
-    held: BTreeSet<(Duration, u64)>,
-}
-
-/// The state shared by the executor, its wakers and every [`SimRuntime`].
-pub(crate) struct Shared {
-    core: Mutex<Core>,
-}
-
-impl Shared {
-    pub(crate) fn now(&self) -> Duration {
-        self.lock().now
-    }
-
-    pub(crate) fn current(&self) -> Option<TaskId> {
-        self.lock().current
-    }
-
-    pub(crate) fn set_server_sleeps(&self, lengths: Vec<Duration>) {
-        self.lock().server_sleeps = lengths;
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Core> {
-        // Nothing panics while holding it; recover the data anyway rather than poison the
-        // whole run.
-        self.core
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn wake(&self, id: u64) {
-        let mut core = self.lock();
-        if let Some(state) = core.task_state.get_mut(id as usize) {
-            if *state == IDLE {
-                *state = QUEUED;
-                core.ready.insert(id);
-            }
-        }
-    }
-
-    pub(crate) fn spawn(&self, future: BoxFuture<()>, kind: TaskKind) -> TaskId {
-        let mut core = self.lock();
-        let id = core.task_state.len() as u64;
-        core.task_state.push(QUEUED);
-        core.ready.insert(id);
-        core.spawned.push((id, future, kind));
-        TaskId(id)
-    }
-
-    pub(crate) fn register_timer(&self, deadline: Duration, waker: &Waker) -> TimerKey {
-        let mut core = self.lock();
-        let key = match core.timers_free.pop() {
-            Some(index) => {
-                let slot = &mut core.timers[index as usize];
-                slot.generation = slot.generation.wrapping_add(1);
-                slot.waker = Some(waker.clone());
-                TimerKey {
-                    index,
-                    generation: slot.generation,
-                }
-            }
-            None => {
-                let index = core.timers.len() as u32;
-                core.timers.push(TimerSlot {
-                    generation: 0,
-                    waker: Some(waker.clone()),
-                });
-                TimerKey {
-                    index,
-                    generation: 0,
-                }
-            }
-        };
-        let seq = core.timer_seq;
-        core.timer_seq += 1;
-        core.heap.push(Reverse((deadline, seq, Some(key))));
-        key
-    }
-
-    pub(crate) fn update_timer(&self, key: TimerKey, waker: &Waker) {
-        let mut core = self.lock();
-        if let Some(slot) = core.timers.get_mut(key.index as usize) {
-            if slot.generation == key.generation {
-                match &slot.waker {
-                    Some(w) if w.will_wake(waker) => {}
-                    _ => slot.waker = Some(waker.clone()),
-                }
-            }
-        }
-    }
-
-    pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        let mut core = self.lock();
-        free_timer(&mut core, key);
-    }
-}
-
-fn free_timer(core: &mut Core, key: TimerKey) {
-    if let Some(slot) = core.timers.get_mut(key.index as usize) {
-        if slot.generation == key.generation && slot.waker.is_some() {
-            slot.waker = None;
-            core.timers_free.push(key.index);
-        }
-    }
-}
-
-struct TaskWaker {
-    id: u64,
-    shared: Weak<Shared>,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.wake(self.id);
-        }
-    }
-}
+// ===== the executor =====
 
 struct Task {
     future: BoxFuture<()>,
     waker: Waker,
     kind: TaskKind,
 }
-
-// ===== the executor =====
 
 /// The deterministic executor. One per run; not `Send` (it never leaves its thread).
 pub struct Executor {
@@ -503,7 +328,7 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         let bridge = &self.bridge;
         let coin = self.coins.next_u64();
-        RACE_COIN.with(|c| c.set(Some(coin)));
+        crate::shared::set_coin(Some(coin));
         IN_TASK.with(|flag| flag.set(true));
         POLLING.with(|p| p.set(Some((id, task.kind, now))));
         // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
@@ -520,7 +345,7 @@ impl Executor {
         }));
         IN_TASK.with(|flag| flag.set(false));
         POLLING.with(|p| p.set(None));
-        RACE_COIN.with(|c| c.set(None));
+        crate::shared::set_coin(None);
         let finished = match result {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(())) => true,
@@ -730,19 +555,6 @@ fn release_due(core: &mut Core, at: Duration, released: &mut BTreeSet<u64>) -> u
     count
 }
 
-/// A fair coin for the task being polled, drawn from the seed (`true` outside a poll).
-/// [`race`] flips it to decide which future it polls first.
-pub(crate) fn coin() -> bool {
-    RACE_COIN.with(|c| match c.get() {
-        Some(state) => {
-            let next = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            c.set(Some(next));
-            crate::rng::Rng::new(next).next_u64() & 1 == 0
-        }
-        None => true,
-    })
-}
-
 impl Drop for Executor {
     fn drop(&mut self) {
         self.shutdown();
@@ -758,8 +570,6 @@ thread_local! {
     /// Told of a task's panic at the panic site, before unwinding drops anything.
     static PANIC_OBSERVER: std::cell::RefCell<Option<PanicObserver>> =
         const { std::cell::RefCell::new(None) };
-    /// The state of the [`race`] coin of the task being polled (`None` outside a poll).
-    static RACE_COIN: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
 /// Installs (once per process) a panic hook that stays silent for panics inside
@@ -826,6 +636,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{race, yield_now, Either};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn budget() -> Budget {

@@ -88,6 +88,7 @@ pub mod pools;
 // The machinery behind it. Public only for poolcheck's own command line, benches and
 // integration tests; not part of the API a pool author uses (everything that is, is
 // re-exported below) and free to change.
+mod entry;
 #[doc(hidden)]
 pub mod error;
 #[doc(hidden)]
@@ -110,6 +111,7 @@ pub mod rng;
 pub mod run;
 #[doc(hidden)]
 pub mod runtime;
+mod shared;
 #[doc(hidden)]
 pub mod shrink;
 #[doc(hidden)]
@@ -130,7 +132,7 @@ pub use check::{
     Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_REPLAY, ENV_SEEDS, ENV_TRACE,
 };
 pub use error::SimError;
-pub use executor::{SimRuntime, TaskId};
+pub use executor::TaskId;
 pub use manager::{SimConnection, SimManager};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
@@ -139,7 +141,7 @@ pub use pool_under_test::{
     PoolParams, PoolStatus, PoolUnderTest, StatusCounters,
 };
 pub use run::{RunConfig, RunReport};
-pub use runtime::{race, yield_now, Either, Sleep};
+pub use runtime::{race, yield_now, Either, SimRuntime, Sleep};
 pub use sweep::{
     replay, sweep, Failure, ReplayReport, ShrunkFailure, SweepConfig, SweepProgress, SweepReport,
 };

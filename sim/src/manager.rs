@@ -13,8 +13,9 @@ use std::sync::Arc;
 use bson::Document;
 use pool_core::ConnectionId;
 
-use crate::executor::{SimRuntime, TaskId};
+use crate::executor::TaskId;
 use crate::net::{SimNet, SimStream};
+use crate::runtime::SimRuntime;
 
 /// How a connect ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

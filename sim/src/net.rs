@@ -23,8 +23,9 @@ use std::time::Duration;
 use pool_core::ConnectionId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::executor::{SimRuntime, Sleep, TaskKind};
+use crate::executor::TaskKind;
 use crate::rng::Rng;
+use crate::runtime::{SimRuntime, Sleep};
 
 /// Network fault state: each fault is "in force until" a virtual instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use pool_core::runtime::BoxFuture;
 use pool_core::{ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId};
 use serde::Serialize;
 
-use crate::executor::SimRuntime;
 use crate::manager::{SimConnection, SimManager};
+use crate::runtime::SimRuntime;
 
 /// A CMAP-like event. Every pool under test reports these, in the order they happen.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

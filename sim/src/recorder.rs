@@ -19,11 +19,12 @@ use std::time::Duration;
 
 use pool_core::ConnectionId;
 
-use crate::executor::{SimRuntime, TaskId, TaskPanic};
+use crate::executor::{TaskId, TaskPanic};
 use crate::manager::{ConnectOutcome, ManagerObserver};
 use crate::net::NetObserver;
 use crate::oracle::{CheckoutOutcome, Oracle, Violation};
 use crate::pool_under_test::{Capabilities, EventSink, PoolEvent, PoolStatus};
+use crate::runtime::SimRuntime;
 use crate::trace::{CheckoutId, Record, Trace};
 
 struct State {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pool_core::runtime::BoxFuture;
 
-use crate::executor::{Shared, TaskId, TaskKind, TimerKey};
+use crate::shared::{Shared, TaskId, TaskKind, TimerKey};
 
 /// The simulation's [`pool_core::Runtime`]: virtual clock, timers, spawner. Also what the
 /// network, the manager and the harness use to sleep and spawn.
@@ -150,7 +150,7 @@ pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Outp
     let mut a = std::pin::pin!(a);
     let mut b = std::pin::pin!(b);
     std::future::poll_fn(|cx| {
-        let a_first = crate::executor::coin();
+        let a_first = crate::shared::coin();
         if a_first {
             if let Poll::Ready(x) = a.as_mut().poll(cx) {
                 return Poll::Ready(Either::Left(x));

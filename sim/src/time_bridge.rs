@@ -36,7 +36,7 @@ use pool_core::runtime::BoxFuture;
 use crate::adapter::pump::{pump, Side};
 use crate::adapter::Ticking;
 use crate::error::SimError;
-use crate::executor::SimRuntime;
+use crate::runtime::SimRuntime;
 
 /// A paused Tokio clock slaved to virtual time, and the ambient Tokio context.
 pub(crate) struct TimeBridge {

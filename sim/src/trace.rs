@@ -13,11 +13,9 @@ use pool_core::ConnectionId;
 use serde::Serialize;
 
 use crate::error::SimError;
+pub use crate::oracle::CheckoutId;
 use crate::oracle::Invariant;
 use crate::pool_under_test::PoolEvent;
-
-/// A checkout's id in the run: 0, 1, 2, … in the order checkouts began (arrival order).
-pub type CheckoutId = u64;
 
 /// One trace record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use bson::doc;
 
-use crate::executor::{race, Either, SimRuntime, TaskKind};
+use crate::executor::TaskKind;
 use crate::oracle::CheckoutOutcome;
 use crate::plan::{Op, OpStyle};
 use crate::pool_under_test::{Lease, PoolUnderTest};
 use crate::recorder::Recorder;
+use crate::runtime::{race, Either, SimRuntime};
 
 /// A command that gets no reply within this is given up (the connection is then
 /// errored: its stream is out of step).

@@ -19,8 +19,8 @@ use std::time::Duration;
 use pool_core::runtime::BoxFuture;
 
 use super::events::{failed_reason, PoolEvents};
-use crate::executor::{race, Either, SimRuntime};
 use crate::pool_under_test::{CheckoutFailure, Lease, PoolEvent};
+use crate::runtime::{race, Either, SimRuntime};
 
 /// When a checkout that starts now with `deadline` gives up: its deadline, or
 /// `wait_queue_timeout` after now if that is sooner.

@@ -20,9 +20,9 @@ use pool_core::{ConnectionClosedReason, ConnectionId};
 use super::connection::TrackedConnection;
 use super::events::PoolEvents;
 use super::ids::IdAllocator;
-use crate::executor::{race, Either, SimRuntime};
 use crate::manager::{SimConnection, SimManager};
 use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolParams};
+use crate::runtime::{race, Either, SimRuntime};
 
 /// Why a connect failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 use pool_core::ConnectionId;
 
 use super::model::{Checkout, Model};
+use super::CheckoutId;
 use super::OracleConfig;
 use crate::pool_under_test::CheckoutFailure;
-use crate::trace::CheckoutId;
 
 /// Why checkout `k`'s failure is not justified, if it is not.
 pub(crate) fn unjustified(

@@ -35,8 +35,8 @@
 //! queue and are not judged.
 
 use super::model::Model;
+use super::CheckoutId;
 use super::OracleConfig;
-use crate::trace::CheckoutId;
 
 /// One "`winner` overtook `overtaken`" to judge at the next stable point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,14 +7,14 @@
 //! - *episodes*: the checkers of conditions that persist (LIVE starvation, ACCT
 //!   disagreement, MAX by the manager's view, TIME and ERR obligations per checkout, LEAK
 //!   per lingering connection) report once per episode, and a new episode starts only
-//!   after the condition stopped holding (see [`Episodes`]);
+//!   after the condition stopped holding (see `Episodes`);
 //! - the *ledger*: a violation whose invariant and message equal an earlier one's is
 //!   counted as suppressed, not kept. At most [`VIOLATIONS_MAX`] are kept.
 
 use std::collections::BTreeSet;
 
+use super::CheckoutId;
 use super::{Invariant, Violation};
-use crate::trace::CheckoutId;
 
 /// The most violations one run keeps.
 pub const VIOLATIONS_MAX: usize = 256;

@@ -53,12 +53,14 @@ use serde::Serialize;
 use crate::executor::{TaskId, TaskPanic};
 use crate::manager::ConnectOutcome;
 use crate::pool_under_test::{Capabilities, CheckoutFailure, PoolEvent, PoolStatus};
-use crate::trace::CheckoutId;
 
 use self::clears::ClearWitness;
 use self::fifo::Overtake;
 use self::ledger::{Episodes, Ledger};
 use self::model::{Checkout, Model, Place, Sweep};
+
+/// A checkout's id in the run: 0, 1, 2, … in the order checkouts began (arrival order).
+pub type CheckoutId = u64;
 
 /// An invariant the oracle checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

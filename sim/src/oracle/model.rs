@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use pool_core::ConnectionId;
 
+use super::CheckoutId;
 use crate::executor::TaskId;
-use crate::trace::CheckoutId;
 
 /// Where the pool's events put a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

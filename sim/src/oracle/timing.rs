@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::model::{Checkout, Model};
+use super::CheckoutId;
 use super::OracleConfig;
-use crate::trace::CheckoutId;
 
 /// When checkout `c` must have ended.
 fn limit(c: &Checkout, config: &OracleConfig) -> Duration {

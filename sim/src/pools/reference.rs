@@ -11,12 +11,12 @@ use std::time::Duration;
 use pool_core::runtime::BoxFuture;
 use pool_core::{CheckoutError, CmapEvent, Pool, PooledConnection};
 
-use crate::executor::{race, Either};
 use crate::manager::{SimConnection, SimManager};
 use crate::pool_under_test::{
     CheckoutFailure, Lease, LeaseInner, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
     StatusCounters,
 };
+use crate::runtime::{race, Either};
 
 /// The reference pool's `claim_timeout` in the simulator (see `build`).
 pub const CLAIM_TIMEOUT: Duration = Duration::from_micros(250);

@@ -52,8 +52,8 @@ mod unchecked_handoff;
 mod validating;
 mod zombie;
 
+use crate::entry::PoolEntry;
 use crate::oracle::Invariant;
-use crate::pools::PoolEntry;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
 pub static MEMBERS: [PoolEntry; 17] = [

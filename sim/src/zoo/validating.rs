@@ -17,8 +17,9 @@ use bson::doc;
 use pool_core::ConnectionClosedReason;
 
 use super::skeleton::{self, take_idle, undo, Entry, Fx, Grant, Shared, Slot, SlotWait, Variant};
-use crate::executor::{race, Either, TaskKind};
+use crate::executor::TaskKind;
 use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolParams, PoolUnderTest};
+use crate::runtime::{race, Either};
 
 pub(crate) struct Validating;
 

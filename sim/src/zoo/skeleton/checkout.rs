@@ -11,9 +11,10 @@ use pool_core::{
 
 use super::slot::SlotWait;
 use super::{steps, AfterConnectError, Entry, Fast, Fx, Grant, Shared, Slot, State, Variant};
-use crate::executor::{race, Either, TaskKind};
+use crate::executor::TaskKind;
 use crate::manager::SimConnection;
 use crate::pool_under_test::{CheckoutFailure, Lease, LeaseInner, PoolEvent};
+use crate::runtime::{race, Either};
 
 /// Gives a queued slot up if the checkout is dropped while it waits.
 struct SlotGuard<V: Variant> {
