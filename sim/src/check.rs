@@ -262,12 +262,6 @@ impl Check {
                     token.to_string().replace([':', '=', ','], "_")
                 ))
             });
-            if let Some(dir) = &settings.trace_dir {
-                std::fs::create_dir_all(dir).map_err(|source| SimError::TraceWrite {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
             let replayed = replay_pool(
                 &token,
                 &self.pool,

@@ -321,7 +321,6 @@ fn drive(
     options: &pool_core::PoolOptions,
 ) -> Result<(), SimError> {
     let recorder = &ctx.recorder;
-    let stop = || recorder.failed();
     let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
         + options.maintenance_interval.unwrap_or_default()
         + Duration::from_secs(1);
@@ -340,7 +339,7 @@ fn drive(
         if executor.held() == 0 {
             recorder.stable(status(ctx));
         }
-        if stop() {
+        if recorder.failed() {
             return Ok(());
         }
         let next = executor.next_timer();
@@ -358,7 +357,7 @@ fn drive(
                     || now >= end + settle_grace =>
             {
                 recorder.quiescent(status(ctx));
-                if stop() {
+                if recorder.failed() {
                     return Ok(());
                 }
                 ctx.recorder.harness("close".to_string(), false);
@@ -391,7 +390,7 @@ fn drive(
             continue;
         };
         recorder.before_advance(next);
-        if stop() {
+        if recorder.failed() {
             return Ok(());
         }
         match executor.advance() {

@@ -427,10 +427,6 @@ fn failure(
     };
     let mut trace_files = Vec::new();
     if let Some(dir) = &settings.trace_dir {
-        std::fs::create_dir_all(dir).map_err(|source| SimError::TraceWrite {
-            path: dir.display().to_string(),
-            source,
-        })?;
         let chosen = shrunk.as_ref().map_or(token.clone(), |s| s.token.clone());
         let stem = dir.join(format!(
             "{}-{}-{:#x}",
@@ -527,6 +523,13 @@ pub(crate) fn replay_pool(
     })?;
     let mut trace_files = Vec::new();
     if let Some(stem) = trace_stem {
+        // The one place trace files are written: make their directory here.
+        if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| SimError::TraceWrite {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
         let jsonl = stem.with_extension("jsonl");
         let chrome = stem.with_extension("perfetto.json");
         trace::write_json_lines(&report.records, &jsonl)?;
