@@ -447,91 +447,99 @@ impl std::fmt::Display for CheckReport {
             );
         }
         if let Some(r) = &self.replayed {
-            let _ = writeln!(
-                out,
-                "poolcheck: pool `{}`, scenario `{}`, replayed {}: {} checkouts, {} faults, {:.3} s simulated, trace hash {:016x}",
-                self.pool,
-                r.scenario,
-                r.token,
-                r.report.checkouts,
-                r.report.faults,
-                r.report.simulated.as_secs_f64(),
-                r.report.trace_hash
-            );
-            match &r.report.violation {
-                Some(_) => {
-                    for v in &r.report.violations {
-                        let _ = writeln!(out, "  violated: {v}");
-                    }
-                    let _ = writeln!(out, "  replay: {}", r.replay);
-                }
-                None => {
-                    let _ = writeln!(out, "  no invariant violated");
-                }
-            }
-            for file in &r.trace_files {
-                let _ = writeln!(out, "  trace: {}", file.display());
-            }
+            write_replayed(&mut out, &self.pool, r);
         }
         for s in &self.sweeps {
             match &s.first_failure {
-                None => {
-                    let _ = writeln!(
-                        out,
-                        "poolcheck: pool `{}`, scenario `{}`: OK, {} seeds ({} re-run for determinism), {} checkouts, {} faults",
-                        s.pool, s.scenario, s.seeds_run, s.determinism_checked, s.checkouts, s.faults
-                    );
-                }
-                Some(failure) => {
-                    let by: Vec<String> = s
-                        .violations
-                        .iter()
-                        .map(|(invariant, n)| format!("{invariant} {n}"))
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "poolcheck: pool `{}`, scenario `{}`: FAILED, {} of {} seeds ({})",
-                        s.pool,
-                        s.scenario,
-                        s.failed_seeds,
-                        s.seeds_run,
-                        by.join(", ")
-                    );
-                    let _ = writeln!(out, "  seed {:#x}: {}", failure.seed, failure.violation);
-                    for v in failure.violations.iter().skip(1) {
-                        let _ = writeln!(out, "    and: {v}");
-                    }
-                    match &failure.shrunk {
-                        Some(shrunk) => {
-                            let _ = writeln!(
-                                out,
-                                "  shrunk to {} fault(s), {} client(s), {} op(s) in {} runs: {}",
-                                shrunk.faults,
-                                shrunk.clients,
-                                shrunk.ops,
-                                shrunk.runs,
-                                shrunk.violation
-                            );
-                            let _ = writeln!(out, "  shrunk token: {}", shrunk.token);
-                            let _ = writeln!(out, "  replay: {}", shrunk.replay);
-                            let _ = writeln!(out, "  replay the whole seed: {}", failure.replay);
-                        }
-                        None => {
-                            let _ = writeln!(out, "  replay: {}", failure.replay);
-                        }
-                    }
-                    if failure.trace_files.is_empty() {
-                        let _ = writeln!(
-                            out,
-                            "  trace: set {ENV_TRACE}=DIR (with {ENV_REPLAY}) to write it as JSON lines and a Perfetto trace"
-                        );
-                    }
-                    for file in &failure.trace_files {
-                        let _ = writeln!(out, "  trace: {}", file.display());
-                    }
-                }
+                None => write_clean_sweep(&mut out, s),
+                Some(failure) => write_failed_sweep(&mut out, s, failure),
             }
         }
         f.write_str(out.trim_end())
+    }
+}
+
+/// The replayed case: its figures, what it violated, the replay line, the trace files.
+fn write_replayed(out: &mut String, pool: &str, r: &Replayed) {
+    let _ = writeln!(
+        out,
+        "poolcheck: pool `{}`, scenario `{}`, replayed {}: {} checkouts, {} faults, {:.3} s simulated, trace hash {:016x}",
+        pool,
+        r.scenario,
+        r.token,
+        r.report.checkouts,
+        r.report.faults,
+        r.report.simulated.as_secs_f64(),
+        r.report.trace_hash
+    );
+    match &r.report.violation {
+        Some(_) => {
+            for v in &r.report.violations {
+                let _ = writeln!(out, "  violated: {v}");
+            }
+            let _ = writeln!(out, "  replay: {}", r.replay);
+        }
+        None => {
+            let _ = writeln!(out, "  no invariant violated");
+        }
+    }
+    for file in &r.trace_files {
+        let _ = writeln!(out, "  trace: {}", file.display());
+    }
+}
+
+/// One line for a sweep in which no seed failed.
+fn write_clean_sweep(out: &mut String, s: &SweepReport) {
+    let _ = writeln!(
+        out,
+        "poolcheck: pool `{}`, scenario `{}`: OK, {} seeds ({} re-run for determinism), {} checkouts, {} faults",
+        s.pool, s.scenario, s.seeds_run, s.determinism_checked, s.checkouts, s.faults
+    );
+}
+
+/// A failed sweep: the count per invariant, the first failing seed, its shrunk case, the
+/// replay lines and the trace files.
+fn write_failed_sweep(out: &mut String, s: &SweepReport, failure: &Failure) {
+    let by: Vec<String> = s
+        .violations
+        .iter()
+        .map(|(invariant, n)| format!("{invariant} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "poolcheck: pool `{}`, scenario `{}`: FAILED, {} of {} seeds ({})",
+        s.pool,
+        s.scenario,
+        s.failed_seeds,
+        s.seeds_run,
+        by.join(", ")
+    );
+    let _ = writeln!(out, "  seed {:#x}: {}", failure.seed, failure.violation);
+    for v in failure.violations.iter().skip(1) {
+        let _ = writeln!(out, "    and: {v}");
+    }
+    match &failure.shrunk {
+        Some(shrunk) => {
+            let _ = writeln!(
+                out,
+                "  shrunk to {} fault(s), {} client(s), {} op(s) in {} runs: {}",
+                shrunk.faults, shrunk.clients, shrunk.ops, shrunk.runs, shrunk.violation
+            );
+            let _ = writeln!(out, "  shrunk token: {}", shrunk.token);
+            let _ = writeln!(out, "  replay: {}", shrunk.replay);
+            let _ = writeln!(out, "  replay the whole seed: {}", failure.replay);
+        }
+        None => {
+            let _ = writeln!(out, "  replay: {}", failure.replay);
+        }
+    }
+    if failure.trace_files.is_empty() {
+        let _ = writeln!(
+            out,
+            "  trace: set {ENV_TRACE}=DIR (with {ENV_REPLAY}) to write it as JSON lines and a Perfetto trace"
+        );
+    }
+    for file in &failure.trace_files {
+        let _ = writeln!(out, "  trace: {}", file.display());
     }
 }

@@ -68,7 +68,8 @@
 //! [`oracle`] (the invariant checkers, one module each), [`pools`] (the built-in pools by
 //! name). The machinery, in the order a run uses it: `plan` (scenarios, and the plan a
 //! seed draws), `executor` and `runtime` (the single-threaded executor, virtual time,
-//! seeded scheduling), `time_bridge` (mock-server's Tokio sleeps on virtual time), `net`
+//! seeded scheduling), `pump` (a paused Tokio runtime run on virtual time) and `time_bridge`
+//! (mock-server's Tokio sleeps on virtual time, through the pump), `net`
 //! and `manager` (simulated byte streams with faults, and the wire handshake over them),
 //! `workload` and `faults` (client tasks and the fault driver), `recorder` (every
 //! observation, into the trace and the oracle), `trace` and `perfetto` (the trace, its hash
@@ -103,6 +104,7 @@ pub mod net;
 pub mod perfetto;
 #[doc(hidden)]
 pub mod plan;
+mod pump;
 #[doc(hidden)]
 pub mod recorder;
 #[doc(hidden)]

@@ -152,80 +152,108 @@ pub fn shrink_within(
         clients: Some(keep.to_vec()),
         ..PlanFilter::default()
     })?;
-    let filter_with_ops = |ops: Option<usize>| PlanFilter {
-        faults: Some(faults.clone()),
-        clients: Some(clients.clone()),
-        ops_max: ops,
-        ops: None,
-    };
-    let ops_in_plan = plan.clients.iter().map(|(_, o)| o.len()).max().unwrap_or(0);
-    let (mut low, mut high) = (1usize, ops_in_plan.max(1));
-    while low < high {
-        let mid = (low + high) / 2;
-        if s.fails(&filter_with_ops(Some(mid)))? {
-            high = mid;
-        } else {
-            low = mid + 1;
-        }
-    }
-    let ops_max = (high < ops_in_plan).then_some(high);
+    let ops_max = s.bisect_ops_max(&plan, &faults, &clients)?;
     // With fewer ops, fewer clients may do: one more pass over them.
-    let clients = s.ddmin(clients.clone(), |keep| PlanFilter {
+    let clients = s.ddmin(clients, |keep| PlanFilter {
         faults: Some(faults.clone()),
         clients: Some(keep.to_vec()),
         ops_max,
         ops: None,
     })?;
-    // Then the single ops: a client's op sequence matters only in the ops that remain.
     let base = PlanFilter {
-        faults: Some(faults.clone()),
-        clients: Some(clients.clone()),
+        faults: Some(faults),
+        clients: Some(clients),
         ops_max,
         ops: None,
     };
-    let flat: Vec<usize> = plan
-        .clone()
-        .filtered(&base)
-        .clients
-        .iter()
-        .flat_map(|(c, ops)| (0..ops.len()).map(move |i| c * OP_STRIDE + i))
-        .collect();
-    let all_ops = flat.len();
-    let kept_ops = s.ddmin(flat, |keep| PlanFilter {
-        ops: Some(
+    let filter = s.single_ops(&plan, base)?;
+    s.finish(config, violation, filter)
+}
+
+impl Shrinker<'_> {
+    /// The fewest ops per client (a bisection) with which the kept faults and clients
+    /// still fail; `None` when every op of the plan is needed.
+    fn bisect_ops_max(
+        &mut self,
+        plan: &Plan,
+        faults: &[usize],
+        clients: &[usize],
+    ) -> Result<Option<usize>, SimError> {
+        let ops_in_plan = plan.clients.iter().map(|(_, o)| o.len()).max().unwrap_or(0);
+        let (mut low, mut high) = (1usize, ops_in_plan.max(1));
+        while low < high {
+            let mid = (low + high) / 2;
+            let filter = PlanFilter {
+                faults: Some(faults.to_vec()),
+                clients: Some(clients.to_vec()),
+                ops_max: Some(mid),
+                ops: None,
+            };
+            if self.fails(&filter)? {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        debug_assert!(
+            low == high && high >= 1,
+            "the bisection ends on one op count"
+        );
+        Ok((high < ops_in_plan).then_some(high))
+    }
+
+    /// ddmin over the single ops that `base` leaves: a client's op sequence matters only
+    /// in the ops that remain.
+    fn single_ops(&mut self, plan: &Plan, base: PlanFilter) -> Result<PlanFilter, SimError> {
+        let flat: Vec<usize> = plan
+            .clone()
+            .filtered(&base)
+            .clients
+            .iter()
+            .flat_map(|(c, ops)| (0..ops.len()).map(move |i| c * OP_STRIDE + i))
+            .collect();
+        let all_ops = flat.len();
+        let as_pairs = |keep: &[usize]| -> Vec<(usize, usize)> {
             keep.iter()
                 .map(|k| (k / OP_STRIDE, k % OP_STRIDE))
-                .collect(),
-        ),
-        ..base.clone()
-    })?;
-    let filter = PlanFilter {
-        ops: (kept_ops.len() < all_ops).then(|| {
-            kept_ops
-                .iter()
-                .map(|k| (k / OP_STRIDE, k % OP_STRIDE))
                 .collect()
-        }),
-        ..base
-    };
-    // Confirm the final case (and take its exact violation), even if the search spent
-    // its budget.
-    s.budget = s.runs + 1;
-    let confirmed = s.fails(&filter)?;
-    let (filter, violation) = match (confirmed, s.best.clone()) {
-        (true, Some(v)) => (filter, v),
-        _ => (config.filter.clone(), violation.clone()),
-    };
-    let kept = Plan::generate(config.seed, &config.scenario).filtered(&filter);
-    Ok(Shrunk {
-        token: ReplayToken {
-            seed: config.seed,
-            filter,
-        },
-        violation,
-        runs: s.runs,
-        faults: kept.faults.len(),
-        clients: kept.clients.len(),
-        ops: kept.op_count(),
-    })
+        };
+        let kept_ops = self.ddmin(flat, |keep| PlanFilter {
+            ops: Some(as_pairs(keep)),
+            ..base.clone()
+        })?;
+        debug_assert!(kept_ops.len() <= all_ops, "ddmin never adds ops");
+        Ok(PlanFilter {
+            ops: (kept_ops.len() < all_ops).then(|| as_pairs(&kept_ops)),
+            ..base
+        })
+    }
+
+    /// Confirms the final case (and takes its exact violation), even if the search spent
+    /// its budget; falls back to the original case if the final one does not fail.
+    fn finish(
+        mut self,
+        config: &RunConfig,
+        violation: &Violation,
+        filter: PlanFilter,
+    ) -> Result<Shrunk, SimError> {
+        self.budget = self.runs + 1;
+        let confirmed = self.fails(&filter)?;
+        let (filter, violation) = match (confirmed, self.best.clone()) {
+            (true, Some(v)) => (filter, v),
+            _ => (config.filter.clone(), violation.clone()),
+        };
+        let kept = Plan::generate(config.seed, &config.scenario).filtered(&filter);
+        Ok(Shrunk {
+            token: ReplayToken {
+                seed: config.seed,
+                filter,
+            },
+            violation,
+            runs: self.runs,
+            faults: kept.faults.len(),
+            clients: kept.clients.len(),
+            ops: kept.op_count(),
+        })
+    }
 }

@@ -238,14 +238,57 @@ pub fn sweep(
     sweep_pool(&pool, &scenario, &Settings::from_config(config), progress)
 }
 
-/// The sweep engine.
+/// The sweep engine: runs the shard's seeds on `settings.jobs` threads, checks a sample
+/// of them for determinism, tallies the results in seed order and traces the first failure.
 pub(crate) fn sweep_pool(
     pool: &PoolFactory,
     scenario: &Scenario,
     settings: &Settings,
-    mut progress: impl FnMut(&SweepProgress),
+    progress: impl FnMut(&SweepProgress),
 ) -> Result<SweepReport, SimError> {
     crate::executor::quiet_task_panics();
+    let indices = shard_indices(settings)?;
+    let started = Instant::now();
+    let config_of = |seed: u64| RunConfig {
+        all_violations: settings.all_violations,
+        ..RunConfig::new(pool.clone(), scenario.clone(), seed)
+    };
+    let mut results = run_seeds(&indices, settings, &config_of, progress);
+    let wall = started.elapsed();
+    results.sort_by_key(|(i, _)| *i);
+    let mut report = SweepReport {
+        pool: pool.name().to_string(),
+        scenario: scenario.name.to_string(),
+        seeds_run: 0,
+        determinism_checked: 0,
+        simulated: Duration::ZERO,
+        wall,
+        checkouts: 0,
+        faults: 0,
+        steps: 0,
+        failed_seeds: 0,
+        violations: BTreeMap::new(),
+        failing: Vec::new(),
+        first_failure: None,
+    };
+    let mut runs = Vec::with_capacity(results.len());
+    for (_, result) in results {
+        runs.push(result?);
+    }
+    let nondet = determinism_check(&runs, settings, &config_of, &mut report)?;
+    if let Some(r) = tally(runs, &nondet, &mut report) {
+        report.first_failure = Some(failure(pool, scenario, settings, &r)?);
+    }
+    debug_assert_eq!(
+        report.seeds_run,
+        indices.len() as u64,
+        "every seed is tallied"
+    );
+    Ok(report)
+}
+
+/// The seed indices of this shard: every `shards`-th index of `0..seeds`, from `shard`.
+fn shard_indices(settings: &Settings) -> Result<Vec<u64>, SimError> {
     let (shard, shards) = settings.shard;
     if shards == 0 || shard >= shards {
         return Err(SimError::BadShard {
@@ -253,23 +296,27 @@ pub(crate) fn sweep_pool(
             count: shards,
         });
     }
-    let indices: Vec<u64> = (0..settings.seeds)
+    Ok((0..settings.seeds)
         .filter(|i| i % u64::from(shards) == u64::from(shard))
-        .collect();
+        .collect())
+}
+
+/// Runs the seeds of `indices` on `settings.jobs` threads, each taking the next index as
+/// it finishes one; returns the results in completion order, with their index.
+fn run_seeds(
+    indices: &[u64],
+    settings: &Settings,
+    config_of: &(impl Fn(u64) -> RunConfig + Sync),
+    mut progress: impl FnMut(&SweepProgress),
+) -> Vec<(u64, Result<RunReport, SimError>)> {
     let total = indices.len() as u64;
     let next = AtomicU64::new(0);
-    let started = Instant::now();
-    let jobs = settings.jobs.max(1);
-    let config_of = |seed: u64| RunConfig {
-        all_violations: settings.all_violations,
-        ..RunConfig::new(pool.clone(), scenario.clone(), seed)
-    };
-    let mut results: Vec<(u64, Result<RunReport, SimError>)> = Vec::with_capacity(indices.len());
+    let mut results = Vec::with_capacity(indices.len());
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
-        for _ in 0..jobs {
+        for _ in 0..settings.jobs.max(1) {
             let tx = tx.clone();
-            let (indices, next, config_of) = (&indices, &next, &config_of);
+            let next = &next;
             scope.spawn(move || loop {
                 let n = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&i) = indices.get(n) else { break };
@@ -294,28 +341,16 @@ pub(crate) fn sweep_pool(
             });
         }
     });
-    let wall = started.elapsed();
-    results.sort_by_key(|(i, _)| *i);
-    let mut report = SweepReport {
-        pool: pool.name().to_string(),
-        scenario: scenario.name.to_string(),
-        seeds_run: 0,
-        determinism_checked: 0,
-        simulated: Duration::ZERO,
-        wall,
-        checkouts: 0,
-        faults: 0,
-        steps: 0,
-        failed_seeds: 0,
-        violations: BTreeMap::new(),
-        failing: Vec::new(),
-        first_failure: None,
-    };
-    let mut runs = Vec::with_capacity(results.len());
-    for (_, result) in results {
-        runs.push(result?);
-    }
-    let nondet = determinism_check(&runs, settings, &config_of, &mut report)?;
+    results
+}
+
+/// Adds every run (in seed order) to `report`, a seed found non-deterministic counting
+/// as failed with NONDET; returns the first failing run.
+fn tally(
+    runs: Vec<RunReport>,
+    nondet: &BTreeMap<u64, Violation>,
+    report: &mut SweepReport,
+) -> Option<RunReport> {
     let mut first: Option<RunReport> = None;
     for r in runs {
         report.seeds_run += 1;
@@ -342,10 +377,7 @@ pub(crate) fn sweep_pool(
             }
         }
     }
-    if let Some(r) = first {
-        report.first_failure = Some(failure(pool, scenario, settings, &r)?);
-    }
-    Ok(report)
+    first
 }
 
 /// Runs a sample of the seeds again (the first failing one, then seeds spread over the

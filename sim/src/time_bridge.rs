@@ -33,9 +33,8 @@ use std::time::Duration;
 
 use pool_core::runtime::BoxFuture;
 
-use crate::adapter::pump::{pump, Side};
-use crate::adapter::Ticking;
 use crate::error::SimError;
+use crate::pump::{pump, Side, Ticking};
 use crate::runtime::SimRuntime;
 
 /// A paused Tokio clock slaved to virtual time, and the ambient Tokio context.

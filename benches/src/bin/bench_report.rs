@@ -9,6 +9,7 @@
 //! Usage: `cargo run -p benches --bin bench_report [-- OUTPUT]` (default
 //! `<workspace>/BENCHMARKS.md`). Missing figures show as `—`; it never fails for them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -148,6 +149,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// The whole report: one section per bench target, then the goals and the hand-written
+/// analysis.
 fn render(crit: &Path) -> String {
     let checkout_side = read("checkout");
     let held_side = read("checkout_held");
@@ -161,9 +164,41 @@ fn render(crit: &Path) -> String {
         ("server", server_side.get("meta")),
         ("sim", sim_side.get("sim/standard")),
     ];
-
     let mut md = String::new();
     let w = &mut md;
+    intro(w);
+    machine(w, metas);
+    checkout(w, crit);
+    checkout_held(w, crit);
+    end_to_end(w, crit, &e2e_side);
+    server(w, crit);
+    simulator(w, crit, &sim_side);
+    goals(w, crit);
+    analysis(w);
+    md
+}
+
+/// Criterion's ns per checkout + check-in of `id` with `p` tasks.
+fn checkout_ns(crit: &Path, id: &str, p: u32) -> Option<f64> {
+    estimate(crit, "checkout", id, Some(p))
+}
+
+/// End-to-end operations per second of `id` with `workers` workers.
+fn e2e_ops(crit: &Path, id: &str, workers: u32) -> Option<f64> {
+    estimate(crit, "end_to_end", id, Some(workers))
+        .filter(|ns| *ns > 0.0)
+        .map(|ns| 1e9 / ns)
+}
+
+/// Server round trips per second of `id` with `c` connections.
+fn server_rate(crit: &Path, id: &str, c: u32) -> Option<f64> {
+    estimate(crit, "server", id, Some(c))
+        .filter(|ns| *ns > 0.0)
+        .map(|ns| 1e9 / ns)
+}
+
+/// Title, purpose and how to reproduce.
+fn intro(w: &mut String) {
     let _ = writeln!(w, "# poolcheck benchmarks\n");
     let _ = writeln!(
         w,
@@ -202,7 +237,10 @@ fn render(crit: &Path) -> String {
          simulator speed, load — in `$CARGO_TARGET_DIR/poolcheck-bench`)."
     );
 
-    // ----- machine -----
+}
+
+/// The machine and, per target, when it was measured and under what load.
+fn machine(w: &mut String, metas: [(&str, Option<&Value>); 5]) {
     let _ = writeln!(w, "\n## Machine\n");
     let cpus = command("nproc", &[]).unwrap_or_else(|| "?".into());
     let model = proc_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "?".into());
@@ -254,7 +292,10 @@ fn render(crit: &Path) -> String {
          absolute figures."
     );
 
-    // ----- checkout -----
+}
+
+/// The `checkout` table and the rival ratios.
+fn checkout(w: &mut String, crit: &Path) {
     let _ = writeln!(
         w,
         "\n## `checkout`: checkout + check-in of a no-op connection\n"
@@ -268,7 +309,7 @@ fn render(crit: &Path) -> String {
          OS threads. `semaphore` is the baseline: `tokio::sync::Semaphore` + \
          `crossbeam_queue::ArrayQueue`.\n"
     );
-    let ns = |id: &str, p: u32| estimate(crit, "checkout", id, Some(p));
+    let ns = |id: &str, p: u32| checkout_ns(crit, id, p);
     let _ = writeln!(w, "| pool | 1 task | 10 tasks | 100 tasks |");
     let _ = writeln!(w, "|---|---:|---:|---:|");
     for pool in POOLS {
@@ -304,6 +345,10 @@ fn render(crit: &Path) -> String {
         fmt_ratio(ratio(ns("r2d2", 2), ns("poolcheck", 1)))
     );
 
+}
+
+/// The `checkout_held` table: the exhausted pool.
+fn checkout_held(w: &mut String, crit: &Path) {
     let _ = writeln!(
         w,
         "\n### `checkout_held`: the exhausted pool\n\n100 tasks on the same kind of pool of 10 \
@@ -327,7 +372,10 @@ fn render(crit: &Path) -> String {
         let _ = writeln!(w, "| {pool} | {} | {r} |", fmt_ns(held(pool)));
     }
 
-    // ----- end_to_end -----
+}
+
+/// The `end_to_end` table: poolcheck + wire against the `mongodb` crate.
+fn end_to_end(w: &mut String, crit: &Path, e2e_side: &BTreeMap<String, Value>) {
     let _ = writeln!(
         w,
         "\n## `end_to_end`: `find_one` by `_id` against the mock-server\n"
@@ -346,11 +394,7 @@ fn render(crit: &Path) -> String {
         "| workers | poolcheck ops/s | p50 µs | p99 µs | mongodb ops/s | p50 µs | p99 µs | ratio |"
     );
     let _ = writeln!(w, "|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let ops = |id: &str, workers: u32| {
-        estimate(crit, "end_to_end", id, Some(workers))
-            .filter(|ns| *ns > 0.0)
-            .map(|ns| 1e9 / ns)
-    };
+    let ops = |id: &str, workers: u32| e2e_ops(crit, id, workers);
     let lat = |id: &str, workers: u32, q: &str| {
         get_f64(
             e2e_side.get(&format!("end_to_end/{id}/{workers}")),
@@ -371,7 +415,10 @@ fn render(crit: &Path) -> String {
         );
     }
 
-    // ----- server -----
+}
+
+/// The `server` table: mock-server against an echo server.
+fn server(w: &mut String, crit: &Path) {
     let _ = writeln!(
         w,
         "\n## `server`: mock-server `ping` vs a minimal Tokio echo server\n"
@@ -387,11 +434,7 @@ fn render(crit: &Path) -> String {
         "| connections | mock-server ping/s | echo round trips/s | mock ÷ echo |"
     );
     let _ = writeln!(w, "|---:|---:|---:|---:|");
-    let rate = |id: &str, c: u32| {
-        estimate(crit, "server", id, Some(c))
-            .filter(|ns| *ns > 0.0)
-            .map(|ns| 1e9 / ns)
-    };
+    let rate = |id: &str, c: u32| server_rate(crit, id, c);
     for c in CONNECTIONS {
         let (m, e) = (rate("mock_server", c), rate("echo", c));
         let _ = writeln!(
@@ -403,7 +446,10 @@ fn render(crit: &Path) -> String {
         );
     }
 
-    // ----- sim -----
+}
+
+/// The `sim` table: the simulator's speed.
+fn simulator(w: &mut String, crit: &Path, sim_side: &BTreeMap<String, Value>) {
     let _ = writeln!(w, "\n## `sim`: the simulator's speed\n");
     let sim = sim_side.get("sim/standard");
     let per_seed = estimate(crit, "sim", "standard", None);
@@ -425,7 +471,13 @@ fn render(crit: &Path) -> String {
         fmt_f(get_f64(sim, &["seeds"]), 0),
     );
 
-    // ----- goals -----
+}
+
+/// The goals, each with its figure and verdict.
+fn goals(w: &mut String, crit: &Path) {
+    let ns = |id: &str, p: u32| checkout_ns(crit, id, p);
+    let ops = |id: &str, workers: u32| e2e_ops(crit, id, workers);
+    let rate = |id: &str, c: u32| server_rate(crit, id, c);
     let _ = writeln!(w, "\n## Goals\n");
     let _ = writeln!(w, "| goal | measured | verdict |");
     let _ = writeln!(w, "|---|---|---|");
@@ -485,6 +537,10 @@ fn render(crit: &Path) -> String {
             verdict(r.map(|r| r >= 0.5)),
         );
     }
+}
+
+/// The hand-written analysis and where the side files came from.
+fn analysis(w: &mut String) {
     // Hand-written analysis (profiles, causes of missed goals) lives next to the
     // generator, so regenerating keeps it.
     let notes = workspace_root().join("benches").join("ANALYSIS.md");
@@ -499,5 +555,4 @@ fn render(crit: &Path) -> String {
             |p| p.display().to_string()
         )
     );
-    md
 }

@@ -166,10 +166,10 @@ mod error;
 mod events;
 mod ids;
 mod lease;
-pub(crate) mod pump;
 mod settings;
 mod tokio_bridge;
 
+pub use crate::pump::Ticking;
 pub use checkout::{checkout, give_up_at};
 pub use connect::{ConnectAttempt, ConnectFailure, Connector};
 pub use connection::TrackedConnection;
@@ -177,6 +177,5 @@ pub use error::AdapterError;
 pub use events::{failed_reason, PoolEvents};
 pub use ids::IdAllocator;
 pub use lease::{PooledLease, Returning};
-pub use pump::Ticking;
 pub use settings::PoolSettings;
 pub use tokio_bridge::{InBridge, Pumped, TokioBridge};

@@ -38,10 +38,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::error::AdapterError;
-use super::pump::{poll_pumped, pump, Side, Signal, Ticking};
 use crate::executor::TaskKind;
 #[cfg(doc)]
 use crate::pool_under_test::PoolParams;
+use crate::pump::{poll_pumped, pump, Side, Signal, Ticking};
 use crate::runtime::SimRuntime;
 
 /// A paused Tokio runtime slaved to virtual time, and its pump. Cheap to clone.

@@ -1,4 +1,4 @@
-//! The pump: the simulation task that runs a [`TokioBridge`](super::TokioBridge)'s Tokio
+//! The pump: the simulation task that runs a [`TokioBridge`](crate::adapter::TokioBridge)'s Tokio
 //! runtime on virtual time, and the wakers that call it.
 //!
 //! # State machine
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::runtime::{race, SimRuntime};
 
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -41,12 +41,12 @@ pub enum Ticking {
 
 /// Asks the pump to run.
 #[derive(Default)]
-pub(super) struct Signal {
+pub(crate) struct Signal {
     state: Mutex<(bool, Option<Waker>)>,
 }
 
 impl Signal {
-    pub(super) fn request(&self) {
+    pub(crate) fn request(&self) {
         let waker = {
             let mut state = lock(&self.state);
             state.0 = true;
@@ -75,12 +75,12 @@ impl Signal {
 
 /// The paused current-thread runtime, how far its clock has been moved, and who waits.
 pub(crate) struct Side {
-    pub(super) runtime: tokio::runtime::Runtime,
+    pub(crate) runtime: tokio::runtime::Runtime,
     synced: Mutex<Duration>,
-    pub(super) signal: Arc<Signal>,
+    pub(crate) signal: Arc<Signal>,
     ticking: Ticking,
     /// Wrapped futures that returned `Pending` and have not finished.
-    pub(super) waiting: AtomicUsize,
+    pub(crate) waiting: AtomicUsize,
 }
 
 impl Side {
@@ -139,7 +139,7 @@ impl Side {
     }
 
     /// True if wrapped futures count for ticking.
-    pub(super) fn ticks_for_waiters(&self) -> bool {
+    pub(crate) fn ticks_for_waiters(&self) -> bool {
         self.ticking == Ticking::WhilePending
     }
 }
@@ -162,9 +162,9 @@ pub(crate) async fn pump(side: Arc<Side>, runtime: SimRuntime) {
 }
 
 /// Wakes a Tokio task and the pump that runs it.
-pub(super) struct WakeBoth {
-    pub(super) task: Waker,
-    pub(super) signal: Arc<Signal>,
+pub(crate) struct WakeBoth {
+    pub(crate) task: Waker,
+    pub(crate) signal: Arc<Signal>,
 }
 
 impl Wake for WakeBoth {
@@ -179,7 +179,7 @@ impl Wake for WakeBoth {
 }
 
 /// Polls `inner` with a waker that also wakes the pump.
-pub(super) fn poll_pumped<F: Future + ?Sized>(
+pub(crate) fn poll_pumped<F: Future + ?Sized>(
     inner: Pin<&mut F>,
     cx: &mut Context<'_>,
     signal: &Arc<Signal>,
