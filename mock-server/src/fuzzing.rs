@@ -1,5 +1,5 @@
 //! Entry point for the `server_session` fuzz target and its regression tests (not a
-//! stable API).
+//! stable API; compiled only with the `fuzzing` feature).
 //!
 //! [`check_session`] feeds arbitrary bytes to [`serve_connection`] as one client's whole
 //! stream, over a `tokio::io::duplex` pipe, between two well-formed sessions, and checks
@@ -33,6 +33,31 @@ pub struct SessionReport {
     pub replies: usize,
     /// True if the input restarted the server (`poolcheckFault: "restart"`).
     pub restarted: bool,
+}
+
+/// The `server_session` fuzz target: arbitrary bytes as one client's whole stream into
+/// the mock server's connection handler ([`serve_connection`]), through a
+/// `tokio::io::duplex` pipe on a current-thread runtime with a paused clock (fail point
+/// blocks, latency faults and awaitable hellos cost no wall time).
+///
+/// [`check_session`] opens a well-formed session before the fuzz session and another after
+/// it, and checks: no panic; the fuzz session's replies frame and decode; the session
+/// opened before still answers `ping` and still finds the document it inserted (unless the
+/// input restarted the server or names the witness database); the session opened after
+/// answers `ping` and finds what it inserted; the connection counters are exact once
+/// everyone hung up.
+///
+/// # Panics
+/// When one of those checks fails (or the runtime cannot be built).
+pub fn server_session(data: &[u8]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    if let Err(broken) = runtime.block_on(check_session(data)) {
+        panic!("server_session: {broken}");
+    }
 }
 
 /// Serves `data` as one client's stream, with a well-formed session open before it and

@@ -71,6 +71,7 @@ pub mod cursor;
 pub mod error;
 pub mod failpoint;
 pub mod faults;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

@@ -52,6 +52,7 @@ pub mod connection;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

@@ -43,6 +43,7 @@ mod codec;
 mod document;
 pub mod error;
 pub mod framing;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

@@ -1,5 +1,5 @@
 //! Entry points for the fuzz targets, the loom models and the property tests (not a
-//! stable API).
+//! stable API; compiled only with the `fuzzing` feature).
 //!
 //! - [`Ring`]: the engine's lock-free ring, so that it can be checked against a plain
 //!   `VecDeque` model with the same code the pool runs.
@@ -10,7 +10,8 @@
 //!   S1–S3 in `engine/shelves.rs`), for the loom models.
 //! - [`model`]: the sequential reference model of the whole pool and the interpreter that
 //!   runs an operation sequence against both the real pool and the model (used by
-//!   `tests/model.rs` and by the `pool_ops` fuzz target).
+//!   `tests/model.rs` and by the `pool_ops` fuzz target, whose `arbitrary` input it
+//!   defines).
 
 pub mod model;
 pub mod waiter_queue;

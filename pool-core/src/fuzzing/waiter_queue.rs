@@ -32,6 +32,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::task::Poll;
 
+use arbitrary::Arbitrary;
+
 use super::{Popped, WaiterHandle, WaiterQueue};
 
 /// The most steps one input runs.
@@ -43,8 +45,9 @@ enum Value {
     Closed,
 }
 
-/// One input: a ring capacity, a thread count and the steps.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input: a ring capacity, a thread count and the steps. The `waiter_queue` fuzz
+/// target decodes it with `arbitrary` and hands it to [`check`].
+#[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
 pub struct Input {
     /// The ring holds `capacity % 8 + 1` waiters.
     pub capacity: u8,
@@ -56,7 +59,7 @@ pub struct Input {
 }
 
 /// What an idle logical thread starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Queue a new waiter.
     Enqueue,
