@@ -100,6 +100,7 @@ pub mod faults;
 pub mod manager;
 #[doc(hidden)]
 pub mod net;
+mod panics;
 #[doc(hidden)]
 pub mod perfetto;
 #[doc(hidden)]

@@ -55,16 +55,19 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pool_core::runtime::BoxFuture;
 
+pub use crate::panics::{quiet_task_panics, set_panic_observer, PanicObserver, TaskPanic};
 pub use crate::shared::{TaskId, TaskKind};
 
+pub(crate) use crate::panics::catch_quietly;
+
 use crate::error::SimError;
+use crate::panics::poll_caught;
 use crate::rng::Rng;
 use crate::runtime::SimRuntime;
 use crate::shared::{Core, Shared, TaskWaker, DONE, IDLE};
@@ -77,19 +80,6 @@ pub struct Budget {
     pub steps_max: u64,
     /// The latest virtual time.
     pub time_max: Duration,
-}
-
-/// A task that panicked (the oracle reports it as a PANIC violation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskPanic {
-    /// The task.
-    pub task: TaskId,
-    /// Its kind.
-    pub kind: TaskKind,
-    /// Virtual time of the panic.
-    pub at: Duration,
-    /// The panic message.
-    pub message: String,
 }
 
 /// The longest a woken task is held back before it is polled (see the module doc).
@@ -329,32 +319,29 @@ impl Executor {
         let bridge = &self.bridge;
         let coin = self.coins.next_u64();
         crate::shared::set_coin(Some(coin));
-        IN_TASK.with(|flag| flag.set(true));
-        POLLING.with(|p| p.set(Some((id, task.kind, now))));
         // Every poll (and every drop below) runs in the ambient Tokio context, so a pool
         // that calls `tokio::spawn` without a `TokioBridge` cannot panic or abort the
         // process; see `time_bridge.rs`, "The ambient context".
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        let kind = task.kind;
+        let result = poll_caught(TaskId(id), kind, now, || {
             bridge.ambient(|| {
-                if task.kind == TaskKind::Server {
+                if kind == TaskKind::Server {
                     bridge.enter(|| task.future.as_mut().poll(&mut cx))
                 } else {
                     task.future.as_mut().poll(&mut cx)
                 }
             })
-        }));
-        IN_TASK.with(|flag| flag.set(false));
-        POLLING.with(|p| p.set(None));
+        });
         crate::shared::set_coin(None);
         let finished = match result {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(())) => true,
-            Err(payload) => {
+            Err(message) => {
                 self.panics.push(TaskPanic {
                     task: TaskId(id),
-                    kind: task.kind,
+                    kind,
                     at: now,
-                    message: panic_message(payload.as_ref()),
+                    message,
                 });
                 true
             }
@@ -365,7 +352,6 @@ impl Executor {
             }
             // Dropped here, outside every lock: its destructors may wake or spawn, or
             // panic (the pool's drop code runs here too).
-            let kind = task.kind;
             if let Err(message) = catch_quietly(|| bridge.ambient(move || drop(task))) {
                 self.panics.push(TaskPanic {
                     task: TaskId(id),
@@ -561,253 +547,5 @@ impl Drop for Executor {
     }
 }
 
-thread_local! {
-    /// True while this thread polls a simulated task.
-    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// The task being polled (id, kind, virtual time), for the panic observer.
-    static POLLING: std::cell::Cell<Option<(u64, TaskKind, Duration)>> =
-        const { std::cell::Cell::new(None) };
-    /// Told of a task's panic at the panic site, before unwinding drops anything.
-    static PANIC_OBSERVER: std::cell::RefCell<Option<PanicObserver>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Installs (once per process) a panic hook that stays silent for panics inside
-/// simulated tasks: the executor catches them and the oracle reports them as ERR
-/// violations with their message, so printing each one (with a backtrace) during a sweep
-/// of a buggy pool would only bury the summary. Other panics reach the previous hook.
-pub fn quiet_task_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_TASK.with(std::cell::Cell::get) {
-                previous(info);
-                return;
-            }
-            let Some((id, kind, at)) = POLLING.with(std::cell::Cell::get) else {
-                return;
-            };
-            let observer = PANIC_OBSERVER.with(|o| o.borrow().clone());
-            if let Some(observer) = observer {
-                observer(&TaskPanic {
-                    task: TaskId(id),
-                    kind,
-                    at,
-                    message: panic_message(info.payload()),
-                });
-            }
-        }));
-    });
-}
-
-/// Called with a task's panic at the panic site (see [`set_panic_observer`]).
-pub type PanicObserver = Arc<dyn Fn(&TaskPanic) + Send + Sync>;
-
-/// Sets (or, with `None`, clears) this thread's panic observer: with
-/// [`quiet_task_panics`] installed, a panic in a polled task is reported to it where it
-/// happens, before unwinding runs the task's destructors — so what those destructors
-/// cause (a connection dropped mid-check-in, say) is recorded after its cause. The
-/// executor still records the panic itself ([`Executor::take_panics`]).
-pub fn set_panic_observer(observer: Option<PanicObserver>) {
-    PANIC_OBSERVER.with(|o| *o.borrow_mut() = observer);
-}
-
-/// Runs `f` (code of the pool under test, called by the harness outside any task) with
-/// its panic caught and kept quiet like a task's (see [`quiet_task_panics`]): `Err` holds
-/// the panic message.
-pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    let was = IN_TASK.with(|flag| flag.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    IN_TASK.with(|flag| flag.set(was));
-    result.map_err(|payload| panic_message(payload.as_ref()))
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::{race, yield_now, Either};
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    fn budget() -> Budget {
-        Budget {
-            steps_max: 10_000,
-            time_max: Duration::from_secs(100),
-        }
-    }
-
-    #[test]
-    fn time_jumps_to_the_next_timer_only_when_idle() {
-        let mut ex = Executor::new(Rng::new(1), budget()).unwrap();
-        let rt = ex.handle();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for (i, ms) in [30u64, 10, 20].into_iter().enumerate() {
-            let (rt2, log) = (rt.clone(), log.clone());
-            rt.spawn_task(
-                TaskKind::Harness,
-                Box::pin(async move {
-                    rt2.sleep(Duration::from_millis(ms)).await;
-                    log.lock().unwrap().push((i, rt2.now()));
-                }),
-            );
-        }
-        loop {
-            ex.run_ready().unwrap();
-            if ex.advance().unwrap() == Advance::Stalled {
-                break;
-            }
-        }
-        let log = log.lock().unwrap();
-        let ms = Duration::from_millis;
-        assert_eq!(*log, vec![(1, ms(10)), (2, ms(20)), (0, ms(30))]);
-    }
-
-    #[test]
-    fn the_seed_decides_the_order_and_repeats() {
-        let order = |seed| {
-            let mut ex = Executor::new(Rng::new(seed), budget()).unwrap();
-            let rt = ex.handle();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            for i in 0..8 {
-                let log = log.clone();
-                rt.spawn_task(
-                    TaskKind::Harness,
-                    Box::pin(async move {
-                        yield_now().await;
-                        log.lock().unwrap().push(i);
-                    }),
-                );
-            }
-            ex.run_ready().unwrap();
-            let v = log.lock().unwrap().clone();
-            v
-        };
-        assert_eq!(order(3), order(3));
-        assert!(
-            (0..20).any(|s| order(s) != order(3)),
-            "seeds change the order"
-        );
-    }
-
-    /// Runs `tasks` tasks that each wake themselves `rounds` times, under `hold`; returns
-    /// each wake-up's delay (virtual time from the wake to the poll that consumed it),
-    /// and the log of (task, round) in poll order.
-    fn woken_delays(seed: u64, hold: HoldPolicy) -> (Vec<Duration>, Vec<(u32, u32)>) {
-        let mut ex = Executor::with_hold(Rng::new(seed), budget(), hold).unwrap();
-        let rt = ex.handle();
-        let delays = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for task in 0..6u32 {
-            let (rt2, delays, log) = (rt.clone(), delays.clone(), log.clone());
-            rt.spawn_task(
-                TaskKind::Harness,
-                Box::pin(async move {
-                    for round in 0..40u32 {
-                        let woken = rt2.now();
-                        yield_now().await;
-                        delays.lock().unwrap().push(rt2.now() - woken);
-                        log.lock().unwrap().push((task, round));
-                    }
-                }),
-            );
-        }
-        loop {
-            ex.run_ready().unwrap();
-            if ex.advance().unwrap() == Advance::Stalled {
-                break;
-            }
-        }
-        let delays = delays.lock().unwrap().clone();
-        let log = log.lock().unwrap().clone();
-        (delays, log)
-    }
-
-    #[test]
-    fn held_tasks_are_released_within_the_bound_and_never_stall() {
-        let often = HoldPolicy { per_mille: 300 };
-        let (delays, log) = woken_delays(7, often);
-        // Every task ran every round: no hold stalled a task (run until Stalled above).
-        assert_eq!(log.len(), 6 * 40);
-        assert!(delays.iter().all(|d| *d <= HOLD_MAX), "{delays:?}");
-        assert!(
-            delays.iter().any(|d| !d.is_zero()),
-            "time moved while some woken task was held"
-        );
-        assert_eq!(woken_delays(7, often), (delays, log), "holds repeat");
-        let (never, _) = woken_delays(7, HoldPolicy::NEVER);
-        assert!(never.iter().all(Duration::is_zero), "no hold, no delay");
-    }
-
-    #[test]
-    fn hold_policies_vary_with_the_seed() {
-        let policies: Vec<_> = (0..40)
-            .map(|s| HoldPolicy::draw(&mut Rng::new(s)).per_mille)
-            .collect();
-        assert!(policies.contains(&0), "some runs never hold");
-        assert!(policies.iter().any(|p| *p >= 100), "some runs hold often");
-        assert!(policies.iter().all(|p| *p < 1000));
-    }
-
-    #[test]
-    fn the_seed_decides_which_raced_future_wins_a_tie() {
-        let winner = |seed| {
-            let mut ex = Executor::with_hold(Rng::new(seed), budget(), HoldPolicy::NEVER).unwrap();
-            let rt = ex.handle();
-            let won = Arc::new(Mutex::new(None));
-            let (rt2, won2) = (rt.clone(), won.clone());
-            rt.spawn_task(
-                TaskKind::Harness,
-                Box::pin(async move {
-                    let at = Duration::from_millis(5);
-                    let left = race(rt2.sleep_until(at), rt2.sleep_until(at)).await;
-                    *won2.lock().unwrap() = Some(matches!(left, Either::Left(())));
-                }),
-            );
-            loop {
-                ex.run_ready().unwrap();
-                if ex.advance().unwrap() == Advance::Stalled {
-                    break;
-                }
-            }
-            let w = won.lock().unwrap().unwrap();
-            w
-        };
-        let wins: Vec<bool> = (0..32).map(winner).collect();
-        assert!(wins.contains(&true) && wins.contains(&false), "{wins:?}");
-        assert_eq!(wins, (0..32).map(winner).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn panics_are_caught_and_budgets_enforced() {
-        let mut ex = Executor::new(Rng::new(1), budget()).unwrap();
-        let rt = ex.handle();
-        rt.spawn_task(TaskKind::Harness, Box::pin(async { panic!("boom") }));
-        ex.run_ready().unwrap();
-        let panics = ex.take_panics();
-        assert_eq!(panics.len(), 1);
-        assert_eq!(panics[0].message, "boom");
-
-        let spins = Arc::new(AtomicU64::new(0));
-        let s = spins.clone();
-        rt.spawn_task(
-            TaskKind::Harness,
-            Box::pin(async move {
-                loop {
-                    s.fetch_add(1, Ordering::Relaxed);
-                    yield_now().await;
-                }
-            }),
-        );
-        assert!(matches!(ex.run_ready(), Err(SimError::StepBudget { .. })));
-    }
-}
+mod tests;
