@@ -275,7 +275,10 @@ impl Summary {
 
     fn fmt_oracle(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.oracle;
-        writeln!(f, "oracle (sim::Judge: the simulator's oracle on wall-clock time)")?;
+        writeln!(
+            f,
+            "oracle (sim::Judge: the simulator's oracle on wall-clock time)"
+        )?;
         writeln!(f, "  judged      {}", names(&o.verdict.invariants))?;
         writeln!(
             f,

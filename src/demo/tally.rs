@@ -72,7 +72,8 @@ impl Tally {
     pub(super) fn sample(&self, status: &Status) {
         self.samples.fetch_add(1, Relaxed);
         self.total_peak.fetch_max(u64::from(status.total), Relaxed);
-        self.in_use_peak.fetch_max(u64::from(status.in_use), Relaxed);
+        self.in_use_peak
+            .fetch_max(u64::from(status.in_use), Relaxed);
         self.pending_peak
             .fetch_max(u64::from(status.pending), Relaxed);
     }
