@@ -4,7 +4,7 @@
 //!
 //! | invariant | checked by | what |
 //! |---|---|---|
-//! | MAX | [`limits`] | total ≤ maxPoolSize, pending ≤ maxConnecting (events and manager) |
+//! | MAX | [`limits`] | total ≤ maxPoolSize, pending ≤ maxConnecting (events and manager); with [`OracleConfig::event_lag`], in use ≤ maxPoolSize at every check-out |
 //! | LIVE | [`liveness`] | no waiter sleeps while a connection is available or could be made, for longer than the tolerance; no deadlock; no livelock |
 //! | LEAK | [`leaks`] | every connection in exactly one place; at quiescence total == available |
 //! | FIFO | [`fifo`] | checkouts are granted in arrival order (no later checkout served while an earlier one still waits) |
@@ -26,6 +26,8 @@
 //! (or validating) its own connection is not "waiting"; a zombie (a checkout nobody
 //! polls) is neither a waiter nor a user; grants take effect when the woken task runs,
 //! which is before time moves.
+//!
+//! On real threads and wall-clock time, [`crate::Judge`] runs it on CMAP events alone.
 //!
 //! It never panics on what it is fed: any event sequence, any ids, any status values
 //! (out of order, repeated, wrapped) are judged, and nonsense is reported (mostly as ACCT
