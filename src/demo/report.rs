@@ -335,7 +335,78 @@ fn human_ns(ns: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+    use sim::Violation;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: DemoArgs,
+    }
+
+    fn summary(violations: Vec<Violation>, panics: Vec<String>) -> Summary {
+        let args = Cli::parse_from(["demo", "--tasks", "2", "--checkouts", "3"]).args;
+        let load = Load {
+            panics,
+            ..Load::default()
+        };
+        Summary::new(Outcome {
+            config: Config::new(&args, 2),
+            load,
+            tally: Arc::new(Tally::default()),
+            connects: (0, 0),
+            verdict: Verdict {
+                invariants: JUDGED.to_vec(),
+                events: 9,
+                violations,
+                suppressed: 0,
+                log: Vec::new(),
+            },
+            event_lag: 2,
+        })
+    }
+
+    #[test]
+    fn the_verdict_is_the_oracles() {
+        let ok = summary(Vec::new(), Vec::new());
+        assert!(ok.ok);
+        let text = ok.to_string();
+        assert!(
+            text.ends_with("verdict: OK — MAX, LEAK, STALE, ACCT, IDLE held over 9 events\n"),
+            "{text}"
+        );
+        assert!(text.contains("not judged  LIVE, FIFO, TIME, ERR, CLEAR, PANIC, NONDET"));
+
+        let violation = Violation {
+            invariant: Invariant::Max,
+            at: Duration::from_millis(5),
+            message: "4 connections exist but maxPoolSize is 3".to_string(),
+        };
+        let failed = summary(vec![violation], Vec::new());
+        assert!(!failed.ok);
+        let text = failed.to_string();
+        assert!(
+            text.contains("violations  1\n  - MAX at 0.005000s: 4 connections"),
+            "{text}"
+        );
+        assert!(text.contains("verdict: FAIL — MAX at 0.005000s"), "{text}");
+        let json = serde_json::to_value(&failed).expect("serializable");
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["oracle"]["violations"][0]["invariant"], "MAX");
+    }
+
+    #[test]
+    fn an_unfinished_task_fails_the_run() {
+        let failed = summary(Vec::new(), vec!["task 3 panicked".to_string()]);
+        assert!(!failed.ok);
+        assert!(failed
+            .to_string()
+            .contains("verdict: FAIL — a task did not finish: task 3 panicked"));
+    }
 
     #[test]
     fn ordinals() {
