@@ -35,8 +35,8 @@ enum Command {
     /// checks every invariant on every event; `--replay <seed>` replays one (the default
     /// job).
     Sim(simulate::SimArgs),
-    /// Runs the pool under real concurrent load over an in-process mock manager and checks
-    /// its invariants live.
+    /// Runs the pool under real concurrent load over an in-process mock manager, feeding
+    /// its CMAP events to the simulator's oracle on wall-clock time.
     Demo(demo::DemoArgs),
     /// Runs the real MongoDB driver against the mock server over loopback TCP under
     /// faults for `--duration`, feeding its CMAP events to the simulator's oracle (not

@@ -7,14 +7,16 @@
 //! `failCommand` fail points (error codes, `closeConnection`, `blockConnection`), refused
 //! connections, reply latency, replies cut mid-way, and server restarts. The driver's CMAP
 //! events (`ClientOptions::cmap_event_handler`) are converted to [`sim::PoolEvent`]s and
-//! fed, in the order the driver emits them, to the same [`Oracle`] the simulation uses.
+//! fed, in the order the driver emits them, to a [`sim::Judge`]: the simulation's oracle on
+//! wall-clock time.
 //!
 //! What it judges: the invariants the events alone decide, at every event and every
 //! 10 ms: MAX (maxPoolSize, maxConnecting), LEAK (a connection checked out twice, closed
 //! while checked out; after shutdown nothing left open), STALE (no connection from before a
 //! `PoolCleared` checked out after it) and ACCT (events consistent with each other:
 //! `ConnectionReady` only for a pending connection, `CheckedIn` only for a checked-out
-//! one). The driver's events name no checkout, so the per-checkout invariants (LIVE,
+//! one), and IDLE (nothing closed as idle or expired: no maxIdleTime or maxLifetime is
+//! set). The driver's events name no checkout, so the per-checkout invariants (LIVE,
 //! FIFO, TIME, ERR) are not judged here; the simulation judges those.
 //!
 //! What it tends to find: STALE, from the driver's event order rather than a stale
@@ -26,8 +28,8 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bson::{doc, Document};
 use clap::Args;
@@ -41,9 +43,9 @@ use mongodb::options::ClientOptions;
 use mongodb::Client;
 use pool_core::{ConnectionCheckOutFailedReason, ConnectionClosedReason};
 use serde::Serialize;
-use sim::oracle::{Oracle, OracleConfig};
+use sim::oracle::OracleConfig;
 use sim::rng::Rng;
-use sim::{Invariant, PoolEvent, Violation};
+use sim::{Judge, PoolEvent, Violation};
 
 /// Flags of `poolcheck soak`.
 #[derive(Debug, Clone, Args)]
@@ -98,42 +100,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs_f64(seconds))
-}
-
-/// The oracle, fed on wall-clock time since the start.
-struct Judge {
-    oracle: Mutex<Oracle>,
-    start: Instant,
-    events: AtomicU64,
-    /// The event log, if asked for.
-    log: Option<Mutex<Vec<String>>>,
-}
-
-impl Judge {
-    fn lock(&self) -> MutexGuard<'_, Oracle> {
-        self.oracle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
-
-    fn event(&self, event: DriverEvent) {
-        if let Some(event) = translate(event) {
-            self.events.fetch_add(1, Ordering::Relaxed);
-            let mut oracle = self.lock();
-            let now = self.now();
-            if let Some(log) = &self.log {
-                let line = serde_json::json!({ "t_us": now.as_micros() as u64, "event": event });
-                log.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(line.to_string());
-            }
-            oracle.pool_event(now, &event);
-        }
-    }
 }
 
 /// The driver's CMAP event as the oracle's [`PoolEvent`] (`None` for `PoolCreated`).
@@ -220,20 +186,20 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
     let mock = MockServer::start(ServerOptions::default(), "127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot start the mock server: {e}"))?;
-    let judge = Arc::new(Judge {
-        oracle: Mutex::new(Oracle::new(OracleConfig {
-            max_total: args.max_pool_size.max(1),
-            max_connecting: args.max_connecting.max(1),
-            // Wall-clock time on a loaded machine: generous.
-            tolerance: Duration::from_millis(100),
-            wait_queue_timeout: None,
-            checkout_bound: None,
-            background_establishment: false,
-            ..OracleConfig::default()
-        })),
-        start: Instant::now(),
-        events: AtomicU64::new(0),
-        log: args.events.as_ref().map(|_| Mutex::new(Vec::new())),
+    let judge = Judge::new(OracleConfig {
+        max_total: args.max_pool_size.max(1),
+        max_connecting: args.max_connecting.max(1),
+        // Wall-clock time on a loaded machine: generous.
+        tolerance: Duration::from_millis(100),
+        wait_queue_timeout: None,
+        checkout_bound: None,
+        background_establishment: false,
+        ..OracleConfig::default()
+    });
+    let judge = Arc::new(if args.events.is_some() {
+        judge.recording()
+    } else {
+        judge
     });
 
     let uri = format!(
@@ -246,7 +212,11 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
     options.max_pool_size = Some(args.max_pool_size.max(1));
     options.max_connecting = Some(args.max_connecting.max(1));
     let sink = judge.clone();
-    options.cmap_event_handler = Some(EventHandler::callback(move |event| sink.event(event)));
+    options.cmap_event_handler = Some(EventHandler::callback(move |event| {
+        if let Some(event) = translate(event) {
+            sink.event(&event);
+        }
+    }));
     let client =
         Client::with_options(options).map_err(|e| format!("cannot build a client: {e}"))?;
 
@@ -275,8 +245,7 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
         tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                let now = judge.now();
-                judge.lock().stable(now, None);
+                judge.tick();
             }
         })
     };
@@ -297,22 +266,17 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
         server.configure_fail_point(&doc! { "configureFailPoint": "failCommand", "mode": "off" });
     client.shutdown().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    {
-        let now = judge.now();
-        let mut oracle = judge.lock();
-        oracle.stable(now, None);
-        oracle.after_close(now, None);
-    }
+    let verdict = judge.finish(None);
     mock.shutdown().await;
-    if let (Some(path), Some(log)) = (&args.events, &judge.log) {
-        let mut text = log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .join("\n");
-        text.push('\n');
+    if let Some(path) = &args.events {
+        let mut text = String::new();
+        for (at, event) in &verdict.log {
+            let line = serde_json::json!({ "t_us": at.as_micros() as u64, "event": event });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let violations = judge.lock().violations().to_vec();
     Ok(Summary {
         duration_s: args.duration.as_secs_f64(),
         workers: args.workers.max(1),
@@ -320,8 +284,8 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
         operations_ok: ok.load(Ordering::SeqCst),
         operations_failed: failed.load(Ordering::SeqCst),
         faults: faults.load(Ordering::SeqCst),
-        cmap_events: judge.events.load(Ordering::SeqCst),
-        violations,
+        cmap_events: verdict.events,
+        violations: verdict.violations,
     })
 }
 
@@ -449,12 +413,7 @@ fn report(args: &SoakArgs, summary: &Summary) -> ExitCode {
         println!("  faults injected    {}", summary.faults);
         println!("  cmap events        {}", summary.cmap_events);
         println!("  violations (by invariant; LIVE, FIFO, TIME, ERR need checkout ids: sim only):");
-        for invariant in [
-            Invariant::Max,
-            Invariant::Leak,
-            Invariant::Stale,
-            Invariant::Acct,
-        ] {
+        for invariant in sim::judge::JUDGED {
             let n = summary
                 .violations
                 .iter()

@@ -26,7 +26,15 @@ fn demo_with_small_load_passes() {
         .lines()
         .find(|line| line.starts_with("verdict:"))
         .unwrap_or_else(|| panic!("no verdict line in:\n{stdout}"));
-    assert_eq!(verdict, "verdict: OK — no invariant violated");
+    // The oracle's verdict, naming the invariants it judged.
+    assert!(
+        verdict.starts_with("verdict: OK — MAX, LEAK, STALE, ACCT, IDLE held over "),
+        "{verdict}"
+    );
+    assert!(
+        stdout.contains("violations  0"),
+        "no oracle section in:\n{stdout}"
+    );
     assert!(
         stdout.contains("checkouts attempted"),
         "no summary in:\n{stdout}"
@@ -71,7 +79,16 @@ fn demo_churns_connections_and_still_passes() {
 
 #[test]
 fn demo_json_summary_is_json() {
-    let out = poolcheck(&["demo", "--tasks", "4", "--checkouts", "10", "--json"]);
+    let out = poolcheck(&[
+        "demo",
+        "--tasks",
+        "4",
+        "--checkouts",
+        "10",
+        "--connect-fail-every",
+        "0",
+        "--json",
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -90,6 +107,19 @@ fn demo_json_summary_is_json() {
             .is_some_and(|v| v.starts_with("OK")),
         "{stdout}"
     );
+    let oracle = &summary["oracle"];
+    assert_eq!(
+        oracle["invariants"],
+        serde_json::json!(["MAX", "LEAK", "STALE", "ACCT", "IDLE"]),
+        "{stdout}"
+    );
+    assert_eq!(oracle["violations"], serde_json::json!([]), "{stdout}");
+    // Every event but ConnectionPoolCreated reached the oracle: 40 started, 40 out,
+    // 40 in, the pool ready and closed, and each connection created, ready and closed.
+    let created = summary["events"]["ConnectionCreated"]
+        .as_u64()
+        .expect("a count");
+    assert_eq!(oracle["events"], 40 * 3 + 2 + 3 * created, "{stdout}");
 }
 
 #[test]

@@ -65,7 +65,8 @@
 //! Public: [`Check`] (the checker every sweep goes through), [`adapter`] (the event
 //! contract, the helpers and the Tokio bridge), [`pool_under_test`] (the
 //! [`PoolUnderTest`] trait, [`PoolEvent`], [`Lease`], [`Capabilities`], [`PoolFactory`]),
-//! [`oracle`] (the invariant checkers, one module each), [`pools`] (the built-in pools by
+//! [`oracle`] (the invariant checkers, one module each), [`judge`] (the oracle for a pool
+//! running on real threads, fed its CMAP events: [`Judge`]), [`pools`] (the built-in pools by
 //! name). The machinery, in the order a run uses it: `plan` (scenarios, and the plan a
 //! seed draws), `executor` and `runtime` (the single-threaded executor, virtual time,
 //! seeded scheduling), `pump` (a paused Tokio runtime run on virtual time) and `time_bridge`
@@ -79,9 +80,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-// The public surface: the checker, the adapter kit, the judge, and the built-in pools.
+// The public surface: the checker, the adapter kit, the oracle and its wall-clock judge,
+// and the built-in pools.
 pub mod adapter;
 mod check;
+pub mod judge;
 pub mod oracle;
 pub mod pool_under_test;
 pub mod pools;
@@ -136,6 +139,7 @@ pub use check::{
 };
 pub use error::SimError;
 pub use executor::TaskId;
+pub use judge::{Judge, Verdict};
 pub use manager::{SimConnection, SimManager};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pool_core::runtime::BoxFuture;
-use pool_core::{ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId};
+use pool_core::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId};
 use serde::Serialize;
 
 use crate::manager::{SimConnection, SimManager};
@@ -80,6 +80,50 @@ pub enum PoolEvent {
         /// Its id.
         id: ConnectionId,
     },
+}
+
+impl PoolEvent {
+    /// pool-core's CMAP event as a [`PoolEvent`]: the same event with its address and
+    /// durations left out. `None` for `ConnectionPoolCreated`, which the oracle does not
+    /// judge (a pool starts paused and empty either way), and for events a later pool-core
+    /// may add.
+    pub fn from_cmap(event: &CmapEvent) -> Option<PoolEvent> {
+        Some(match *event {
+            CmapEvent::PoolReady { .. } => PoolEvent::PoolReady,
+            CmapEvent::PoolCleared {
+                interrupt_in_use_connections,
+                ..
+            } => PoolEvent::PoolCleared {
+                interrupt: interrupt_in_use_connections,
+            },
+            CmapEvent::PoolClosed { .. } => PoolEvent::PoolClosed,
+            CmapEvent::ConnectionCreated { connection_id, .. } => {
+                PoolEvent::ConnectionCreated { id: connection_id }
+            }
+            CmapEvent::ConnectionReady { connection_id, .. } => {
+                PoolEvent::ConnectionReady { id: connection_id }
+            }
+            CmapEvent::ConnectionClosed {
+                connection_id,
+                reason,
+                ..
+            } => PoolEvent::ConnectionClosed {
+                id: connection_id,
+                reason,
+            },
+            CmapEvent::ConnectionCheckOutStarted { .. } => PoolEvent::CheckOutStarted,
+            CmapEvent::ConnectionCheckOutFailed { reason, .. } => {
+                PoolEvent::CheckOutFailed { reason }
+            }
+            CmapEvent::ConnectionCheckedOut { connection_id, .. } => {
+                PoolEvent::CheckedOut { id: connection_id }
+            }
+            CmapEvent::ConnectionCheckedIn { connection_id, .. } => {
+                PoolEvent::CheckedIn { id: connection_id }
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// Receives a pool's events as they happen.
@@ -163,6 +207,28 @@ pub struct PoolStatus {
     pub closed: bool,
     /// Lifetime counters, if the pool keeps them.
     pub counters: Option<StatusCounters>,
+}
+
+impl PoolStatus {
+    /// pool-core's [`pool_core::Status`] as a [`PoolStatus`] (with its lifetime
+    /// counters; the wait queue and the generation are left out).
+    pub fn from_status(status: &pool_core::Status) -> PoolStatus {
+        let c = &status.counters;
+        PoolStatus {
+            total: status.total,
+            available: status.available,
+            pending: status.pending,
+            in_use: status.in_use,
+            paused: status.paused,
+            closed: status.closed,
+            counters: Some(StatusCounters {
+                created: c.created,
+                closed: c.closed,
+                checked_out: c.checked_out,
+                checkout_failed: c.checkout_failed,
+            }),
+        }
+    }
 }
 
 /// Lifetime counters a pool may report.

@@ -56,10 +56,12 @@ pub(crate) fn lingering(
         })
 }
 
-/// Checked once the workload ended and the pool settled.
+/// Checked once the workload ended and the pool settled. `manager_observed`: the
+/// manager's connections are known (and compared with the available ones).
 pub(crate) fn at_quiescence(
     model: &Model,
     status: Option<&PoolStatus>,
+    manager_observed: bool,
 ) -> Vec<(Invariant, String)> {
     let mut found = Vec::new();
     if let Some(k) = model
@@ -102,7 +104,7 @@ pub(crate) fn at_quiescence(
             ),
         ));
     }
-    if model.live.len() as u64 != u64::from(model.available) {
+    if manager_observed && model.live.len() as u64 != u64::from(model.available) {
         found.push((
             Invariant::Leak,
             format!(

@@ -4,7 +4,7 @@
 //!
 //! | invariant | checked by | what |
 //! |---|---|---|
-//! | MAX | [`limits`] | total ≤ maxPoolSize, pending ≤ maxConnecting (events and manager) |
+//! | MAX | [`limits`] | total ≤ maxPoolSize, pending ≤ maxConnecting (events and manager); with [`OracleConfig::event_lag`], in use ≤ maxPoolSize at every check-out |
 //! | LIVE | [`liveness`] | no waiter sleeps while a connection is available or could be made, for longer than the tolerance; no deadlock; no livelock |
 //! | LEAK | [`leaks`] | every connection in exactly one place; at quiescence total == available |
 //! | FIFO | [`fifo`] | checkouts are granted in arrival order (no later checkout served while an earlier one still waits) |
@@ -26,6 +26,8 @@
 //! (or validating) its own connection is not "waiting"; a zombie (a checkout nobody
 //! polls) is neither a waiter nor a user; grants take effect when the woken task runs,
 //! which is before time moves.
+//!
+//! On real threads and wall-clock time, [`crate::Judge`] runs it on CMAP events alone.
 //!
 //! It never panics on what it is fed: any event sequence, any ids, any status values
 //! (out of order, repeated, wrapped) are judged, and nonsense is reported (mostly as ACCT
@@ -203,6 +205,14 @@ pub struct OracleConfig {
     /// How much sooner than `max_idle_time` the pool may close an idle connection (see
     /// [`Capabilities::idle_close_slack`]).
     pub idle_close_slack: Duration,
+    /// How many connections MAX allows above `max_total` and `max_connecting` when a
+    /// connection is created, for pools whose events trail their state: a pool that frees
+    /// a connection's slot and only then reports its `ConnectionClosed` (or
+    /// `ConnectionReady`), on threads running in parallel, lets another thread's
+    /// `ConnectionCreated` arrive first, at most once per thread emitting at the same time.
+    /// 0 (the default) for the simulator, where events and state never drift apart;
+    /// [`crate::Judge`] sets it for pools running on real threads.
+    pub event_lag: u32,
 }
 
 impl Default for OracleConfig {
@@ -228,6 +238,7 @@ impl OracleConfig {
             max_lifetime_jitter: options.max_lifetime_jitter,
             clears_on_connect_error: Capabilities::CMAP.clears_on_connect_error,
             idle_close_slack: Duration::ZERO,
+            event_lag: 0,
         }
     }
 }
@@ -241,6 +252,9 @@ pub struct Oracle {
     episodes: Episodes,
     /// The harness reports the clears it asks for (CLEAR is judged).
     clears_reported: bool,
+    /// The harness reports the manager's connects and drops (LEAK compares them with the
+    /// events at quiescence).
+    manager_observed: bool,
     /// Clear requests and establishment failures (CLEAR).
     witness: ClearWitness,
     /// When the LIVE starvation condition started to hold.
@@ -261,6 +275,7 @@ impl Oracle {
             ledger: Ledger::default(),
             episodes: Episodes::default(),
             clears_reported: false,
+            manager_observed: true,
             witness: ClearWitness::default(),
             starving_since: None,
             disagree_since: None,
@@ -293,6 +308,15 @@ impl Oracle {
     /// that watches a pool it does not drive cannot tell asked from unasked clears).
     pub fn set_clear_requests_reported(&mut self, reported: bool) {
         self.clears_reported = reported;
+    }
+
+    /// Declares whether the harness reports the manager's connects and drops
+    /// ([`Oracle::connect_started`], [`Oracle::connect_finished`],
+    /// [`Oracle::connection_dropped`]). On by default; off, LEAK at quiescence does not
+    /// compare the connections the manager holds with the events (a harness that sees only
+    /// a pool's events would otherwise seem to hold none).
+    pub fn set_manager_observed(&mut self, observed: bool) {
+        self.manager_observed = observed;
     }
 
     /// True once any invariant was violated.
@@ -416,6 +440,9 @@ impl Oracle {
                     _ => self.expect_place(now, id, Place::Available, "CheckedOut"),
                 }
                 self.model.move_conn(id, Place::InUse, now);
+                if let Some(message) = limits::on_checked_out(&self.model, &self.config) {
+                    self.violate(Invariant::Max, now, message);
+                }
             }
             PoolEvent::CheckedIn { id } => {
                 self.expect_place(now, id, Place::InUse, "CheckedIn");
@@ -801,8 +828,18 @@ impl Oracle {
 
     /// The workload is over and the pool had time to settle: everything must be back.
     pub fn quiescent(&mut self, now: Duration, status: Option<&PoolStatus>) {
-        for (invariant, message) in leaks::at_quiescence(&self.model, status) {
+        for (invariant, message) in leaks::at_quiescence(&self.model, status, self.manager_observed)
+        {
             self.violate(invariant, now, message);
+        }
+    }
+
+    /// A status read while nothing moves (no checkout, establishment or event in flight):
+    /// any disagreement with the events is ACCT at once, without the tolerance
+    /// [`Oracle::stable`] allows for a pool caught between a change and its event.
+    pub fn settled_status(&mut self, now: Duration, status: &PoolStatus) {
+        if let Some(message) = accounting::compare(&self.model, status) {
+            self.violate(Invariant::Acct, now, message);
         }
     }
 

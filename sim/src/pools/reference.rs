@@ -14,7 +14,6 @@ use pool_core::{CheckoutError, CmapEvent, Pool, PooledConnection};
 use crate::manager::{SimConnection, SimManager};
 use crate::pool_under_test::{
     CheckoutFailure, Lease, LeaseInner, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
-    StatusCounters,
 };
 use crate::runtime::{race, Either};
 
@@ -42,7 +41,7 @@ pub fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
         .claim_timeout(Some(CLAIM_TIMEOUT))
         .runtime(Arc::new(params.runtime.clone()))
         .event_handler(move |event: CmapEvent| {
-            if let Some(event) = translate(event) {
+            if let Some(event) = PoolEvent::from_cmap(&event) {
                 sink.emit(event);
             }
         })
@@ -50,42 +49,6 @@ pub fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
         .build()
         .map_err(|e| e.to_string())?;
     Ok(Arc::new(Reference { pool, params }))
-}
-
-fn translate(event: CmapEvent) -> Option<PoolEvent> {
-    Some(match event {
-        CmapEvent::PoolReady { .. } => PoolEvent::PoolReady,
-        CmapEvent::PoolCleared {
-            interrupt_in_use_connections,
-            ..
-        } => PoolEvent::PoolCleared {
-            interrupt: interrupt_in_use_connections,
-        },
-        CmapEvent::PoolClosed { .. } => PoolEvent::PoolClosed,
-        CmapEvent::ConnectionCreated { connection_id, .. } => {
-            PoolEvent::ConnectionCreated { id: connection_id }
-        }
-        CmapEvent::ConnectionReady { connection_id, .. } => {
-            PoolEvent::ConnectionReady { id: connection_id }
-        }
-        CmapEvent::ConnectionClosed {
-            connection_id,
-            reason,
-            ..
-        } => PoolEvent::ConnectionClosed {
-            id: connection_id,
-            reason,
-        },
-        CmapEvent::ConnectionCheckOutStarted { .. } => PoolEvent::CheckOutStarted,
-        CmapEvent::ConnectionCheckOutFailed { reason, .. } => PoolEvent::CheckOutFailed { reason },
-        CmapEvent::ConnectionCheckedOut { connection_id, .. } => {
-            PoolEvent::CheckedOut { id: connection_id }
-        }
-        CmapEvent::ConnectionCheckedIn { connection_id, .. } => {
-            PoolEvent::CheckedIn { id: connection_id }
-        }
-        _ => return None,
-    })
 }
 
 fn classify(error: CheckoutError<crate::manager::ConnectError>) -> CheckoutFailure {
@@ -140,21 +103,7 @@ impl PoolUnderTest for Reference {
     }
 
     fn status(&self) -> Option<PoolStatus> {
-        let s = self.pool.status();
-        Some(PoolStatus {
-            total: s.total,
-            available: s.available,
-            pending: s.pending,
-            in_use: s.in_use,
-            paused: s.paused,
-            closed: s.closed,
-            counters: Some(StatusCounters {
-                created: s.counters.created,
-                closed: s.counters.closed,
-                checked_out: s.counters.checked_out,
-                checkout_failed: s.counters.checkout_failed,
-            }),
-        })
+        Some(PoolStatus::from_status(&self.pool.status()))
     }
 
     fn checkout_bound(&self) -> Option<Duration> {
