@@ -21,74 +21,51 @@ const HARNESS: u32 = 3;
 
 /// Builds the trace-event JSON of `records`.
 pub fn trace_events(records: &[TraceRecord]) -> Value {
-    let mut events = vec![
-        meta_process(CONNECTIONS, "connections"),
-        meta_process(CHECKOUTS, "checkouts"),
-        meta_process(HARNESS, "harness"),
-    ];
-    let mut conn_spans: BTreeMap<u64, (&'static str, u64)> = BTreeMap::new();
-    let mut checkout_spans: BTreeMap<u64, (u32, u64)> = BTreeMap::new();
-    let mut named_conns = Vec::new();
-    let mut named_clients = Vec::new();
-    let end = records.last().map_or(0, |r| r.t_us);
-    let mut close_conn = |events: &mut Vec<Value>, id: u64, t: u64, next: Option<&'static str>| {
-        if let Some((name, start)) = conn_spans.remove(&id) {
-            events.push(span(CONNECTIONS, id, name, start, t, json!({})));
-        }
-        if let Some(name) = next {
-            conn_spans.insert(id, (name, t));
-        }
-    };
+    let mut tracks = Tracks::default();
     for r in records {
-        let t = r.t_us;
-        match &r.record {
-            Record::Pool { event } => match *event {
-                PoolEvent::ConnectionCreated { id } => {
-                    named_conns.push(id);
-                    close_conn(&mut events, id, t, Some("pending"));
-                }
-                PoolEvent::ConnectionReady { id }
-                | PoolEvent::CheckedIn { id }
-                | PoolEvent::ConnectionValidated { id } => {
-                    close_conn(&mut events, id, t, Some("available"))
-                }
-                PoolEvent::ConnectionValidating { id } => {
-                    close_conn(&mut events, id, t, Some("validating"))
-                }
-                PoolEvent::CheckedOut { id } => close_conn(&mut events, id, t, Some("in use")),
-                PoolEvent::ConnectionClosed { id, reason } => {
-                    close_conn(&mut events, id, t, None);
-                    events.push(instant(CONNECTIONS, id, &format!("closed ({reason:?})"), t));
-                }
-                PoolEvent::PoolCleared { interrupt } => events.push(instant(
-                    HARNESS,
-                    0,
-                    &format!("PoolCleared interrupt={interrupt}"),
-                    t,
-                )),
-                PoolEvent::PoolReady => events.push(instant(HARNESS, 0, "PoolReady", t)),
-                PoolEvent::PoolClosed => events.push(instant(HARNESS, 0, "PoolClosed", t)),
-                PoolEvent::CheckOutStarted | PoolEvent::CheckOutFailed { .. } => {}
-            },
+        tracks.record(r.t_us, &r.record);
+    }
+    tracks.finish(records.last().map_or(0, |r| r.t_us))
+}
+
+/// The trace being built: the events so far and the spans still open.
+#[derive(Default)]
+struct Tracks {
+    events: Vec<Value>,
+    /// Per connection: the open span's name and start.
+    conn_spans: BTreeMap<u64, (&'static str, u64)>,
+    /// Per checkout: its client and start.
+    checkout_spans: BTreeMap<u64, (u32, u64)>,
+    named_conns: Vec<u64>,
+    named_clients: Vec<u32>,
+}
+
+impl Tracks {
+    /// Adds what one trace record shows.
+    fn record(&mut self, t: u64, record: &Record) {
+        match record {
+            Record::Pool { event } => self.pool_event(t, event),
             Record::CheckoutBegan {
                 checkout, client, ..
             } => {
-                named_clients.push(*client);
-                checkout_spans.insert(*checkout, (*client, t));
+                self.named_clients.push(*client);
+                self.checkout_spans.insert(*checkout, (*client, t));
             }
             Record::CheckoutEnded {
                 checkout,
                 outcome,
                 id,
             } => {
-                if let Some((client, start)) = checkout_spans.remove(checkout) {
+                if let Some((client, start)) = self.checkout_spans.remove(checkout) {
                     let name = format!("checkout {checkout}: {outcome}");
                     let args = json!({ "connection": id });
-                    events.push(span(CHECKOUTS, u64::from(client), &name, start, t, args));
+                    let tid = u64::from(client);
+                    self.events
+                        .push(span(CHECKOUTS, tid, &name, start, t, args));
                 }
             }
-            Record::Harness { action } => events.push(instant(HARNESS, 0, action, t)),
-            Record::Violation { invariant, message } => events.push(instant(
+            Record::Harness { action } => self.events.push(instant(HARNESS, 0, action, t)),
+            Record::Violation { invariant, message } => self.events.push(instant(
                 HARNESS,
                 1,
                 &format!("VIOLATION {invariant}: {message}"),
@@ -97,34 +74,80 @@ pub fn trace_events(records: &[TraceRecord]) -> Value {
             _ => {}
         }
     }
-    for (id, (name, start)) in std::mem::take(&mut conn_spans) {
-        events.push(span(CONNECTIONS, id, name, start, end, json!({})));
+
+    /// Adds what one pool event shows: a connection's state change, or a pool-wide
+    /// instant.
+    fn pool_event(&mut self, t: u64, event: &PoolEvent) {
+        match *event {
+            PoolEvent::ConnectionCreated { id } => {
+                self.named_conns.push(id);
+                self.move_conn(id, t, Some("pending"));
+            }
+            PoolEvent::ConnectionReady { id }
+            | PoolEvent::CheckedIn { id }
+            | PoolEvent::ConnectionValidated { id } => self.move_conn(id, t, Some("available")),
+            PoolEvent::ConnectionValidating { id } => self.move_conn(id, t, Some("validating")),
+            PoolEvent::CheckedOut { id } => self.move_conn(id, t, Some("in use")),
+            PoolEvent::ConnectionClosed { id, reason } => {
+                self.move_conn(id, t, None);
+                let name = format!("closed ({reason:?})");
+                self.events.push(instant(CONNECTIONS, id, &name, t));
+            }
+            PoolEvent::PoolCleared { interrupt } => self.events.push(instant(
+                HARNESS,
+                0,
+                &format!("PoolCleared interrupt={interrupt}"),
+                t,
+            )),
+            PoolEvent::PoolReady => self.events.push(instant(HARNESS, 0, "PoolReady", t)),
+            PoolEvent::PoolClosed => self.events.push(instant(HARNESS, 0, "PoolClosed", t)),
+            PoolEvent::CheckOutStarted | PoolEvent::CheckOutFailed { .. } => {}
+        }
     }
-    for (checkout, (client, start)) in checkout_spans {
-        let name = format!("checkout {checkout}: unfinished");
-        events.push(span(
-            CHECKOUTS,
-            u64::from(client),
-            &name,
-            start,
-            end,
-            json!({}),
-        ));
+
+    /// Ends connection `id`'s open span at `t` and, with `next`, opens the next one.
+    fn move_conn(&mut self, id: u64, t: u64, next: Option<&'static str>) {
+        if let Some((name, start)) = self.conn_spans.remove(&id) {
+            self.events
+                .push(span(CONNECTIONS, id, name, start, t, json!({})));
+        }
+        if let Some(name) = next {
+            self.conn_spans.insert(id, (name, t));
+        }
     }
-    named_conns.sort_unstable();
-    named_conns.dedup();
-    for id in named_conns {
-        events.push(meta_thread(CONNECTIONS, id, &format!("connection {id}")));
+
+    /// Ends every open span at `end`, names the tracks and returns the JSON.
+    fn finish(mut self, end: u64) -> Value {
+        let mut events = std::mem::take(&mut self.events);
+        for (id, (name, start)) in std::mem::take(&mut self.conn_spans) {
+            events.push(span(CONNECTIONS, id, name, start, end, json!({})));
+        }
+        for (checkout, (client, start)) in std::mem::take(&mut self.checkout_spans) {
+            let name = format!("checkout {checkout}: unfinished");
+            let tid = u64::from(client);
+            events.push(span(CHECKOUTS, tid, &name, start, end, json!({})));
+        }
+        self.named_conns.sort_unstable();
+        self.named_conns.dedup();
+        for id in &self.named_conns {
+            events.push(meta_thread(CONNECTIONS, *id, &format!("connection {id}")));
+        }
+        self.named_clients.sort_unstable();
+        self.named_clients.dedup();
+        for client in &self.named_clients {
+            let tid = u64::from(*client);
+            events.push(meta_thread(CHECKOUTS, tid, &format!("client {client}")));
+        }
+        events.push(meta_thread(HARNESS, 0, "faults and pool state"));
+        events.push(meta_thread(HARNESS, 1, "violations"));
+        let mut all = vec![
+            meta_process(CONNECTIONS, "connections"),
+            meta_process(CHECKOUTS, "checkouts"),
+            meta_process(HARNESS, "harness"),
+        ];
+        all.append(&mut events);
+        json!({ "traceEvents": all, "displayTimeUnit": "ms" })
     }
-    named_clients.sort_unstable();
-    named_clients.dedup();
-    for client in named_clients {
-        let tid = u64::from(client);
-        events.push(meta_thread(CHECKOUTS, tid, &format!("client {client}")));
-    }
-    events.push(meta_thread(HARNESS, 0, "faults and pool state"));
-    events.push(meta_thread(HARNESS, 1, "violations"));
-    json!({ "traceEvents": events, "displayTimeUnit": "ms" })
 }
 
 /// Writes the trace-event JSON of `records` to `path`.
