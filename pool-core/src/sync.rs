@@ -24,9 +24,21 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// A memory fence (`std::sync::atomic::fence`).
     fn fence(order: Ordering);
 
-    /// Called inside the (short, bounded) retry loops of the engine. `std` issues a
-    /// spin hint; loom yields so that the thread it waits for can run.
+    /// How many doublings of spin hints a retry loop's backoff issues before it yields
+    /// instead (the engine's `Backoff`): up to `2^SPIN_LIMIT` hints in one wait. A model
+    /// checker's backend sets 0, so that every wait is one [`Backend::yield_now`]-like
+    /// scheduling point.
+    const SPIN_LIMIT: u32 = 6;
+
+    /// One spin hint inside a retry loop's backoff. `std` issues a CPU spin hint; loom
+    /// yields so that the thread it waits for can run.
     fn spin_loop();
+
+    /// Gives up the thread's time slice once a retry loop has spun `2^SPIN_LIMIT` times
+    /// without progress. `std` yields to the OS scheduler; loom yields to its own.
+    fn yield_now() {
+        std::thread::yield_now();
+    }
 
     /// A small number that stays the same for the calling thread and differs between
     /// threads as far as possible: it picks the thread's shelf (the per-thread cache of one
@@ -74,11 +86,9 @@ pub trait CellOps<T> {
 }
 
 /// Implements [`AtomicOps`] for an atomic type with the `std` method names.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __impl_atomic_ops {
+macro_rules! impl_atomic_ops {
     ($atomic:ty, $v:ty) => {
-        impl $crate::sync::AtomicOps<$v> for $atomic {
+        impl AtomicOps<$v> for $atomic {
             #[inline(always)]
             fn new(v: $v) -> Self {
                 <$atomic>::new(v)
@@ -125,8 +135,8 @@ macro_rules! __impl_atomic_ops {
     };
 }
 
-__impl_atomic_ops!(std::sync::atomic::AtomicUsize, usize);
-__impl_atomic_ops!(std::sync::atomic::AtomicU64, u64);
+impl_atomic_ops!(std::sync::atomic::AtomicUsize, usize);
+impl_atomic_ops!(std::sync::atomic::AtomicU64, u64);
 
 /// The production backend: `std` atomics and `std::cell::UnsafeCell`.
 #[derive(Debug)]
