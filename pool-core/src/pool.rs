@@ -22,10 +22,10 @@ use crate::sync::{Backend, StdBackend};
 /// A new pool is *paused*, as CMAP prescribes: call [`Pool::ready`] before checking out
 /// (the [`PoolBuilder::ready`] shortcut does it at build time).
 ///
-/// The second type parameter is the engine's synchronisation backend. Outside the
-/// crate it cannot be named (its trait is sealed) and always takes its default, so a
-/// pool is written `Pool<M>`; with the `model-check` feature, the loom models in this
-/// crate's tests instantiate the same pool with a loom backend.
+/// The second type parameter is the engine's synchronisation backend. In a default build
+/// its trait is sealed (crate-private), so it always takes its default and a pool is
+/// written `Pool<M>`; with the `model-check` feature, the loom models in this crate's
+/// tests instantiate the same pool with a loom backend.
 pub struct Pool<M: Manager, B: Backend = StdBackend> {
     pub(crate) engine: Arc<Engine<M, B>>,
 }

@@ -5,6 +5,11 @@
 //! default and compiles to plain `std` atomics. The loom models in `tests/` supply a
 //! backend built from `loom` types, so plain `cargo test` model-checks the *same*
 //! engine code that production runs, with no `RUSTFLAGS` and no `cfg` swap.
+//!
+//! The module is public only with the `model-check` feature (which the crate's own tests
+//! turn on). In a default build it is private, so [`Backend`] is sealed: nothing outside
+//! the crate can name or implement it, and `Pool<M>` and `PooledConnection<M>` always take
+//! their default backend, `StdBackend`.
 
 use std::sync::atomic::Ordering;
 

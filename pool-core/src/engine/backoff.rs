@@ -14,8 +14,8 @@
 //!
 //! Invariants:
 //!
-//! - **K1** A wait is bounded: at most `2^SPIN_LIMIT` spin hints, or one yield.
-//! - **K2** Under a model checker every wait reaches a scheduling point: the loom
+//! - **BK1** A wait is bounded: at most `2^SPIN_LIMIT` spin hints, or one yield.
+//! - **BK2** Under a model checker every wait reaches a scheduling point: the loom
 //!   backend sets `SPIN_LIMIT = 0` and makes both `spin_loop` and `yield_now` a loom
 //!   yield, so each wait is exactly one yield and a model whose retry loop waits for
 //!   another thread lets that thread run (the model terminates).
@@ -47,13 +47,13 @@ impl<B: Backend> Backoff<B> {
         }
     }
 
-    /// Waits once before the loop retries (K1, K2).
+    /// Waits once before the loop retries (BK1, BK2).
     #[inline]
     pub(crate) fn snooze(&mut self) {
         let before = self.step;
         debug_assert!(
             before <= YIELD_STEP,
-            "K1: backoff step {before} past its cap"
+            "BK1: backoff step {before} past its cap"
         );
         if before <= B::SPIN_LIMIT {
             for _ in 0..1u32 << before {
@@ -67,7 +67,7 @@ impl<B: Backend> Backoff<B> {
         }
         debug_assert!(
             self.step >= before && self.step <= YIELD_STEP,
-            "K1: backoff step went from {before} to {}",
+            "BK1: backoff step went from {before} to {}",
             self.step
         );
     }

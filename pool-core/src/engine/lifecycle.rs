@@ -36,7 +36,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             let next = s.with_ready();
             debug_assert!(
                 !next.paused() && next.generation() == s.generation(),
-                "L3: ready unpauses and keeps the generation"
+                "ready unpauses and keeps the generation"
             );
             match self
                 .state

@@ -206,7 +206,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     ) -> Self {
         let total_max = options.total_max();
         let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
-        Engine {
+        let engine = Engine {
             idle: Ring::new(total_max as usize),
             lanes: Lanes::new(B::shelf_count(), Lane::new),
             waiters: Ring::new(options.waiters_max as usize),
@@ -224,7 +224,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             claim_signal: Arc::new(Signal::new()),
             counters: CachePadded(Counters::new()),
             needs_clock,
-        }
+        };
+        debug_assert!(
+            engine.idle.capacity() == total_max as usize && engine.state().paused(),
+            "I3: idle holds every connection the pool may have; a new pool is paused"
+        );
+        engine
     }
 
     // ===== reading =====
@@ -261,6 +266,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// A consistent-enough snapshot: counts come from one load of the state word.
     pub(crate) fn status(&self) -> Status {
         let s = self.state();
+        debug_assert!(
+            s.pending() <= s.total() && s.total() <= self.total_max,
+            "I1, I2: pending {} <= total {} <= total_max {}",
+            s.pending(),
+            s.total(),
+            self.total_max
+        );
         let shelved = self.lanes.iter().filter(|l| l.shelf.is_occupied()).count();
         let available = (self.idle.len() + shelved) as u32;
         let (queued, left) = self.lanes.iter().fold((0u64, 0u64), |(q, l), lane| {
@@ -322,7 +334,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// `lifetime` minus this connection's deterministic jitter.
     fn lifetime_of(&self, id: ConnectionId, lifetime: Duration) -> Duration {
-        match self.options.max_lifetime_jitter {
+        let jittered = match self.options.max_lifetime_jitter {
             Some(jitter) if !jitter.is_zero() => {
                 // SplitMix64 of the id: spread, deterministic, no RNG state.
                 let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -333,7 +345,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 lifetime - Duration::from_nanos(z % cut.max(1))
             }
             _ => lifetime,
-        }
+        };
+        debug_assert!(jittered <= lifetime, "jitter only shortens a lifetime");
+        jittered
     }
 
     /// True if a clear with `interrupt_in_use_connections` covered this generation.

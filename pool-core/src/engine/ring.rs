@@ -190,7 +190,7 @@ impl<T, B: Backend> Ring<T, B> {
             if self.tail.load(SeqCst) == tail {
                 let hix = head & (self.one_lap - 1);
                 let tix = tail & (self.one_lap - 1);
-                return if hix < tix {
+                let len = if hix < tix {
                     tix - hix
                 } else if hix > tix {
                     self.slots.len() - hix + tix
@@ -199,6 +199,12 @@ impl<T, B: Backend> Ring<T, B> {
                 } else {
                     self.slots.len()
                 };
+                debug_assert!(
+                    len <= self.slots.len(),
+                    "R1: {len} values in a ring of {}",
+                    self.slots.len()
+                );
+                return len;
             }
             backoff.snooze();
         }

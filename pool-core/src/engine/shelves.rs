@@ -123,6 +123,7 @@ impl<T, B: Backend> Shelf<T, B> {
         if kept {
             // Exclusive while BUSY (S2): no other thread writes `counted` now.
             let n = self.counted.load(Relaxed);
+            debug_assert!(n < u64::MAX, "S2: the shelf's checkout count never wraps");
             self.counted.store(n.wrapping_add(1), Relaxed);
         }
         self.state.store(EMPTY, Release);

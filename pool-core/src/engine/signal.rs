@@ -9,12 +9,12 @@
 //!
 //! Invariants:
 //!
-//! - **X1** `flag` is 0 or 1.
-//! - **X2** No lost notification: `poll` registers its waker and looks at `flag` again,
+//! - **SG1** `flag` is 0 or 1.
+//! - **SG2** No lost notification: `poll` registers its waker and looks at `flag` again,
 //!   so a `notify` that lands between its first look and the registration is either seen
 //!   by the second look or wakes the new waker.
 //!
-//! The engine's **I8** (`engine/mod.rs`) rests on X2: the claim watcher sleeps on its
+//! The engine's **I8** (`engine/mod.rs`) rests on SG2: the claim watcher sleeps on its
 //! signal while its list is empty, and the first grant pushed onto the list wakes it.
 
 use std::sync::atomic::Ordering::{AcqRel, SeqCst};
@@ -37,7 +37,7 @@ impl<B: Backend> Signal<B> {
         }
     }
 
-    /// Sets the flag, then wakes the registered task (X1, X2).
+    /// Sets the flag, then wakes the registered task (SG1, SG2).
     pub(crate) fn notify(&self) {
         self.flag.store(1, SeqCst);
         self.waker.wake();
@@ -48,15 +48,15 @@ impl<B: Backend> Signal<B> {
         let before = self.flag.swap(0, AcqRel);
         debug_assert!(
             before <= 1,
-            "X1: the signal flag is one bit, found {before}"
+            "SG1: the signal flag is one bit, found {before}"
         );
         if before == 1 {
             return true;
         }
         self.waker.register(cx.waker());
-        // X2: a notify between the first swap and the registration is seen here.
+        // SG2: a notify between the first swap and the registration is seen here.
         let after = self.flag.swap(0, AcqRel);
-        debug_assert!(after <= 1, "X1: the signal flag is one bit, found {after}");
+        debug_assert!(after <= 1, "SG1: the signal flag is one bit, found {after}");
         after == 1
     }
 }

@@ -182,6 +182,7 @@ impl<G, B: Backend> Waiter<G, B> {
         match self.seen_at.load(Relaxed) {
             0 => {
                 let at = now_nanos.max(1);
+                debug_assert_ne!(at, 0, "I8: 0 means not seen yet, never a time");
                 self.seen_at.store(at, Relaxed);
                 at
             }
