@@ -61,19 +61,19 @@
 //! | file | what it holds | keeps |
 //! |---|---|---|
 //! | `mod.rs` | the shared types, [`Engine`] and its read-only queries | I3 (status), I6 (`perished`) |
-//! | [`checkout`] | a whole checkout, start to hand-out, and the settlement of an establishment | I2, I3, I5, I6, I8 |
+//! | [`checkout`] | a whole checkout, from its start to the hand-out or the failure | I3, I5, I6, I8 |
 //! | [`admission`] | the queue-free attempt, queueing, cancelling, taking an available connection, admitting a creation | I1, I2, I3, I4, I5 |
 //! | [`dispatch`] | pairing resources with waiters, putting resources back | I2, I3, I4, I5, I7 |
-//! | [`connections`] | check-in, making a connection available, closing one | I2, I3, I4, I5 |
+//! | [`connections`] | starting and settling an establishment, check-in, making a connection available, closing one | I2, I3, I4, I5, T1 |
 //! | [`lifecycle`] | ready, clear, close | I4, I7 |
 //! | [`claim_watch`] | the claim watch list: watching a grant, unwatching it, sweeping | I4, I8 |
 //! | [`lanes`] | a thread slot's share of the engine and its spare waiter | I3, I5 |
-//! | [`signal`] | the one-bit wake-up of the background tasks | — |
-//! | [`backoff`] | the bounded spin-then-yield wait of every retry loop | — |
+//! | [`signal`] | the one-bit wake-up of the background tasks | SG1, SG2 (its own), for I8 |
+//! | [`backoff`] | the bounded spin-then-yield wait of every retry loop | BK1, BK2 (its own) |
 //!
 //! The lock-free structures these build on keep invariants of their own, defined in their
-//! files: [`ring`] (R1–R3), [`waiter`] (W1–W3), [`shelves`] (S1–S3), [`claims`]
-//! (C1–C4), [`interrupt`] (T1–T2), [`atomic_waker`].
+//! files: [`state`] (the packed word), [`ring`] (R1–R3), [`waiter`] (W1–W3), [`shelves`]
+//! (S1–S3), [`claims`] (C1–C4), [`interrupt`] (T1–T2), [`atomic_waker`].
 
 pub(crate) mod admission;
 pub(crate) mod atomic_waker;
