@@ -141,6 +141,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// The caller dispatches (I4).
     #[inline]
     pub(crate) fn close_live(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
+        debug_assert_ne!(
+            entry.id, 0,
+            "I3: only an established connection is closed live"
+        );
         self.close_with_units(entry, reason, State::TOTAL_ONE);
     }
 

@@ -179,6 +179,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// connection goes to `idle` instead. The caller dispatches (I4).
     #[inline]
     pub(super) fn hand_off(&self, entry: Entry<M::Connection>) {
+        debug_assert_ne!(
+            entry.id, 0,
+            "I3: only an established connection is handed off"
+        );
         match self.waiters.pop() {
             Some(waiter) => self.grant_or_release(waiter, Resource::Idle(entry)),
             None => self.release(Resource::Idle(entry)),
