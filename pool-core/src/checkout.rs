@@ -1,5 +1,8 @@
 //! The two futures a checkout may await: waiting in the queue, and establishing a new
-//! connection. Both are cancel-safe: their `Drop` returns whatever they hold.
+//! connection. Both are cancel-safe: their `Drop` returns whatever they hold. They only
+//! poll and hand over: every count they settle is settled by the engine
+//! (`Engine::claimed`, `Engine::cancel`, `Engine::established`,
+//! `Engine::establishment_failed`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,15 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::engine::state::State;
 use crate::engine::waiter::Claim;
-use crate::engine::{Engine, Entry, Grant, Permit, WaiterOf};
+use crate::engine::{Engine, Entry, Grant, Origin, Permit, WaiterOf};
 use crate::error::CheckoutError;
-use crate::event::{CmapEvent, ConnectionClosedReason, ConnectionId};
+use crate::event::{ConnectionClosedReason, ConnectionId};
 use crate::manager::Manager;
 use crate::runtime::BoxFuture;
 use crate::sync::Backend;
-use crate::sync::CounterExt;
 
 /// How a [`Wait`] ends.
 pub(crate) enum Waited<C> {
@@ -97,17 +98,6 @@ impl<M: Manager, B: Backend> Drop for Wait<'_, M, B> {
     }
 }
 
-/// Who asked for a connection to be established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// A checkout that will use it.
-    Checkout,
-    /// Background populate to `min_pool_size`; an error clears the pool (CMAP B3).
-    Populate,
-    /// A checkout that gave up mid-establishment; the connection becomes available.
-    Abandoned,
-}
-
 type Connect<M> = BoxFuture<Result<<M as Manager>::Connection, <M as Manager>::Error>>;
 
 /// Establishes one connection under a [`Permit`]: emits `ConnectionCreated` at once,
@@ -128,15 +118,8 @@ pub(crate) struct Establish<M: Manager, B: Backend> {
 
 impl<M: Manager, B: Backend> Establish<M, B> {
     pub(crate) fn new(engine: Arc<Engine<M, B>>, permit: Permit, origin: Origin) -> Self {
-        let id = engine.next_id();
         let generation = permit.generation;
-        engine.counters.created.fetch_add_relaxed();
-        engine.emit(|address| CmapEvent::ConnectionCreated {
-            address,
-            connection_id: id,
-        });
-        let created = engine.now();
-        let slot = engine.interrupts.acquire(generation);
+        let (id, created, slot) = engine.establishing(permit);
         let timer = engine
             .options
             .connect_timeout
@@ -156,17 +139,7 @@ impl<M: Manager, B: Backend> Establish<M, B> {
     }
 
     fn settle_ok(&mut self, conn: M::Connection) -> Option<Entry<M::Connection>> {
-        let engine = &self.engine;
-        if let Some(slot) = self.slot.take() {
-            engine.interrupts.release(slot);
-        }
-        let now = engine.now();
-        let (id, duration) = (self.id, now.saturating_sub(self.created));
-        engine.emit(|address| CmapEvent::ConnectionReady {
-            address,
-            connection_id: id,
-            duration,
-        });
+        let now = self.engine.now();
         let entry = Entry {
             conn,
             id: self.id,
@@ -174,38 +147,14 @@ impl<M: Manager, B: Backend> Establish<M, B> {
             created: self.created,
             idle_since: now,
         };
-        match self.origin {
-            Origin::Checkout => {
-                engine.release_units(State::PENDING_ONE);
-                engine.dispatch();
-                Some(entry)
-            }
-            Origin::Populate | Origin::Abandoned => {
-                // K10: available before the maxConnecting slot frees up, so the freed slot
-                // cannot start a creation while this connection sits unused.
-                engine.make_available_from_pending(entry);
-                None
-            }
-        }
+        let duration = now.saturating_sub(self.created);
+        self.engine
+            .established(self.slot.take(), entry, self.origin, duration)
     }
 
     fn settle_err(&mut self, reason: ConnectionClosedReason) {
-        let engine = &self.engine;
-        if let Some(slot) = self.slot.take() {
-            engine.interrupts.release(slot);
-        }
-        if self.origin == Origin::Populate && reason == ConnectionClosedReason::Error {
-            engine.clear(false); // CMAP B3: PoolCleared comes before ConnectionClosed.
-        }
-        engine.release_units(State::TOTAL_ONE + State::PENDING_ONE);
-        engine.counters.closed.fetch_add_relaxed();
-        let id = self.id;
-        engine.emit(|address| CmapEvent::ConnectionClosed {
-            address,
-            connection_id: id,
-            reason,
-        });
-        engine.dispatch();
+        self.engine
+            .establishment_failed(self.slot.take(), self.id, self.origin, reason);
     }
 }
 

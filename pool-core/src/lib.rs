@@ -7,8 +7,9 @@
 //! a [`Manager`], time and tasks from a [`Runtime`].
 //!
 //! Checkout, check-in and the hand-off to a waiter use atomics only. The engine is
-//! generic over a [`sync::Backend`], so the loom models in `tests/` check the very code
-//! that runs in production.
+//! generic over a synchronisation backend (the `sync` module, public only with the
+//! `model-check` feature), so the loom models in `tests/` check the very code that runs
+//! in production.
 //!
 //! ## Map
 //! - [`pool`]: the [`Pool`] handle and its builder. Start here.
@@ -63,7 +64,10 @@ pub mod pool;
 mod reclaim;
 pub mod runtime;
 pub mod status;
+#[cfg(feature = "model-check")]
 pub mod sync;
+#[cfg(not(feature = "model-check"))]
+mod sync;
 
 pub use connection::PooledConnection;
 pub use error::{BuildError, CheckinError, CheckoutError, OptionsError};

@@ -11,7 +11,8 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::checkout::{Establish, Origin};
+use crate::checkout::Establish;
+use crate::engine::Origin;
 use crate::engine::{Engine, Signal};
 use crate::manager::Manager;
 use crate::runtime::BoxFuture;

@@ -1,26 +1,31 @@
-//! The public pool handle.
+//! The public pool handle: a thin facade over the engine.
+//!
+//! [`Pool`] holds an `Arc` of the engine and nothing else; each method forwards to one
+//! engine operation (`crate::engine`, whose module docs list the invariants every
+//! operation keeps) and turns the engine's answer into the public types.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checkout::{Establish, Origin, Wait, Waited};
 use crate::connection::PooledConnection;
-use crate::engine::{Engine, Fast, Grant, Refusal, Resource};
+use crate::engine::Engine;
 use crate::error::{BuildError, CheckinError, CheckoutError};
 use crate::event::{CmapEvent, EventHandler};
 use crate::manager::Manager;
 use crate::options::PoolOptions;
 use crate::runtime::Runtime;
 use crate::status::Status;
-use crate::sync::{Backend, CounterExt, StdBackend};
+use crate::sync::{Backend, StdBackend};
 
 /// A connection pool with CMAP semantics. Cheap to clone; clones share the pool.
 ///
 /// A new pool is *paused*, as CMAP prescribes: call [`Pool::ready`] before checking out
 /// (the [`PoolBuilder::ready`] shortcut does it at build time).
 ///
-/// `B` selects the synchronisation backend; leave it at the default. The loom models in
-/// this crate's tests instantiate the same pool with a loom backend.
+/// The second type parameter is the engine's synchronisation backend. In a default build
+/// its trait is sealed (crate-private), so it always takes its default and a pool is
+/// written `Pool<M>`; with the `model-check` feature, the loom models in this crate's
+/// tests instantiate the same pool with a loom backend.
 pub struct Pool<M: Manager, B: Backend = StdBackend> {
     pub(crate) engine: Arc<Engine<M, B>>,
 }
@@ -63,97 +68,8 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     /// at once, a connection granted to it goes back to the pool, and an establishment in
     /// flight finishes in the background and makes its connection available.
     pub async fn check_out(&self) -> Result<PooledConnection<M, B>, CheckoutError<M::Error>> {
-        let engine = &self.engine;
-        let timed = engine.has_events() || engine.options.wait_queue_timeout.is_some();
-        let started = if timed { engine.now() } else { Duration::ZERO };
-        engine.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
-        // I6 compares a connection with the generation when it leaves `idle` and again
-        // before its user gets it; with no await in between (the fast path) that is the
-        // same moment, so only a resource that waited or was established is checked again.
-        let mut recheck = true;
-        let mut counted = false;
-        let resource = loop {
-            match engine.try_fast() {
-                Fast::Got(resource, shelf_counted) => {
-                    recheck = false;
-                    counted = shelf_counted;
-                    break resource;
-                }
-                Fast::Refused(refusal) => return Err(self.fail(started, refused(refusal))),
-                Fast::Queue => {}
-            }
-            let Ok(waiter) = engine.enqueue() else {
-                return Err(self.fail(
-                    started,
-                    CheckoutError::WaitQueueFull {
-                        limit: engine.options.waiters_max,
-                    },
-                ));
-            };
-            let deadline = engine.options.wait_queue_timeout.map(|t| started + t);
-            match Wait::new(engine, waiter, deadline).await {
-                Waited::Granted(Grant::Ready(resource)) => break engine.prefer_idle(resource),
-                Waited::Granted(Grant::Refused(refusal)) => {
-                    return Err(self.fail(started, refused(refusal)))
-                }
-                Waited::TimedOut => {
-                    let waited = engine.now().saturating_sub(started);
-                    return Err(self.fail(started, CheckoutError::Timeout { waited }));
-                }
-                // I8: this checkout was not polled in time and its grant went to the next
-                // waiter; start over (same deadline).
-                Waited::Reclaimed => continue,
-            }
-        };
-        let entry = match resource {
-            Resource::Idle(entry) => entry,
-            Resource::Create(permit) => {
-                recheck = true;
-                match Establish::new(engine.clone(), permit, Origin::Checkout).await {
-                    // A checkout's establishment always yields its entry.
-                    Ok(Some(entry)) => entry,
-                    Ok(None) => unreachable!("Origin::Checkout returns the connection"),
-                    Err(error) => return Err(self.fail(started, error)),
-                }
-            }
-        };
-        // I6: a clear may have happened since the connection left `idle`.
-        if let Some(reason) = recheck
-            .then(|| engine.perished(&entry, engine.state()))
-            .flatten()
-        {
-            let generation = engine.state().generation();
-            engine.close_live(entry, reason);
-            engine.dispatch();
-            let error = if engine.state().closed() {
-                CheckoutError::PoolClosed
-            } else {
-                CheckoutError::PoolCleared { generation }
-            };
-            return Err(self.fail(started, error));
-        }
-        if !counted {
-            engine.counters.checked_out.fetch_add_relaxed();
-        }
-        let id = entry.id;
-        engine.emit(|address| CmapEvent::ConnectionCheckedOut {
-            address,
-            connection_id: id,
-            duration: engine.now().saturating_sub(started),
-        });
-        Ok(PooledConnection::new(engine.clone(), entry))
-    }
-
-    fn fail(&self, started: Duration, error: CheckoutError<M::Error>) -> CheckoutError<M::Error> {
-        let engine = &self.engine;
-        engine.counters.checkout_failed.fetch_add_relaxed();
-        let reason = error.reason();
-        engine.emit(|address| CmapEvent::ConnectionCheckOutFailed {
-            address,
-            reason,
-            duration: engine.now().saturating_sub(started),
-        });
-        error
+        let entry = self.engine.check_out().await?;
+        Ok(PooledConnection::new(self.engine.clone(), entry))
     }
 
     /// Checks `conn` in explicitly (dropping it does the same).
@@ -175,7 +91,10 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     /// # Errors
     /// [`CheckoutError::PoolClosed`] on a closed pool.
     pub fn ready(&self) -> Result<(), CheckoutError<M::Error>> {
-        self.engine.ready().map(|_| ()).map_err(refused)
+        self.engine
+            .ready()
+            .map(|_| ())
+            .map_err(|refusal| refusal.into_error())
     }
 
     /// Clears the pool: bumps the generation, pauses it, fails every queued checkout, and
@@ -212,18 +131,12 @@ impl<M: Manager, B: Backend> Pool<M, B> {
         &self.engine.manager
     }
 
-    /// Runs one pass of the claim watcher now (the loom models and fuzzers drive it by
-    /// hand; the pool's own watcher task does this on time). Not a stable API.
-    #[doc(hidden)]
+    /// Runs one pass of the claim watcher now (the loom models drive it by hand; the
+    /// pool's own watcher task does this on time). Only with the `model-check` feature;
+    /// not a stable API.
+    #[cfg(feature = "model-check")]
     pub fn sweep_claims(&self) {
         let _ = self.engine.sweep_claims();
-    }
-}
-
-fn refused<E: std::error::Error + 'static>(refusal: Refusal) -> CheckoutError<E> {
-    match refusal {
-        Refusal::Closed => CheckoutError::PoolClosed,
-        Refusal::Cleared { generation } => CheckoutError::PoolCleared { generation },
     }
 }
 
@@ -329,20 +242,26 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
-    /// Builds the pool with the standard backend.
+    /// Builds the pool.
     ///
     /// # Errors
     /// [`BuildError::Options`] for an invalid option; [`BuildError::NoRuntime`] when no
     /// runtime was given and none is current.
     pub fn build(self) -> Result<Pool<M>, BuildError> {
-        self.build_with_backend()
+        self.build_on()
     }
 
-    /// Builds the pool with backend `B` (the loom models use this).
+    /// Builds the pool with backend `B` (the loom models use this). Only with the
+    /// `model-check` feature.
     ///
     /// # Errors
     /// As [`PoolBuilder::build`].
+    #[cfg(feature = "model-check")]
     pub fn build_with_backend<B: Backend>(self) -> Result<Pool<M, B>, BuildError> {
+        self.build_on()
+    }
+
+    fn build_on<B: Backend>(self) -> Result<Pool<M, B>, BuildError> {
         self.options.validate()?;
         let runtime = match self.runtime {
             Some(r) => r,

@@ -5,6 +5,11 @@
 //! default and compiles to plain `std` atomics. The loom models in `tests/` supply a
 //! backend built from `loom` types, so plain `cargo test` model-checks the *same*
 //! engine code that production runs, with no `RUSTFLAGS` and no `cfg` swap.
+//!
+//! The module is public only with the `model-check` feature (which the crate's own tests
+//! turn on). In a default build it is private, so [`Backend`] is sealed: nothing outside
+//! the crate can name or implement it, and `Pool<M>` and `PooledConnection<M>` always take
+//! their default backend, `StdBackend`.
 
 use std::sync::atomic::Ordering;
 
@@ -24,9 +29,21 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// A memory fence (`std::sync::atomic::fence`).
     fn fence(order: Ordering);
 
-    /// Called inside the (short, bounded) retry loops of the engine. `std` issues a
-    /// spin hint; loom yields so that the thread it waits for can run.
+    /// How many doublings of spin hints a retry loop's backoff issues before it yields
+    /// instead (the engine's `Backoff`): up to `2^SPIN_LIMIT` hints in one wait. A model
+    /// checker's backend sets 0, so that every wait is one [`Backend::yield_now`]-like
+    /// scheduling point.
+    const SPIN_LIMIT: u32 = 6;
+
+    /// One spin hint inside a retry loop's backoff. `std` issues a CPU spin hint; loom
+    /// yields so that the thread it waits for can run.
     fn spin_loop();
+
+    /// Gives up the thread's time slice once a retry loop has spun `2^SPIN_LIMIT` times
+    /// without progress. `std` yields to the OS scheduler; loom yields to its own.
+    fn yield_now() {
+        std::thread::yield_now();
+    }
 
     /// A small number that stays the same for the calling thread and differs between
     /// threads as far as possible: it picks the thread's shelf (the per-thread cache of one
@@ -74,11 +91,9 @@ pub trait CellOps<T> {
 }
 
 /// Implements [`AtomicOps`] for an atomic type with the `std` method names.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __impl_atomic_ops {
+macro_rules! impl_atomic_ops {
     ($atomic:ty, $v:ty) => {
-        impl $crate::sync::AtomicOps<$v> for $atomic {
+        impl AtomicOps<$v> for $atomic {
             #[inline(always)]
             fn new(v: $v) -> Self {
                 <$atomic>::new(v)
@@ -125,8 +140,8 @@ macro_rules! __impl_atomic_ops {
     };
 }
 
-__impl_atomic_ops!(std::sync::atomic::AtomicUsize, usize);
-__impl_atomic_ops!(std::sync::atomic::AtomicU64, u64);
+impl_atomic_ops!(std::sync::atomic::AtomicUsize, usize);
+impl_atomic_ops!(std::sync::atomic::AtomicU64, u64);
 
 /// The production backend: `std` atomics and `std::cell::UnsafeCell`.
 #[derive(Debug)]

@@ -462,3 +462,106 @@ fn clear_between_grant_and_claim_hands_out_nothing_stale() {
         },
     );
 }
+
+/// A manager whose `connect` is pending at its first two polls and done at the third, so a
+/// model can keep an establishment in flight (in the interrupt table) across polls.
+struct SlowConnect;
+
+impl pool_core::Manager for SlowConnect {
+    type Connection = ();
+    type Error = std::io::Error;
+    async fn connect(&self, _id: u64) -> Result<(), std::io::Error> {
+        PendingFor(2).await;
+        Ok(())
+    }
+}
+
+/// Pending for as many polls as it holds (waking itself each time), then ready.
+struct PendingFor(u8);
+
+impl std::future::Future for PendingFor {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// T1, T2 (the interrupt table), with I2, I6 and CMAP L6: a connection of generation 0 is
+/// establishing in the only interrupt slot (`max_connecting` 1) while a
+/// `clear(interrupt_in_use_connections)` interrupts it, and the clearing thread then readies
+/// the pool and checks out a connection of the new generation, which needs that slot.
+/// T2: the interrupt marks only the word it read, so a slot freed between its read and its
+/// mark is never marked (a blind store would leave a ghost in the slot, and the new
+/// establishment would find no free slot: the `T1` assertions fire). T1: the old
+/// establishment frees its slot before its `pending` unit, so the new one, admitted only
+/// once that unit is gone, always finds the slot free. The old checkout either gets its
+/// connection (a clear after its I6 re-check) or fails with `PoolCleared`; the new one is
+/// served with the new generation and is not interrupted; nothing leaks.
+#[test]
+fn interrupt_marks_only_the_establishment_it_read() {
+    model("interrupt_marks_only_the_establishment_it_read", 3, || {
+        let options = pool_core::PoolOptions {
+            max_pool_size: 2,
+            max_connecting: 1,
+            maintenance_interval: None,
+            claim_timeout: None,
+            waiters_max: 4,
+            ..pool_core::PoolOptions::default()
+        };
+        let pool = pool_core::Pool::builder(SlowConnect)
+            .options(options)
+            .runtime(std::sync::Arc::new(common::FrozenRuntime))
+            .ready()
+            .build_with_backend::<common::LoomBackend>()
+            .expect("valid options");
+        let old_pool = pool.clone();
+        let mut old = Box::pin(async move { old_pool.check_out().await });
+        assert!(
+            poll_once(&mut old).is_none(),
+            "the old connection is establishing"
+        );
+        assert_eq!(pool.status().pending, 1, "I2: one establishment in flight");
+        let establisher = thread::spawn(move || match block_on(old) {
+            Ok(conn) => drop(conn), // stale by now or soon: closed at check-in
+            Err(CheckoutError::PoolCleared { .. }) => {}
+            Err(other) => panic!("L6: expected PoolCleared, got {other:?}"),
+        });
+        let clearer = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                let generation = pool.clear(true);
+                pool.ready().unwrap();
+                let conn = block_on(pool.check_out()).expect("T1: the slot is free");
+                assert_eq!(conn.generation(), generation, "I6: no stale hand-out");
+                assert!(
+                    !conn.is_interrupted(),
+                    "T2: a connection of the current generation is never interrupted"
+                );
+                drop(conn);
+                generation
+            })
+        };
+        establisher.join().unwrap();
+        let generation = clearer.join().unwrap();
+        let s = pool.status();
+        assert_eq!(
+            (s.pending, s.in_use, s.waiters, s.generation),
+            (0, 0, 0, generation),
+            "nothing is held, pending or queued: {s:?}"
+        );
+        assert_eq!(s.available, s.total, "LEAK: {s:?}");
+        assert_eq!(
+            s.counters.created - s.counters.closed,
+            u64::from(s.total),
+            "I3: every connection is counted once: {s:?}"
+        );
+    });
+}

@@ -11,6 +11,7 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::task::Waker;
 
+use super::backoff::Backoff;
 use crate::sync::{AtomicOps, Backend, CellOps};
 
 const WAITING: usize = 0;
@@ -73,7 +74,7 @@ impl<B: Backend> AtomicWaker<B> {
             WAKING => {
                 // A wake is running right now; make sure the task polls again.
                 waker.wake_by_ref();
-                B::spin_loop();
+                Backoff::<B>::new().snooze();
             }
             state => {
                 // A concurrent register from the same task: not how the pool uses it.

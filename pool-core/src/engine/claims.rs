@@ -64,6 +64,7 @@ impl<G, B: Backend> ClaimList<G, B> {
         let addr = node as usize;
         let mut head = self.head.load(Relaxed);
         loop {
+            debug_assert_ne!(head, addr, "C1: a waiter is pushed only while off the list");
             // SAFETY: `node` came from `Arc::into_raw` above and the list now owns that
             // count (C1), so it points to a live waiter.
             unsafe { (*node).next.store(head, Relaxed) };
@@ -84,7 +85,9 @@ impl<G, B: Backend> ClaimList<G, B> {
             // whose count the list still owns (C1); the swap above made us the only
             // owner of this chain, and C3 makes its links visible.
             let waiter = unsafe { Arc::from_raw(node) };
-            addr = waiter.next.swap(0, Relaxed);
+            let next = waiter.next.swap(0, Relaxed);
+            debug_assert_ne!(next, addr, "C1: a node never links to itself");
+            addr = next;
             taken.push(waiter);
         }
         taken
@@ -98,6 +101,7 @@ impl<G, B: Backend> ClaimList<G, B> {
             return false;
         }
         let next = waiter.next.load(Relaxed);
+        debug_assert_ne!(next, addr, "C1: a node never links to itself");
         if self
             .head
             .compare_exchange(addr, next, Acquire, Relaxed)

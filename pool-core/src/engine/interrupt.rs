@@ -59,11 +59,15 @@ impl<B: Backend> Interrupts<B> {
     /// True once the connection in `index` was interrupted; registers for a wake-up.
     pub(crate) fn poll_interrupted(&self, index: usize, cx: &mut Context<'_>) -> bool {
         let slot = &self.slots[index];
-        if slot.word.load(Acquire) & INTERRUPTED != 0 {
+        let word = slot.word.load(Acquire);
+        debug_assert_ne!(word, 0, "T1: an establishment polls the slot it holds");
+        if word & INTERRUPTED != 0 {
             return true;
         }
         slot.waker.register(cx.waker());
-        slot.word.load(Acquire) & INTERRUPTED != 0
+        let word = slot.word.load(Acquire);
+        debug_assert_ne!(word, 0, "T1: an establishment polls the slot it holds");
+        word & INTERRUPTED != 0
     }
 
     /// Frees `index` (before the pending count drops, T1).
@@ -78,12 +82,15 @@ impl<B: Backend> Interrupts<B> {
             let word = slot.word.load(Acquire);
             if word != 0 && word & INTERRUPTED == 0 && word - 1 != current {
                 // T2: only the word we read gets marked.
-                if slot
+                match slot
                     .word
                     .compare_exchange(word, word | INTERRUPTED, AcqRel, Acquire)
-                    .is_ok()
                 {
-                    slot.waker.wake();
+                    Ok(_) => slot.waker.wake(),
+                    Err(actual) => debug_assert_ne!(
+                        actual, word,
+                        "T2: a failed mark saw the slot change hands or get marked"
+                    ),
                 }
             }
         }

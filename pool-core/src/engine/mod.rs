@@ -52,16 +52,47 @@
 //!   unclaimed `claim_timeout` after the first sweep that saw it unclaimed (so at least
 //!   `claim_timeout` and at most one sweep period more after delivery) is taken back and
 //!   dispatched again.
+//!
+//! This module docs' list is the one definition of I1–I8; every file below names the ones
+//! it keeps in its own module docs, and the `debug_assert!`s cite them by label.
+//!
+//! # Where things are
+//!
+//! | file | what it holds | keeps |
+//! |---|---|---|
+//! | `mod.rs` | the shared types, [`Engine`] and its read-only queries | I3 (status), I6 (`perished`) |
+//! | [`checkout`] | a whole checkout, from its start to the hand-out or the failure | I3, I5, I6, I8 |
+//! | [`admission`] | the queue-free attempt, queueing, cancelling, taking an available connection, admitting a creation | I1, I2, I3, I4, I5 |
+//! | [`dispatch`] | pairing resources with waiters, putting resources back | I2, I3, I4, I5, I7 |
+//! | [`connections`] | starting and settling an establishment, check-in, making a connection available, closing one | I2, I3, I4, I5, T1 |
+//! | [`lifecycle`] | ready, clear, close | I4, I7 |
+//! | [`claim_watch`] | the claim watch list: watching a grant, unwatching it, sweeping | I4, I8 |
+//! | [`lanes`] | a thread slot's share of the engine and its spare waiter | I3, I5 |
+//! | [`signal`] | the one-bit wake-up of the background tasks | SG1, SG2 (its own), for I8 |
+//! | [`backoff`] | the bounded spin-then-yield wait of every retry loop | BK1, BK2 (its own) |
+//!
+//! The lock-free structures these build on keep invariants of their own, defined in their
+//! files: [`state`] (the packed word), [`ring`] (R1–R3), [`waiter`] (W1–W3), [`shelves`]
+//! (S1–S3), [`claims`] (C1–C4), [`interrupt`] (T1–T2), [`atomic_waker`].
 
+pub(crate) mod admission;
 pub(crate) mod atomic_waker;
+pub(crate) mod backoff;
+pub(crate) mod checkout;
+pub(crate) mod claim_watch;
 pub(crate) mod claims;
+pub(crate) mod connections;
+pub(crate) mod dispatch;
 pub(crate) mod interrupt;
+pub(crate) mod lanes;
+pub(crate) mod lifecycle;
 pub(crate) mod ring;
 pub(crate) mod shelves;
+pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod waiter;
 
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,13 +103,14 @@ use crate::runtime::Runtime;
 use crate::status::{Counters, Status};
 use crate::sync::{AtomicOps, Backend, CachePadded};
 
-use self::atomic_waker::AtomicWaker;
-use self::claims::ClaimList;
+pub(crate) use self::connections::Origin;
 use self::interrupt::Interrupts;
+use self::lanes::Lane;
 use self::ring::Ring;
-use self::shelves::{Lanes, Shelf};
+use self::shelves::Lanes;
+pub(crate) use self::signal::Signal;
 use self::state::State;
-use self::waiter::{Cancelled, Waiter};
+use self::waiter::Waiter;
 
 /// A connection with the pool's bookkeeping.
 pub(crate) struct Entry<C> {
@@ -127,49 +159,6 @@ pub(crate) enum Fast<C> {
 
 pub(crate) type WaiterOf<M, B> = Waiter<Grant<<M as Manager>::Connection>, B>;
 
-/// A thread slot's share of the engine, on cache lines of its own (see `shelves`): written
-/// mostly by the threads of that slot.
-pub(crate) struct Lane<M: Manager, B: Backend> {
-    /// One available connection kept for this thread's next checkout. Padded apart from
-    /// the fields below, which this thread writes on every queued checkout, because other
-    /// threads read every shelf before they queue.
-    shelf: CachePadded<Shelf<Entry<M::Connection>, B>>,
-    /// Waiters granted by dispatches on this thread, until the claim watcher looks (I8).
-    claims: ClaimList<Grant<M::Connection>, B>,
-    /// Checkouts this thread queued.
-    queued: B::AtomicU64,
-    /// Waiters that left the queue through this thread (granted here, or cancelled here);
-    /// the sum of `queued` minus the sum of `left` is the number of live waiters.
-    left: B::AtomicU64,
-    /// A spare waiter (an `Arc::into_raw` pointer, or 0) for this thread's next queued
-    /// checkout: a claimed waiter that nothing else references is reset and kept here
-    /// instead of going back to the allocator.
-    spare: B::AtomicUsize,
-}
-
-impl<M: Manager, B: Backend> Drop for Lane<M, B> {
-    fn drop(&mut self) {
-        let spare = self.spare.swap(0, Acquire);
-        if spare != 0 {
-            // SAFETY: a non-zero `spare` is an `Arc::into_raw` pointer whose count the lane
-            // owns (see `Engine::recycle`); the swap made us its only owner.
-            drop(unsafe { Arc::from_raw(spare as *const WaiterOf<M, B>) });
-        }
-    }
-}
-
-impl<M: Manager, B: Backend> Lane<M, B> {
-    fn new() -> Self {
-        Lane {
-            shelf: CachePadded(Shelf::new()),
-            claims: ClaimList::new(),
-            queued: B::AtomicU64::new(0),
-            left: B::AtomicU64::new(0),
-            spare: B::AtomicUsize::new(0),
-        }
-    }
-}
-
 /// The shared heart of a pool.
 ///
 /// Aligned to 128 bytes so that the `Arc`'s reference counts (written by every checkout's
@@ -217,7 +206,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     ) -> Self {
         let total_max = options.total_max();
         let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
-        Engine {
+        let engine = Engine {
             idle: Ring::new(total_max as usize),
             lanes: Lanes::new(B::shelf_count(), Lane::new),
             waiters: Ring::new(options.waiters_max as usize),
@@ -235,7 +224,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             claim_signal: Arc::new(Signal::new()),
             counters: CachePadded(Counters::new()),
             needs_clock,
-        }
+        };
+        debug_assert!(
+            engine.idle.capacity() == total_max as usize && engine.state().paused(),
+            "I3: idle holds every connection the pool may have; a new pool is paused"
+        );
+        engine
     }
 
     // ===== reading =====
@@ -272,6 +266,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// A consistent-enough snapshot: counts come from one load of the state word.
     pub(crate) fn status(&self) -> Status {
         let s = self.state();
+        debug_assert!(
+            s.pending() <= s.total() && s.total() <= self.total_max,
+            "I1, I2: pending {} <= total {} <= total_max {}",
+            s.pending(),
+            s.total(),
+            self.total_max
+        );
         let shelved = self.lanes.iter().filter(|l| l.shelf.is_occupied()).count();
         let available = (self.idle.len() + shelved) as u32;
         let (queued, left) = self.lanes.iter().fold((0u64, 0u64), |(q, l), lane| {
@@ -333,7 +334,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// `lifetime` minus this connection's deterministic jitter.
     fn lifetime_of(&self, id: ConnectionId, lifetime: Duration) -> Duration {
-        match self.options.max_lifetime_jitter {
+        let jittered = match self.options.max_lifetime_jitter {
             Some(jitter) if !jitter.is_zero() => {
                 // SplitMix64 of the id: spread, deterministic, no RNG state.
                 let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -344,597 +345,14 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 lifetime - Duration::from_nanos(z % cut.max(1))
             }
             _ => lifetime,
-        }
+        };
+        debug_assert!(jittered <= lifetime, "jitter only shortens a lifetime");
+        jittered
     }
 
     /// True if a clear with `interrupt_in_use_connections` covered this generation.
     pub(crate) fn is_interrupted(&self, generation: u64) -> bool {
         generation < self.interrupt_before.load(Acquire)
-    }
-
-    // ===== checkout side =====
-
-    /// The queue-free attempt: refuse, take a resource, or tell the caller to queue.
-    #[inline]
-    pub(crate) fn try_fast(&self) -> Fast<M::Connection> {
-        let s = self.state();
-        if s.closed() {
-            return Fast::Refused(Refusal::Closed);
-        }
-        if s.paused() {
-            return Fast::Refused(Refusal::Cleared {
-                generation: s.generation(),
-            });
-        }
-        if !self.waiters.is_empty() {
-            return Fast::Queue; // I5: never overtake a queued waiter.
-        }
-        // The thread's own shelf first, counting the checkout there when it is served.
-        let shelved = self
-            .lane()
-            .shelf
-            .take_counted(|entry| self.perished(entry, self.state()).is_none());
-        if let Some(taken) = shelved {
-            match taken {
-                Ok(entry) => return Fast::Got(Resource::Idle(entry), true),
-                Err(entry) => {
-                    let reason = self
-                        .perished(&entry, self.state())
-                        .unwrap_or(ConnectionClosedReason::Stale);
-                    self.close_live(entry, reason);
-                }
-            }
-        }
-        match self.take_available_shared() {
-            Some(entry) => Fast::Got(Resource::Idle(entry), false),
-            None => match self.admit() {
-                Some(permit) => Fast::Got(Resource::Create(permit), false),
-                None => Fast::Queue,
-            },
-        }
-    }
-
-    /// Queues a new waiter and dispatches (I4). `Err` when the queue is full.
-    pub(crate) fn enqueue(&self) -> Result<Arc<WaiterOf<M, B>>, ()> {
-        let waiter = match self.lane().spare.swap(0, Acquire) {
-            0 => Arc::new(Waiter::new()),
-            // SAFETY: a non-zero `spare` is an `Arc::into_raw` pointer whose count the lane
-            // owned (see `recycle`); the swap handed that count to us alone.
-            spare => unsafe { Arc::from_raw(spare as *const WaiterOf<M, B>) },
-        };
-        if self.waiters.push(waiter.clone()).is_err() {
-            return Err(());
-        }
-        self.lane().queued.fetch_add(1, Relaxed);
-        self.dispatch();
-        Ok(waiter)
-    }
-
-    /// After `waiter`'s checkout claimed its grant: takes it off the claim watch list if it
-    /// is still on top there (C4), then keeps it as the lane's spare if nothing else
-    /// references it.
-    #[inline]
-    pub(crate) fn claimed(&self, mut waiter: Arc<WaiterOf<M, B>>) {
-        let watched_on = waiter.watched_on.load(Relaxed);
-        if watched_on != 0 {
-            self.lanes.get(watched_on - 1).claims.unlink_top(&waiter);
-        }
-        if let Some(unique) = Arc::get_mut(&mut waiter) {
-            *unique = Waiter::new();
-            let raw = Arc::into_raw(waiter) as usize;
-            if self
-                .lane()
-                .spare
-                .compare_exchange(0, raw, Release, Relaxed)
-                .is_err()
-            {
-                // SAFETY: `raw` came from `Arc::into_raw` just above and was not stored.
-                drop(unsafe { Arc::from_raw(raw as *const WaiterOf<M, B>) });
-            }
-        }
-    }
-
-    /// Gives up on `waiter`; returns the grant if one beat the cancel (W2).
-    pub(crate) fn cancel(&self, waiter: &WaiterOf<M, B>) -> Option<Grant<M::Connection>> {
-        match waiter.cancel() {
-            Cancelled::Waiting => {
-                self.lane().left.fetch_add(1, Relaxed);
-                None
-            }
-            Cancelled::Granted(grant) => Some(grant),
-            Cancelled::Reclaimed => None, // already back in the pool (I8)
-        }
-    }
-
-    /// One pass of the claim watcher (I8): takes back every grant unclaimed for
-    /// `claim_timeout`, returns it to the pool, and dispatches. Returns when to look
-    /// again, or `None` when nothing is left to watch.
-    pub(crate) fn sweep_claims(&self) -> Option<Duration> {
-        let timeout = self.options.claim_timeout?;
-        let now = self.now();
-        // Look again within a short period even if every grant is young: settled
-        // waiters are freed only by a sweep, so a busy pool must not pile them up.
-        let soonest = now + timeout.min(CLAIM_SWEEP_PERIOD_MAX);
-        let mut next: Option<Duration> = None;
-        let mut returned = false;
-        let watched: Vec<_> = self
-            .lanes
-            .iter()
-            .flat_map(|l| l.claims.take_all())
-            .collect();
-        for waiter in watched {
-            if !waiter.is_unclaimed() {
-                continue; // claimed, or given up and taken: the list's count drops here
-            }
-            // A grant's clock starts at the first sweep that finds it unclaimed, which is
-            // at most one sweep period after delivery (the first push onto an empty list
-            // wakes the watcher at once), so the dispatcher never reads the clock.
-            let now_nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-            let due = Duration::from_nanos(waiter.first_seen(now_nanos)) + timeout;
-            if due <= now {
-                if let Some(grant) = waiter.reclaim() {
-                    self.counters.reclaimed.fetch_add(1, Relaxed);
-                    if let Grant::Ready(resource) = grant {
-                        self.release(resource);
-                        returned = true;
-                    }
-                }
-            } else {
-                next = Some(next.map_or(due, |n| n.min(due)));
-                let (i, lane) = self.lanes.mine_indexed::<B>();
-                waiter.watched_on.store(i + 1, Relaxed);
-                lane.claims.push(waiter);
-            }
-        }
-        if returned {
-            self.dispatch(); // I4
-        }
-        if self.lanes.iter().all(|l| l.claims.is_empty()) {
-            next
-        } else {
-            Some(next.map_or(soonest, |n| n.min(soonest)))
-        }
-    }
-
-    /// Returns an unused grant to the pool (CMAP K11).
-    pub(crate) fn give_back(&self, grant: Grant<M::Connection>) {
-        if let Grant::Ready(resource) = grant {
-            self.release(resource);
-            self.dispatch();
-        }
-    }
-
-    /// CMAP K5: a queued checkout that was granted a creation permit takes a connection that
-    /// became available since (say the second of two populated connections that finished
-    /// together) instead of creating one; the permit goes back to the pool.
-    pub(crate) fn prefer_idle(&self, resource: Resource<M::Connection>) -> Resource<M::Connection> {
-        let Resource::Create(permit) = resource else {
-            return resource;
-        };
-        match self.take_available() {
-            Some(entry) => {
-                self.release(Resource::Create(permit));
-                self.dispatch(); // I4
-                Resource::Idle(entry)
-            }
-            None => {
-                self.dispatch(); // I4: perished connections may have been closed
-                Resource::Create(permit)
-            }
-        }
-    }
-
-    /// Takes an idle connection (closing perished ones on the way) or admits a creation.
-    #[inline(always)]
-    pub(crate) fn reserve(&self) -> Option<Resource<M::Connection>> {
-        match self.take_available() {
-            Some(entry) => Some(Resource::Idle(entry)),
-            None => self.admit().map(Resource::Create),
-        }
-    }
-
-    /// Takes an available connection, closing perished ones on the way: the thread's own
-    /// shelf first, then `idle` (oldest first), then the other shelves. The caller
-    /// dispatches if it released anything (I4).
-    #[inline(always)]
-    fn take_available(&self) -> Option<Entry<M::Connection>> {
-        if let Some(entry) = self.lane().shelf.take() {
-            match self.perished(&entry, self.state()) {
-                Some(reason) => self.close_live(entry, reason),
-                None => return Some(entry),
-            }
-        }
-        self.take_available_shared()
-    }
-
-    /// [`Engine::take_available`] past the thread's own shelf.
-    fn take_available_shared(&self) -> Option<Entry<M::Connection>> {
-        // `is_empty` first: a pop of an empty ring pays a fence to tell empty from stale.
-        while let Some(entry) = (!self.idle.is_empty())
-            .then(|| self.idle.pop())
-            .flatten()
-            .or_else(|| self.lanes.others::<B>().find_map(|l| l.shelf.take()))
-        {
-            match self.perished(&entry, self.state()) {
-                Some(reason) => self.close_live(entry, reason),
-                None => return Some(entry),
-            }
-        }
-        None
-    }
-
-    /// Admits one creation if the pool is ready and both limits allow it (I1, I2).
-    #[inline]
-    pub(crate) fn admit(&self) -> Option<Permit> {
-        let max_connecting = self.options.max_connecting;
-        let mut current = self.state.load(Acquire);
-        loop {
-            let s = State(current);
-            if s.paused()
-                || s.closed()
-                || s.total() >= self.total_max
-                || s.pending() >= max_connecting
-            {
-                return None;
-            }
-            let next = s.with_created();
-            debug_assert!(
-                next.total() <= self.total_max,
-                "I1: total {} > max {}",
-                next.total(),
-                self.total_max
-            );
-            debug_assert!(
-                next.pending() <= max_connecting,
-                "I2: pending {} > maxConnecting",
-                next.pending()
-            );
-            match self
-                .state
-                .compare_exchange(current, next.0, AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    return Some(Permit {
-                        generation: s.generation(),
-                    })
-                }
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    /// Pops the oldest available connection (maintenance only).
-    pub(crate) fn pop_idle(&self) -> Option<Entry<M::Connection>> {
-        self.idle.pop()
-    }
-
-    /// Moves every shelved connection to `idle`, so that maintenance sees them all
-    /// (maintenance only; the caller dispatches, I4).
-    pub(crate) fn unshelve_all(&self) {
-        while let Some(entry) = self.lanes.iter().find_map(|l| l.shelf.take()) {
-            self.release(Resource::Idle(entry));
-        }
-    }
-
-    /// Puts a connection popped by [`Engine::pop_idle`] back; the caller dispatches (I4).
-    pub(crate) fn push_idle(&self, entry: Entry<M::Connection>) {
-        self.release(Resource::Idle(entry));
-    }
-
-    /// Puts a resource back without dispatching; the caller dispatches (I4).
-    #[inline]
-    fn release(&self, resource: Resource<M::Connection>) {
-        match resource {
-            Resource::Idle(entry) => {
-                if let Err(entry) = self.idle.push(entry) {
-                    // I3 bounds idle by total <= capacity, so this is unreachable; stay safe.
-                    debug_assert!(
-                        false,
-                        "I3: idle ring full with {} slots",
-                        self.idle.capacity()
-                    );
-                    self.close_live(entry, ConnectionClosedReason::Error);
-                }
-            }
-            Resource::Create(_permit) => self.release_units(State::TOTAL_ONE + State::PENDING_ONE),
-        }
-    }
-
-    /// Drops units of `total`/`pending`; the caller dispatches (I4).
-    #[inline]
-    pub(crate) fn release_units(&self, units: u64) {
-        let before = State(self.state.fetch_sub(units, AcqRel));
-        let after = State(before.0.wrapping_sub(units));
-        debug_assert!(
-            units & State::TOTAL_ONE == 0 || before.total() >= 1,
-            "I3: total underflow"
-        );
-        debug_assert!(
-            units & State::PENDING_ONE == 0 || before.pending() >= 1,
-            "I2: pending underflow"
-        );
-        debug_assert!(
-            after.pending() <= after.total(),
-            "I2: pending {} > total {}",
-            after.pending(),
-            after.total()
-        );
-    }
-
-    /// Pairs resources with waiters until one side runs out (see the module docs).
-    #[inline]
-    pub(crate) fn dispatch(&self) {
-        loop {
-            // I4: every pass starts with a fence, because the previous pass may have
-            // published a resource (a release) that a racing enqueuer must see, or must
-            // see its waiter.
-            B::fence(SeqCst);
-            let s = self.state();
-            if s.closed() {
-                self.drain_closed();
-                return;
-            }
-            if self.waiters.is_empty() {
-                return;
-            }
-            if s.paused() {
-                self.refuse_waiters(Refusal::Cleared {
-                    generation: s.generation(),
-                });
-                return;
-            }
-            let Some(resource) = self.reserve() else {
-                return;
-            };
-            match self.waiters.pop() {
-                Some(waiter) => match self.deliver(&waiter, Grant::Ready(resource)) {
-                    Ok(()) => self.watch(waiter),
-                    Err(grant) => {
-                        // W2: the waiter was cancelled first; the grant is the one we gave.
-                        if let Grant::Ready(resource) = grant {
-                            self.release(resource);
-                        }
-                    }
-                },
-                None => {
-                    // The head waiter is still being published by its pusher, which will
-                    // dispatch; put the resource back and look again.
-                    self.release(resource);
-                    B::spin_loop();
-                }
-            }
-        }
-    }
-
-    /// Puts a granted waiter on the claim watch list (I8).
-    #[inline]
-    fn watch(&self, waiter: Arc<WaiterOf<M, B>>) {
-        if self.options.claim_timeout.is_none() {
-            return;
-        }
-        let (i, lane) = self.lanes.mine_indexed::<B>();
-        waiter.watched_on.store(i + 1, Relaxed);
-        if lane.claims.push(waiter) {
-            self.claim_signal.notify();
-        }
-    }
-
-    fn deliver(
-        &self,
-        waiter: &WaiterOf<M, B>,
-        grant: Grant<M::Connection>,
-    ) -> Result<(), Grant<M::Connection>> {
-        let result = waiter.deliver(grant);
-        if result.is_ok() {
-            self.lane().left.fetch_add(1, Relaxed);
-        }
-        result
-    }
-
-    /// Fails every queued waiter (I7).
-    fn refuse_waiters(&self, refusal: Refusal) {
-        while let Some(waiter) = self.waiters.pop() {
-            // A cancelled waiter gives the refusal back; nothing to return.
-            let _ = self.deliver(&waiter, Grant::Refused(refusal));
-        }
-    }
-
-    /// On a closed pool: close every available connection and fail every waiter.
-    fn drain_closed(&self) {
-        while let Some(entry) = self
-            .idle
-            .pop()
-            .or_else(|| self.lanes.iter().find_map(|l| l.shelf.take()))
-        {
-            self.close_live(entry, ConnectionClosedReason::PoolClosed);
-        }
-        self.refuse_waiters(Refusal::Closed);
-    }
-
-    // ===== connections =====
-
-    /// The next connection id (1, 2, …).
-    pub(crate) fn next_id(&self) -> ConnectionId {
-        self.next_id.fetch_add(1, Relaxed) + 1
-    }
-
-    /// Closes an established connection: `total - 1`, then the event, then the manager.
-    /// The caller dispatches (I4).
-    #[inline]
-    pub(crate) fn close_live(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
-        self.close_with_units(entry, reason, State::TOTAL_ONE);
-    }
-
-    /// Closes a connection and releases `units` in one step (a just-established
-    /// connection still holds its `pending` unit, which must go with its `total`, I2).
-    fn close_with_units(
-        &self,
-        entry: Entry<M::Connection>,
-        reason: ConnectionClosedReason,
-        units: u64,
-    ) {
-        self.release_units(units);
-        self.counters.closed.fetch_add(1, Relaxed);
-        let id = entry.id;
-        self.emit(|address| CmapEvent::ConnectionClosed {
-            address,
-            connection_id: id,
-            reason,
-        });
-        self.manager.close(entry.conn);
-    }
-
-    /// Makes an established connection available (check-in, populate, abandoned
-    /// establishment), or closes it if it perished meanwhile.
-    #[inline]
-    pub(crate) fn make_available(&self, mut entry: Entry<M::Connection>) {
-        // The idle clock restarts now (CMAP I3): time spent in use is not idle time.
-        if self.needs_clock {
-            entry.idle_since = self.now();
-        }
-        match self.perished(&entry, self.state()) {
-            Some(reason) => self.close_live(entry, reason),
-            // Nobody waiting: keep it on this thread's shelf for this thread's next
-            // checkout. The dispatch below still hands it to a waiter that queued
-            // meanwhile (I4).
-            None if self.waiters.is_empty() => {
-                if let Err(entry) = self.lane().shelf.put(entry) {
-                    self.release(Resource::Idle(entry));
-                }
-            }
-            None => self.hand_off(entry),
-        }
-        self.dispatch();
-    }
-
-    /// Gives a checked-in connection straight to the head waiter (I5), saving the trip
-    /// through `idle`; if the head was cancelled or is still being published, the
-    /// connection goes to `idle` instead. The caller dispatches (I4).
-    #[inline]
-    fn hand_off(&self, entry: Entry<M::Connection>) {
-        let Some(waiter) = self.waiters.pop() else {
-            self.release(Resource::Idle(entry));
-            return;
-        };
-        match self.deliver(&waiter, Grant::Ready(Resource::Idle(entry))) {
-            Ok(()) => self.watch(waiter),
-            Err(grant) => {
-                // W2: cancelled first; the grant is the one we gave.
-                if let Grant::Ready(resource) = grant {
-                    self.release(resource);
-                }
-            }
-        }
-    }
-
-    /// Makes a connection that was just established in the background (populate, or an
-    /// abandoned checkout) available, releasing its `pending` unit: after it is in `idle`
-    /// (CMAP K10), or together with its `total` unit if it perished meanwhile (I2).
-    pub(crate) fn make_available_from_pending(&self, mut entry: Entry<M::Connection>) {
-        if self.needs_clock {
-            entry.idle_since = self.now();
-        }
-        match self.perished(&entry, self.state()) {
-            Some(reason) => {
-                self.close_with_units(entry, reason, State::TOTAL_ONE + State::PENDING_ONE)
-            }
-            None => {
-                self.release(Resource::Idle(entry));
-                self.release_units(State::PENDING_ONE);
-            }
-        }
-        self.dispatch();
-    }
-
-    /// Check-in (CMAP I1–I3): event first, then close or make available.
-    #[inline]
-    pub(crate) fn check_in(&self, entry: Entry<M::Connection>, errored: bool) {
-        let id = entry.id;
-        self.emit(|address| CmapEvent::ConnectionCheckedIn {
-            address,
-            connection_id: id,
-        });
-        if errored && !self.state().closed() {
-            self.close_live(entry, ConnectionClosedReason::Error);
-            self.dispatch();
-            return;
-        }
-        self.make_available(entry);
-    }
-
-    // ===== pool lifecycle =====
-
-    /// paused → ready. Returns false (and emits nothing) if already ready or closed.
-    pub(crate) fn ready(&self) -> Result<bool, Refusal> {
-        let mut current = self.state.load(Acquire);
-        loop {
-            let s = State(current);
-            if s.closed() {
-                return Err(Refusal::Closed);
-            }
-            if !s.paused() {
-                return Ok(false);
-            }
-            match self
-                .state
-                .compare_exchange(current, s.with_ready().0, AcqRel, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
-        self.emit(|address| CmapEvent::PoolReady { address });
-        self.maintenance.notify();
-        self.dispatch();
-        Ok(true)
-    }
-
-    /// Bumps the generation and pauses (CMAP L1–L6). Returns the new generation.
-    pub(crate) fn clear(&self, interrupt_in_use_connections: bool) -> u64 {
-        let mut current = self.state.load(Acquire);
-        let (before, after) = loop {
-            let s = State(current);
-            if s.closed() {
-                return s.generation();
-            }
-            let next = s.with_cleared();
-            match self
-                .state
-                .compare_exchange(current, next.0, AcqRel, Acquire)
-            {
-                Ok(_) => break (s, next),
-                Err(actual) => current = actual,
-            }
-        };
-        debug_assert!(after.paused(), "L2: a cleared pool is paused");
-        if interrupt_in_use_connections {
-            self.interrupt_before
-                .fetch_max_compat::<B>(after.generation());
-        }
-        if !before.paused() {
-            self.emit(|address| CmapEvent::PoolCleared {
-                address,
-                interrupt_in_use_connections,
-            });
-        }
-        if interrupt_in_use_connections {
-            self.interrupts.interrupt_except(after.generation());
-        }
-        self.dispatch(); // L4: fail the waiters now.
-        self.maintenance.notify(); // L5: close stale idle connections promptly.
-        after.generation()
-    }
-
-    /// Closes the pool (CMAP S4). Returns false if it was closed already.
-    pub(crate) fn close(&self) -> bool {
-        let before = State(self.state.fetch_or(State::CLOSED_BIT, AcqRel));
-        if before.closed() {
-            return false;
-        }
-        self.dispatch(); // closes the available connections, fails the waiters
-        self.emit(|address| CmapEvent::PoolClosed { address });
-        self.maintenance.notify();
-        true
     }
 }
 
@@ -943,54 +361,5 @@ impl<M: Manager, B: Backend> Drop for Engine<M, B> {
         // Wake the background tasks so they see the engine is gone and exit.
         self.maintenance.notify();
         self.claim_signal.notify();
-    }
-}
-
-/// The longest the claim watcher sleeps while it has waiters to watch.
-const CLAIM_SWEEP_PERIOD_MAX: Duration = Duration::from_millis(10);
-
-/// `fetch_max` for the backends, which only promise the ops in `AtomicOps`.
-trait FetchMax {
-    fn fetch_max_compat<B: Backend>(&self, v: u64);
-}
-
-impl<A: AtomicOps<u64>> FetchMax for A {
-    fn fetch_max_compat<B: Backend>(&self, v: u64) {
-        let mut current = self.load(Acquire);
-        while current < v {
-            match self.compare_exchange(current, v, AcqRel, Acquire) {
-                Ok(_) => return,
-                Err(actual) => current = actual,
-            }
-        }
-    }
-}
-
-/// A one-bit, wake-once signal (used to run maintenance early).
-pub(crate) struct Signal<B: Backend> {
-    flag: B::AtomicUsize,
-    waker: AtomicWaker<B>,
-}
-
-impl<B: Backend> Signal<B> {
-    pub(crate) fn new() -> Self {
-        Signal {
-            flag: B::AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
-        }
-    }
-
-    pub(crate) fn notify(&self) {
-        self.flag.store(1, SeqCst);
-        self.waker.wake();
-    }
-
-    /// Consumes a pending notification, or registers for the next one.
-    pub(crate) fn poll(&self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.flag.swap(0, AcqRel) == 1 {
-            return true;
-        }
-        self.waker.register(cx.waker());
-        self.flag.swap(0, AcqRel) == 1
     }
 }

@@ -26,6 +26,7 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
+use super::backoff::Backoff;
 use crate::sync::{AtomicOps, Backend, CachePadded, CellOps};
 
 struct Slot<T, B: Backend> {
@@ -80,6 +81,7 @@ impl<T, B: Backend> Ring<T, B> {
     /// Pushes `value` at the tail, or gives it back when the ring is full.
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        let mut backoff = Backoff::<B>::new();
         let mut tail = self.tail.load(Relaxed);
         loop {
             let index = tail & (self.one_lap - 1);
@@ -115,11 +117,11 @@ impl<T, B: Backend> Ring<T, B> {
                     return Err(value);
                 }
                 // A pop claimed the slot and is copying the value out: a few instructions.
-                B::spin_loop();
+                backoff.snooze();
                 tail = self.tail.load(Relaxed);
             } else {
                 // Another push moved `tail` on; reload.
-                B::spin_loop();
+                backoff.snooze();
                 tail = self.tail.load(Relaxed);
             }
         }
@@ -128,6 +130,7 @@ impl<T, B: Backend> Ring<T, B> {
     /// Pops the value at the head, or `None` when no published value is there.
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        let mut backoff = Backoff::<B>::new();
         let mut head = self.head.load(Relaxed);
         loop {
             let index = head & (self.one_lap - 1);
@@ -171,7 +174,7 @@ impl<T, B: Backend> Ring<T, B> {
                 head = fresh;
             } else {
                 // Another pop moved `head` on; reload.
-                B::spin_loop();
+                backoff.snooze();
                 head = self.head.load(Relaxed);
             }
         }
@@ -180,13 +183,14 @@ impl<T, B: Backend> Ring<T, B> {
     /// How many values are in the ring (claimed pushes minus claimed pops).
     #[inline]
     pub(crate) fn len(&self) -> usize {
+        let mut backoff = Backoff::<B>::new();
         loop {
             let tail = self.tail.load(SeqCst);
             let head = self.head.load(SeqCst);
             if self.tail.load(SeqCst) == tail {
                 let hix = head & (self.one_lap - 1);
                 let tix = tail & (self.one_lap - 1);
-                return if hix < tix {
+                let len = if hix < tix {
                     tix - hix
                 } else if hix > tix {
                     self.slots.len() - hix + tix
@@ -195,8 +199,14 @@ impl<T, B: Backend> Ring<T, B> {
                 } else {
                     self.slots.len()
                 };
+                debug_assert!(
+                    len <= self.slots.len(),
+                    "R1: {len} values in a ring of {}",
+                    self.slots.len()
+                );
+                return len;
             }
-            B::spin_loop();
+            backoff.snooze();
         }
     }
 

@@ -78,6 +78,11 @@ impl<T, B: Backend> Shelf<T, B> {
         // SAFETY: our CAS moved the state from EMPTY to BUSY, so the slot is uninitialised
         // (S1) and no other thread touches it until we publish FULL (S2).
         self.value.with_mut(|p| unsafe { (*p).write(value) });
+        debug_assert_eq!(
+            self.state.load(Relaxed),
+            BUSY,
+            "S2: a put holds the shelf BUSY"
+        );
         self.state.store(FULL, Release);
         Ok(())
     }
@@ -98,6 +103,11 @@ impl<T, B: Backend> Shelf<T, B> {
         // SAFETY: our CAS moved the state from FULL to BUSY: the value is initialised (S1)
         // and we are its only reader (S2). Publishing EMPTY afterwards frees the slot.
         let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
+        debug_assert_eq!(
+            self.state.load(Relaxed),
+            BUSY,
+            "S2: a take holds the shelf BUSY"
+        );
         self.state.store(EMPTY, Release);
         Some(value)
     }
@@ -123,6 +133,7 @@ impl<T, B: Backend> Shelf<T, B> {
         if kept {
             // Exclusive while BUSY (S2): no other thread writes `counted` now.
             let n = self.counted.load(Relaxed);
+            debug_assert!(n < u64::MAX, "S2: the shelf's checkout count never wraps");
             self.counted.store(n.wrapping_add(1), Relaxed);
         }
         self.state.store(EMPTY, Release);

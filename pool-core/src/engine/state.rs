@@ -62,17 +62,30 @@ impl State {
 
     /// The ready state with the paused bit dropped.
     pub(crate) fn with_ready(self) -> State {
-        State(self.0 & !PAUSED)
+        let next = State(self.0 & !PAUSED);
+        debug_assert!(
+            !next.paused() && next.0 | PAUSED == self.0 | PAUSED,
+            "with_ready clears the paused flag and nothing else"
+        );
+        next
     }
 
     /// Paused, with the next generation.
     pub(crate) fn with_cleared(self) -> State {
         let generation = (self.generation() + 1) & GENERATION_MASK;
-        State(
+        let next = State(
             (self.0 & !(GENERATION_MASK << GENERATION_SHIFT))
                 | PAUSED
                 | (generation << GENERATION_SHIFT),
-        )
+        );
+        debug_assert!(
+            next.paused()
+                && next.generation() != self.generation()
+                && (next.total(), next.pending(), next.closed())
+                    == (self.total(), self.pending(), self.closed()),
+            "with_cleared pauses, moves the generation on, and keeps the counts"
+        );
+        next
     }
 
     #[cfg(test)]

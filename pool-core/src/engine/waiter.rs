@@ -182,6 +182,7 @@ impl<G, B: Backend> Waiter<G, B> {
         match self.seen_at.load(Relaxed) {
             0 => {
                 let at = now_nanos.max(1);
+                debug_assert_ne!(at, 0, "I8: 0 means not seen yet, never a time");
                 self.seen_at.store(at, Relaxed);
                 at
             }
@@ -201,9 +202,13 @@ impl<G, B: Backend> Waiter<G, B> {
             .state
             .compare_exchange(GRANTED, RECLAIMED, AcqRel, Acquire)
         {
-            // SAFETY: as in `take`: GRANTED was published after the write (W1), and our CAS
-            // out of GRANTED makes us the only reader (W3).
-            Ok(_) => self.grant.with_mut(|p| unsafe { (*p).take() }),
+            Ok(_) => {
+                // SAFETY: as in `take`: GRANTED was published after the write (W1), and our
+                // CAS out of GRANTED makes us the only reader (W3).
+                let grant = self.grant.with_mut(|p| unsafe { (*p).take() });
+                debug_assert!(grant.is_some(), "W3: a reclaimed waiter held its grant");
+                grant
+            }
             Err(_) => None,
         }
     }

@@ -17,7 +17,15 @@ impl Backend for LoomBackend {
         loom::sync::atomic::fence(order);
     }
 
+    /// Every backoff wait is a single loom yield, so a retry loop that waits for another
+    /// thread lets loom schedule it (the models terminate).
+    const SPIN_LIMIT: u32 = 0;
+
     fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    fn yield_now() {
         loom::thread::yield_now();
     }
 

@@ -1,0 +1,162 @@
+//! A whole checkout, from `ConnectionCheckOutStarted` to the hand-out: the queue-free
+//! attempt, the wait, the establishment, and the last generation check.
+//!
+//! # State machine
+//!
+//! ```text
+//! started ─ try_fast ─┬─ refused ──────────────────────────────────────────┐
+//!                     ├─ got a resource ───────────────┐                   │
+//!                     └─ queue ─ wait ─┬─ granted ─────┤                   │
+//!                                      ├─ refused ─────┼───────────────────┤
+//!                                      ├─ timed out ───┼───────────────────┤
+//!                                      └─ reclaimed ─ (back to try_fast)   │
+//!                     resource ─┬─ idle connection ─┐                      │
+//!                               └─ permit ─ establish ─┬─ entry ─ recheck ─┼─ checked out
+//!                                                      └─ error ───────────┴─ failed
+//! ```
+//!
+//! Every path ends in exactly one of `ConnectionCheckedOut` or `ConnectionCheckOutFailed`
+//! ([`Engine::check_out`], [`Engine::checkout_failed`]).
+//!
+//! Invariants kept here (defined in `engine/mod.rs`):
+//!
+//! - **I3** A checkout ends holding exactly one connection or none: a resource it does
+//!   not use goes back (the futures' `Drop`, CMAP K11), a stale one is closed.
+//! - **I5** A checkout that finds the queue non-empty queues (`try_fast`).
+//! - **I6** A connection that waited or was established is compared with the current
+//!   generation again just before it is handed out.
+//! - **I8** A checkout whose grant was reclaimed starts over with the same deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
+use crate::checkout::{Establish, Wait, Waited};
+use crate::error::CheckoutError;
+use crate::event::CmapEvent;
+use crate::manager::Manager;
+use crate::sync::{Backend, CounterExt};
+
+impl<M: Manager, B: Backend> Engine<M, B> {
+    /// Checks a connection out: an available one if there is one, else a new one if the
+    /// limits allow, else it waits in FIFO order (the body of `Pool::check_out`).
+    pub(crate) async fn check_out(
+        self: &Arc<Self>,
+    ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
+        let timed = self.has_events() || self.options.wait_queue_timeout.is_some();
+        let started = if timed { self.now() } else { Duration::ZERO };
+        self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
+        // I6 compares a connection with the generation when it leaves `idle` and again
+        // before its user gets it; with no await in between (the fast path) that is the
+        // same moment, so only a resource that waited or was established is checked again.
+        let mut recheck = true;
+        let mut counted = false;
+        let resource = loop {
+            match self.try_fast() {
+                Fast::Got(resource, shelf_counted) => {
+                    recheck = false;
+                    counted = shelf_counted;
+                    break resource;
+                }
+                Fast::Refused(refusal) => {
+                    return Err(self.checkout_failed(started, refusal.into_error()))
+                }
+                Fast::Queue => {}
+            }
+            let Ok(waiter) = self.enqueue() else {
+                return Err(self.checkout_failed(
+                    started,
+                    CheckoutError::WaitQueueFull {
+                        limit: self.options.waiters_max,
+                    },
+                ));
+            };
+            let deadline = self.options.wait_queue_timeout.map(|t| started + t);
+            match Wait::new(self, waiter, deadline).await {
+                Waited::Granted(Grant::Ready(resource)) => break self.prefer_idle(resource),
+                Waited::Granted(Grant::Refused(refusal)) => {
+                    return Err(self.checkout_failed(started, refusal.into_error()))
+                }
+                Waited::TimedOut => {
+                    let waited = self.now().saturating_sub(started);
+                    return Err(self.checkout_failed(started, CheckoutError::Timeout { waited }));
+                }
+                // I8: this checkout was not polled in time and its grant went to the next
+                // waiter; start over (same deadline).
+                Waited::Reclaimed => continue,
+            }
+        };
+        debug_assert!(
+            !counted || matches!(resource, Resource::Idle(_)),
+            "only a shelved connection is counted before it is handed out"
+        );
+        let entry = match resource {
+            Resource::Idle(entry) => entry,
+            Resource::Create(permit) => {
+                recheck = true;
+                match Establish::new(self.clone(), permit, Origin::Checkout).await {
+                    // A checkout's establishment always yields its entry.
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => unreachable!("Origin::Checkout returns the connection"),
+                    Err(error) => return Err(self.checkout_failed(started, error)),
+                }
+            }
+        };
+        // I6: a clear may have happened since the connection left `idle`.
+        if let Some(reason) = recheck
+            .then(|| self.perished(&entry, self.state()))
+            .flatten()
+        {
+            let generation = self.state().generation();
+            self.close_live(entry, reason);
+            self.dispatch();
+            let error = if self.state().closed() {
+                CheckoutError::PoolClosed
+            } else {
+                CheckoutError::PoolCleared { generation }
+            };
+            return Err(self.checkout_failed(started, error));
+        }
+        if !counted {
+            self.counters.checked_out.fetch_add_relaxed();
+        }
+        let id = entry.id;
+        self.emit(|address| CmapEvent::ConnectionCheckedOut {
+            address,
+            connection_id: id,
+            duration: self.now().saturating_sub(started),
+        });
+        Ok(entry)
+    }
+
+    /// Counts and reports a failed checkout (`ConnectionCheckOutFailed`), and passes its
+    /// error on.
+    pub(crate) fn checkout_failed(
+        &self,
+        started: Duration,
+        error: CheckoutError<M::Error>,
+    ) -> CheckoutError<M::Error> {
+        debug_assert!(
+            started <= self.now(),
+            "the runtime's clock never runs backwards"
+        );
+        self.counters.checkout_failed.fetch_add_relaxed();
+        let reason = error.reason();
+        self.emit(|address| CmapEvent::ConnectionCheckOutFailed {
+            address,
+            reason,
+            duration: self.now().saturating_sub(started),
+        });
+        error
+    }
+}
+
+impl Refusal {
+    /// The error a checkout the pool refused fails with.
+    pub(crate) fn into_error<E: std::error::Error + 'static>(self) -> CheckoutError<E> {
+        match self {
+            Refusal::Closed => CheckoutError::PoolClosed,
+            Refusal::Cleared { generation } => CheckoutError::PoolCleared { generation },
+        }
+    }
+}
