@@ -169,19 +169,7 @@ fn element(raw: &[u8], element_type: u8, start: usize, last: usize) -> Result<St
         }
         0x0D => Bson::JavaScriptCode(string(&mut v)?),
         0x0E => Bson::Symbol(string(&mut v)?),
-        0x0F => {
-            // int32 total length, the code string, the scope document.
-            let total = container_size(&mut v, 4 + 5 + MIN_BSON_DOCUMENT_SIZE)?;
-            let mut scope = Reader::new(raw.get(start + 4..start + total).unwrap_or_default());
-            let code = string(&mut scope)?;
-            let scope_size = usize::try_from(scope.peek_i32().unwrap_or(-1)).ok();
-            if scope_size != Some(scope.remaining()) || scope.remaining() < MIN_BSON_DOCUMENT_SIZE {
-                return Err(WireError::bad_bson("code-with-scope lengths disagree"));
-            }
-            let scope_start = start + total - scope.remaining();
-            let container = Container::Scope(code, Document::new());
-            return Ok(Step::Open(start + total - 1, container, scope_start + 4));
-        }
+        0x0F => return code_with_scope(raw, &mut v, start),
         0x10 => Bson::Int32(v.i32().ok_or_else(overrun)?),
         0x11 => {
             let increment = v.u32().ok_or_else(overrun)?;
@@ -199,6 +187,21 @@ fn element(raw: &[u8], element_type: u8, start: usize, last: usize) -> Result<St
         }
     };
     Ok(Step::Value(value, last - v.remaining()))
+}
+
+/// A code-with-scope value starting at `start` (`v` reads from there): `int32` total
+/// length, the code string, the scope document, which is opened as a nested container.
+fn code_with_scope(raw: &[u8], v: &mut Reader<'_>, start: usize) -> Result<Step, WireError> {
+    let total = container_size(v, 4 + 5 + MIN_BSON_DOCUMENT_SIZE)?;
+    let mut scope = Reader::new(raw.get(start + 4..start + total).unwrap_or_default());
+    let code = string(&mut scope)?;
+    let scope_size = usize::try_from(scope.peek_i32().unwrap_or(-1)).ok();
+    if scope_size != Some(scope.remaining()) || scope.remaining() < MIN_BSON_DOCUMENT_SIZE {
+        return Err(WireError::bad_bson("code-with-scope lengths disagree"));
+    }
+    let scope_start = start + total - scope.remaining();
+    let container = Container::Scope(code, Document::new());
+    Ok(Step::Open(start + total - 1, container, scope_start + 4))
 }
 
 /// Reads an `int32` size that counts itself, at least `min`, and checks that the whole
