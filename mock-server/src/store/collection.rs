@@ -25,6 +25,7 @@ pub struct Collection {
     /// The unique `_id` index: key → position in `docs`.
     pub(super) ids: HashMap<IdKey, usize>,
 }
+
 impl Database {
     /// Collection names in order.
     pub fn collection_names(&self) -> impl Iterator<Item = &str> {
@@ -61,7 +62,7 @@ impl Collection {
     /// The position of the document whose `_id` has the same index key as `id` (`1`,
     /// `1i64` and `1.0` share one key), from the `_id` index.
     ///
-    /// For an `id` where [`id_lookup_is_exact`] holds, this is the only document whose
+    /// For an `id` where [`id_lookup_is_exact`](super::id_lookup_is_exact) holds, this is the only document whose
     /// `_id` equals `id` in the query language's sense; for other values a match found by
     /// a scan may be missed, so callers scan instead.
     pub fn position_of_id(&self, id: &Bson) -> Option<usize> {

@@ -9,9 +9,10 @@ use crate::query::compare;
 /// mongod's KeyString.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(super) struct IdKey(Vec<u8>);
+
 /// Whether the `_id` index answers equality with `id` exactly: every stored `_id` that
 /// the query language finds equal to `id` has `id`'s index key, so
-/// [`Collection::position_of_id`] finds all matches (at most one) and no scan is needed.
+/// [`Collection::position_of_id`](super::Collection::position_of_id) finds all matches (at most one) and no scan is needed.
 ///
 /// True for strings, symbols, ObjectIds, booleans, dates, 32-bit integers, and 64-bit
 /// integers and doubles short of 9e15 in magnitude (past it an equal integer and double
@@ -87,6 +88,7 @@ const KEY_DOUBLE: u8 = 2;
 const KEY_STRING: u8 = 3;
 const KEY_OBJECT_ID: u8 = 4;
 const KEY_OTHER: u8 = 5;
+
 /// The canonical form of a number: whole values short of 9e15 as `Int64`, other
 /// integers as `Int64`, other doubles as themselves. `None` for non-numbers.
 fn normalise_number(v: &Bson) -> Option<Bson> {

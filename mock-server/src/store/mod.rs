@@ -33,6 +33,7 @@ pub struct Store {
     /// Databases plus collections (bounded by [`NAMESPACES_MAX`]).
     namespaces_total: usize,
 }
+
 impl Store {
     /// An empty store.
     pub fn new() -> Store {
@@ -256,6 +257,7 @@ impl Store {
             })
     }
 }
+
 /// The encoded size of a document in bytes.
 pub fn document_size(doc: &Document) -> usize {
     let mut bytes = Vec::new();
@@ -274,6 +276,8 @@ fn with_id_first(mut doc: Document) -> Document {
     out.extend(doc);
     out
 }
+
+/// Checks `db` and `coll` as mongod does, failing with `InvalidNamespace`.
 fn validate_names(db: &str, coll: &str) -> Result<(), CommandError> {
     let bad_db = db.is_empty()
         || db
@@ -294,6 +298,7 @@ fn validate_names(db: &str, coll: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// The E11000 error for a second document with `_id` `id` in `db.coll`.
 fn duplicate_key(db: &str, coll: &str, id: &Bson) -> CommandError {
     CommandError::new(
         code::DUPLICATE_KEY,

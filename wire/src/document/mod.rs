@@ -1,4 +1,4 @@
-//! BSON documents: framing checks, the parser ([`parse`]) and the writer ([`write`]).
+//! BSON documents: framing checks here, the parser in `parse.rs`, the writer in `write.rs`.
 //!
 //! A document's declared length is checked against the bytes at hand and
 //! [`MAX_BSON_DOCUMENT_SIZE`] before anything else is read.
