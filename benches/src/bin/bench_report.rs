@@ -236,7 +236,6 @@ fn intro(w: &mut String) {
          output in `$CARGO_TARGET_DIR/criterion`, the suite's side files — ops/s, p50/p99, \
          simulator speed, load — in `$CARGO_TARGET_DIR/poolcheck-bench`)."
     );
-
 }
 
 /// The machine and, per target, when it was measured and under what load.
@@ -291,7 +290,6 @@ fn machine(w: &mut String, metas: [(&str, Option<&Value>); 5]) {
          machine. Ratios between pools measured back to back are more robust than \
          absolute figures."
     );
-
 }
 
 /// The `checkout` table and the rival ratios.
@@ -344,7 +342,6 @@ fn checkout(w: &mut String, crit: &Path) {
         fmt_ratio(ratio(ns("r2d2", 1), ns("poolcheck", 1))),
         fmt_ratio(ratio(ns("r2d2", 2), ns("poolcheck", 1)))
     );
-
 }
 
 /// The `checkout_held` table: the exhausted pool.
@@ -371,7 +368,6 @@ fn checkout_held(w: &mut String, crit: &Path) {
         };
         let _ = writeln!(w, "| {pool} | {} | {r} |", fmt_ns(held(pool)));
     }
-
 }
 
 /// The `end_to_end` table: poolcheck + wire against the `mongodb` crate.
@@ -414,7 +410,6 @@ fn end_to_end(w: &mut String, crit: &Path, e2e_side: &BTreeMap<String, Value>) {
             fmt_ratio(ratio(ops("poolcheck", workers), ops("mongodb", workers))),
         );
     }
-
 }
 
 /// The `server` table: mock-server against an echo server.
@@ -445,7 +440,6 @@ fn server(w: &mut String, crit: &Path) {
             ratio(m, e).map_or_else(|| "—".into(), |r| format!("{:.0}%", r * 100.0))
         );
     }
-
 }
 
 /// The `sim` table: the simulator's speed.
@@ -470,7 +464,6 @@ fn simulator(w: &mut String, crit: &Path, sim_side: &BTreeMap<String, Value>) {
         fmt_f(get_f64(sim, &["seeds_per_s"]), 1),
         fmt_f(get_f64(sim, &["seeds"]), 0),
     );
-
 }
 
 /// The goals, each with its figure and verdict.
