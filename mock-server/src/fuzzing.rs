@@ -72,19 +72,54 @@ pub async fn check_session(data: &[u8]) -> Result<SessionReport, String> {
         .windows(b"witness".len())
         .any(|w| w.eq_ignore_ascii_case(b"witness"));
 
-    // The session before: open, and has written a document.
-    let (mut before, before_task) = open(&server, "before");
+    let (mut before, before_task) = open_before(&server).await?;
+    let process = server.process_id();
+    let (end, replies) = fuzz_session(&server, data).await?;
+    let restarted = server.process_id() != process;
+    reset_controls(&server)?;
+    // The session before still answers (a restart legitimately closed it).
+    if !restarted {
+        check_before(&mut before, touches_witness).await?;
+    }
+    let (after, after_task) = open_after(&server, touches_witness).await?;
+
+    // Hang up both; the counters must be exact.
+    drop(before);
+    drop(after);
+    let before_end = if restarted {
+        ConnectionEnd::Restarted
+    } else {
+        ConnectionEnd::ClientClosed
+    };
+    expect_end("before", before_task, before_end).await?;
+    expect_end("after", after_task, ConnectionEnd::ClientClosed).await?;
+    check_counters(&server)?;
+    Ok(SessionReport {
+        end,
+        replies,
+        restarted,
+    })
+}
+
+/// The session before: open, and has written a document.
+async fn open_before(
+    server: &Arc<Server>,
+) -> Result<(DuplexStream, JoinHandle<ConnectionEnd>), String> {
+    let (mut before, before_task) = open(server, "before");
     let reply = command(
         &mut before,
         doc! {"insert": "docs", "documents": [{"_id": 1, "v": "kept"}], "$db": WITNESS_DB},
     )
     .await?;
     expect_ok(&reply, "insert before the fuzz session")?;
-    let process = server.process_id();
+    Ok((before, before_task))
+}
 
-    // The fuzz session: all of `data`, then a hang-up; every reply is read.
+/// The fuzz session: all of `data`, then a hang-up; every reply is read. Returns how the
+/// server ended it and how many complete replies it wrote.
+async fn fuzz_session(server: &Arc<Server>, data: &[u8]) -> Result<(ConnectionEnd, usize), String> {
     let (client, stream) = tokio::io::duplex(PIPE);
-    let serve = serve_connection(Arc::clone(&server), stream, "fuzz");
+    let serve = serve_connection(Arc::clone(server), stream, "fuzz");
     let (mut rx, mut tx) = tokio::io::split(client);
     let send = async move {
         // The server may hang up first (a protocol error); that is fine.
@@ -106,27 +141,37 @@ pub async fn check_session(data: &[u8]) -> Result<SessionReport, String> {
         ));
     }
     let replies = count_frames(&replies, &end)?;
-    let restarted = server.process_id() != process;
+    Ok((end, replies))
+}
 
-    // Server-wide controls the input may have set are the input's business; undo them
-    // before checking the other sessions.
+/// Server-wide controls the input may have set are the input's business; undoes them
+/// before the other sessions are checked.
+fn reset_controls(server: &Server) -> Result<(), String> {
     server.set_faults(Faults::default());
     server
         .configure_fail_point(&doc! {"configureFailPoint": "failCommand", "mode": "off"})
         .map_err(|e| format!("turning the fail point off failed: {e}"))?;
+    Ok(())
+}
 
-    // The session before still answers (a restart legitimately closed it).
-    if !restarted {
-        let reply = command(&mut before, doc! {"ping": 1, "$db": "admin"}).await?;
-        expect_ok(&reply, "ping on the session opened before")?;
-        let docs = find(&mut before, "docs").await?;
-        if !touches_witness && docs != vec![doc! {"_id": 1, "v": "kept"}] {
-            return Err(format!("the document written before is gone: {docs:?}"));
-        }
+/// The session opened before answers `ping` and still holds its document (unless the
+/// input names the witness database).
+async fn check_before(before: &mut DuplexStream, touches_witness: bool) -> Result<(), String> {
+    let reply = command(before, doc! {"ping": 1, "$db": "admin"}).await?;
+    expect_ok(&reply, "ping on the session opened before")?;
+    let docs = find(before, "docs").await?;
+    if !touches_witness && docs != vec![doc! {"_id": 1, "v": "kept"}] {
+        return Err(format!("the document written before is gone: {docs:?}"));
     }
+    Ok(())
+}
 
-    // A session opened after: ping, then a find returns what an insert wrote.
-    let (mut after, after_task) = open(&server, "after");
+/// A session opened after: ping, then a find returns what an insert wrote.
+async fn open_after(
+    server: &Arc<Server>,
+    touches_witness: bool,
+) -> Result<(DuplexStream, JoinHandle<ConnectionEnd>), String> {
+    let (mut after, after_task) = open(server, "after");
     let reply = command(&mut after, doc! {"ping": 1, "$db": "admin"}).await?;
     expect_ok(&reply, "ping on a session opened after")?;
     let reply = command(
@@ -142,23 +187,26 @@ pub async fn check_session(data: &[u8]) -> Result<SessionReport, String> {
     if !docs.contains(&wrote) || (!touches_witness && docs.len() != 1) {
         return Err(format!("find after insert returned {docs:?}"));
     }
+    Ok((after, after_task))
+}
 
-    // Hang up both; the counters must be exact.
-    drop(before);
-    drop(after);
-    for (name, task) in [("before", before_task), ("after", after_task)] {
-        let end = task
-            .await
-            .map_err(|e| format!("the {name} session panicked: {e}"))?;
-        let expected = if name == "before" && restarted {
-            ConnectionEnd::Restarted
-        } else {
-            ConnectionEnd::ClientClosed
-        };
-        if end != expected {
-            return Err(format!("the {name} session ended with {end:?}"));
-        }
+/// Waits for the `name` session's task, which must end with `expected`.
+async fn expect_end(
+    name: &str,
+    task: JoinHandle<ConnectionEnd>,
+    expected: ConnectionEnd,
+) -> Result<(), String> {
+    let end = task
+        .await
+        .map_err(|e| format!("the {name} session panicked: {e}"))?;
+    if end != expected {
+        return Err(format!("the {name} session ended with {end:?}"));
     }
+    Ok(())
+}
+
+/// Once everyone hung up: no connection open or active, three created, none rejected.
+fn check_counters(server: &Server) -> Result<(), String> {
     let stats = server.connection_stats();
     let counts = (
         stats.current,
@@ -172,11 +220,7 @@ pub async fn check_session(data: &[u8]) -> Result<SessionReport, String> {
             "counters (current, total_created, rejected, active, awaiting) are {counts:?}, not (0, 3, 0, 0, 0)"
         ));
     }
-    Ok(SessionReport {
-        end,
-        replies,
-        restarted,
-    })
+    Ok(())
 }
 
 /// Opens a well-formed session served in a task.

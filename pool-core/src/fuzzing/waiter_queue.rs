@@ -216,35 +216,10 @@ impl Harness {
         self.check_len("after a step");
     }
 
+    /// Starts `action` on idle thread `t`.
     fn start(&mut self, t: usize, action: Action) {
         match action {
-            Action::Enqueue => {
-                let full = self.ring.len() == self.capacity;
-                let id = self.waiters.len() as u64;
-                match self.queue.enqueue() {
-                    Ok(handle) => {
-                        assert!(!full, "enqueue succeeded on a full ring");
-                        assert_eq!(handle.id(), id, "waiter ids count enqueues");
-                        self.ring.push_back(id);
-                        self.waiters.push(Some(Model::Waiting));
-                        self.handles.push(handle);
-                        if self.closed {
-                            // As the engine's dispatch after an enqueue: a closed queue
-                            // refuses everyone (I7).
-                            self.threads[t] = Thread::Refusing(None);
-                        }
-                    }
-                    Err(()) => {
-                        assert!(
-                            full,
-                            "enqueue refused with {} of {}",
-                            self.ring.len(),
-                            self.capacity
-                        );
-                        self.waiters.push(None);
-                    }
-                }
-            }
+            Action::Enqueue => self.enqueue(t),
             Action::Deliver => {
                 self.next_value += 1;
                 self.threads[t] = Thread::Delivering(self.next_value, None);
@@ -255,63 +230,101 @@ impl Harness {
                 self.queue.mark_closed();
                 self.threads[t] = Thread::Refusing(None);
             }
-            Action::Cancel(k) => {
-                let Some(i) = self.pick_live(k) else { return };
-                let id = self.handles[i].id();
-                let got = self.handles[i].cancel();
-                let state = self.model(id);
-                let next = match (state, got) {
-                    (Model::Waiting, None) => Model::Cancelled,
-                    (Model::Granted(v), Some(g)) => {
-                        assert_eq!(v, g, "waiter {id}: the canceller got another value");
-                        self.give_back(g);
-                        Model::Taken
-                    }
-                    (Model::Reclaimed, None) => Model::Done,
-                    (state, got) => panic!("cancel of waiter {id} in {state:?} returned {got:?}"),
-                };
-                self.waiters[id as usize] = Some(next);
-            }
-            Action::Poll(k) => {
-                let Some(i) = self.pick_live(k) else { return };
-                let id = self.handles[i].id();
-                let got = self.handles[i].poll();
-                let state = self.model(id);
-                let next = match (state, got) {
-                    (Model::Granted(v), Poll::Ready(Some(g))) => {
-                        assert_eq!(v, g, "waiter {id} received another value");
-                        self.receive(g);
-                        Model::Taken
-                    }
-                    (Model::Reclaimed, Poll::Ready(None)) => Model::Done,
-                    (Model::Waiting, Poll::Pending) => state,
-                    (state, got) => panic!("poll of waiter {id} in {state:?} returned {got:?}"),
-                };
-                self.waiters[id as usize] = Some(next);
-            }
-            Action::Reclaim(k) => {
-                // The claim watcher may look at any waiter it ever saw granted; a waiter
-                // in any other state refuses the CAS.
-                if self.handles.is_empty() {
-                    return;
-                }
-                let i = usize::from(k) % self.handles.len();
-                let id = self.handles[i].id();
-                let got = self.handles[i].reclaim();
-                let state = self.model(id);
-                match (state, got) {
-                    (Model::Granted(v), Some(g)) => {
-                        assert_eq!(v, g, "waiter {id}: the watcher took another value");
-                        self.give_back(g);
-                        self.waiters[id as usize] = Some(Model::Reclaimed);
-                    }
-                    (Model::Granted(_), None) => {
-                        panic!("waiter {id}: an unclaimed grant could not be reclaimed")
-                    }
-                    (_, None) => {}
-                    (state, got) => panic!("reclaim of waiter {id} in {state:?} returned {got:?}"),
+            Action::Cancel(k) => self.cancel(k),
+            Action::Poll(k) => self.poll(k),
+            Action::Reclaim(k) => self.reclaim(k),
+        }
+    }
+
+    /// One ring push by thread `t`; on a closed queue, `t` then drains it.
+    fn enqueue(&mut self, t: usize) {
+        let full = self.ring.len() == self.capacity;
+        let id = self.waiters.len() as u64;
+        match self.queue.enqueue() {
+            Ok(handle) => {
+                assert!(!full, "enqueue succeeded on a full ring");
+                assert_eq!(handle.id(), id, "waiter ids count enqueues");
+                self.ring.push_back(id);
+                self.waiters.push(Some(Model::Waiting));
+                self.handles.push(handle);
+                if self.closed {
+                    // As the engine's dispatch after an enqueue: a closed queue
+                    // refuses everyone (I7).
+                    self.threads[t] = Thread::Refusing(None);
                 }
             }
+            Err(()) => {
+                assert!(
+                    full,
+                    "enqueue refused with {} of {}",
+                    self.ring.len(),
+                    self.capacity
+                );
+                self.waiters.push(None);
+            }
+        }
+    }
+
+    /// The `k`-th (modulo) live checkout cancels its waiter (one waiter CAS).
+    fn cancel(&mut self, k: u16) {
+        let Some(i) = self.pick_live(k) else { return };
+        let id = self.handles[i].id();
+        let got = self.handles[i].cancel();
+        let state = self.model(id);
+        let next = match (state, got) {
+            (Model::Waiting, None) => Model::Cancelled,
+            (Model::Granted(v), Some(g)) => {
+                assert_eq!(v, g, "waiter {id}: the canceller got another value");
+                self.give_back(g);
+                Model::Taken
+            }
+            (Model::Reclaimed, None) => Model::Done,
+            (state, got) => panic!("cancel of waiter {id} in {state:?} returned {got:?}"),
+        };
+        self.waiters[id as usize] = Some(next);
+    }
+
+    /// The `k`-th (modulo) live checkout polls its waiter.
+    fn poll(&mut self, k: u16) {
+        let Some(i) = self.pick_live(k) else { return };
+        let id = self.handles[i].id();
+        let got = self.handles[i].poll();
+        let state = self.model(id);
+        let next = match (state, got) {
+            (Model::Granted(v), Poll::Ready(Some(g))) => {
+                assert_eq!(v, g, "waiter {id} received another value");
+                self.receive(g);
+                Model::Taken
+            }
+            (Model::Reclaimed, Poll::Ready(None)) => Model::Done,
+            (Model::Waiting, Poll::Pending) => state,
+            (state, got) => panic!("poll of waiter {id} in {state:?} returned {got:?}"),
+        };
+        self.waiters[id as usize] = Some(next);
+    }
+
+    /// The claim watcher tries to take back the `k`-th (modulo) waiter's grant.
+    fn reclaim(&mut self, k: u16) {
+        // The claim watcher may look at any waiter it ever saw granted; a waiter
+        // in any other state refuses the CAS.
+        if self.handles.is_empty() {
+            return;
+        }
+        let i = usize::from(k) % self.handles.len();
+        let id = self.handles[i].id();
+        let got = self.handles[i].reclaim();
+        let state = self.model(id);
+        match (state, got) {
+            (Model::Granted(v), Some(g)) => {
+                assert_eq!(v, g, "waiter {id}: the watcher took another value");
+                self.give_back(g);
+                self.waiters[id as usize] = Some(Model::Reclaimed);
+            }
+            (Model::Granted(_), None) => {
+                panic!("waiter {id}: an unclaimed grant could not be reclaimed")
+            }
+            (_, None) => {}
+            (state, got) => panic!("reclaim of waiter {id} in {state:?} returned {got:?}"),
         }
     }
 
@@ -355,78 +368,108 @@ impl Harness {
 pub fn check(input: &Input) {
     let capacity = usize::from(input.capacity % 8) + 1;
     let threads = usize::from(input.threads % 4) + 1;
-    let mut h = Harness {
-        queue: WaiterQueue::new(capacity),
-        capacity,
-        ring: VecDeque::new(),
-        closed: false,
-        handles: Vec::new(),
-        waiters: Vec::new(),
-        threads: (0..threads).map(|_| Thread::Idle).collect(),
-        next_value: 0,
-        received: HashMap::new(),
-        returned: HashMap::new(),
-    };
+    let mut h = Harness::new(capacity, threads);
     for &(t, action) in input.steps.iter().take(MAX_STEPS) {
         h.step(usize::from(t) % threads, action);
         if h.handles.len() < 64 {
             h.check_references();
         }
     }
-
-    // Let every thread finish its operation (each step makes progress: a deliverer's
-    // value either lands or comes back, and the ring only shrinks meanwhile).
-    for t in 0..threads {
-        let mut guard = 0;
-        while !matches!(h.threads[t], Thread::Idle) {
-            h.step(t, Action::Poll(0));
-            guard += 1;
-            assert!(guard <= 4 * (capacity + 2), "thread {t} does not finish");
-        }
-    }
+    h.finish_threads();
     h.check_references();
     if h.closed {
-        // I7: a closed queue has no waiters once every refusal drain returned.
+        h.check_closed_empty();
+    }
+    h.give_up_live();
+    h.check_conservation();
+    h.check_no_leak();
+}
+
+impl Harness {
+    /// An empty queue of `capacity` waiters, `threads` idle threads.
+    fn new(capacity: usize, threads: usize) -> Self {
+        Harness {
+            queue: WaiterQueue::new(capacity),
+            capacity,
+            ring: VecDeque::new(),
+            closed: false,
+            handles: Vec::new(),
+            waiters: Vec::new(),
+            threads: (0..threads).map(|_| Thread::Idle).collect(),
+            next_value: 0,
+            received: HashMap::new(),
+            returned: HashMap::new(),
+        }
+    }
+
+    /// Lets every thread finish its operation (each step makes progress: a deliverer's
+    /// value either lands or comes back, and the ring only shrinks meanwhile).
+    fn finish_threads(&mut self) {
+        for t in 0..self.threads.len() {
+            let mut guard = 0;
+            while !matches!(self.threads[t], Thread::Idle) {
+                self.step(t, Action::Poll(0));
+                guard += 1;
+                assert!(
+                    guard <= 4 * (self.capacity + 2),
+                    "thread {t} does not finish"
+                );
+            }
+        }
+    }
+
+    /// I7: a closed queue has no waiters once every refusal drain returned.
+    fn check_closed_empty(&self) {
         assert!(
-            h.ring.is_empty() && h.queue.is_empty(),
+            self.ring.is_empty() && self.queue.is_empty(),
             "waiters left in a closed queue"
         );
         assert!(
-            h.waiters.iter().flatten().all(|w| *w != Model::Waiting),
+            self.waiters.iter().flatten().all(|w| *w != Model::Waiting),
             "a waiter still waits in a closed queue"
         );
     }
-    // Every live checkout polls once more, then gives up.
-    while h.pick_live(0).is_some() {
-        h.start(0, Action::Poll(0));
-        h.start(0, Action::Cancel(0));
+
+    /// Every live checkout polls once more, then gives up.
+    fn give_up_live(&mut self) {
+        while self.pick_live(0).is_some() {
+            self.start(0, Action::Poll(0));
+            self.start(0, Action::Cancel(0));
+        }
+        for handle in &self.handles {
+            let state = self.model(handle.id());
+            assert!(
+                !state.live(),
+                "waiter {} still live: {state:?}",
+                handle.id()
+            );
+        }
     }
-    for handle in &h.handles {
-        let state = h.model(handle.id());
-        assert!(
-            !state.live(),
-            "waiter {} still live: {state:?}",
-            handle.id()
-        );
+
+    /// Conservation: each item was received exactly once or returned exactly once.
+    fn check_conservation(&self) {
+        for v in 1..=self.next_value {
+            let received = self.received.get(&v).copied().unwrap_or(0);
+            let returned = self.returned.get(&v).copied().unwrap_or(0);
+            assert_eq!(
+                (received, returned),
+                if received > 0 { (1, 0) } else { (0, 1) },
+                "item {v}: received {received} times, returned {returned} times"
+            );
+        }
     }
-    // Conservation: each item was received exactly once or returned exactly once.
-    for v in 1..=h.next_value {
-        let received = h.received.get(&v).copied().unwrap_or(0);
-        let returned = h.returned.get(&v).copied().unwrap_or(0);
-        assert_eq!(
-            (received, returned),
-            if received > 0 { (1, 0) } else { (0, 1) },
-            "item {v}: received {received} times, returned {returned} times"
-        );
-    }
-    let Harness { queue, handles, .. } = h;
-    drop(queue);
-    for handle in &handles {
-        assert_eq!(
-            handle.references(),
-            1,
-            "the ring leaked waiter {}",
-            handle.id()
-        );
+
+    /// Drops the queue: each handle is then its node's only reference.
+    fn check_no_leak(self) {
+        let Harness { queue, handles, .. } = self;
+        drop(queue);
+        for handle in &handles {
+            assert_eq!(
+                handle.references(),
+                1,
+                "the ring leaked waiter {}",
+                handle.id()
+            );
+        }
     }
 }
