@@ -48,7 +48,6 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-mod checkout;
 pub mod connection;
 mod engine;
 pub mod error;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::checkout::Establish;
+use crate::engine::futures::Establish;
 use crate::engine::Origin;
 use crate::engine::{Engine, Signal};
 use crate::manager::Manager;

@@ -30,8 +30,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::futures::{Establish, Wait, Waited};
 use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
-use crate::checkout::{Establish, Wait, Waited};
 use crate::error::CheckoutError;
 use crate::event::CmapEvent;
 use crate::manager::Manager;
@@ -103,20 +103,45 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             }
         };
         // I6: a clear may have happened since the connection left `idle`.
-        if let Some(reason) = recheck
-            .then(|| self.perished(&entry, self.state()))
-            .flatten()
-        {
-            let generation = self.state().generation();
-            self.close_live(entry, reason);
-            self.dispatch();
-            let error = if self.state().closed() {
-                CheckoutError::PoolClosed
-            } else {
-                CheckoutError::PoolCleared { generation }
-            };
-            return Err(self.checkout_failed(started, error));
-        }
+        let entry = if recheck {
+            self.recheck_generation(entry, started)?
+        } else {
+            entry
+        };
+        Ok(self.hand_out(entry, counted, started))
+    }
+
+    /// I6 at the hand-out: a connection that waited or was established is closed, and
+    /// the checkout fails, if a clear (or close) came since it left `idle`.
+    #[inline]
+    fn recheck_generation(
+        &self,
+        entry: Entry<M::Connection>,
+        started: Duration,
+    ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
+        let Some(reason) = self.perished(&entry, self.state()) else {
+            return Ok(entry);
+        };
+        let generation = self.state().generation();
+        self.close_live(entry, reason);
+        self.dispatch();
+        let error = if self.state().closed() {
+            CheckoutError::PoolClosed
+        } else {
+            CheckoutError::PoolCleared { generation }
+        };
+        Err(self.checkout_failed(started, error))
+    }
+
+    /// Counts the checkout (unless its shelf already did) and reports
+    /// `ConnectionCheckedOut`.
+    #[inline]
+    fn hand_out(
+        &self,
+        entry: Entry<M::Connection>,
+        counted: bool,
+        started: Duration,
+    ) -> Entry<M::Connection> {
         if !counted {
             self.counters.checked_out.fetch_add_relaxed();
         }
@@ -126,7 +151,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             connection_id: id,
             duration: self.now().saturating_sub(started),
         });
-        Ok(entry)
+        entry
     }
 
     /// Counts and reports a failed checkout (`ConnectionCheckOutFailed`), and passes its

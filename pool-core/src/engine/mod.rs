@@ -62,6 +62,7 @@
 //! |---|---|---|
 //! | `mod.rs` | the shared types, [`Engine`] and its read-only queries | I3 (status), I6 (`perished`) |
 //! | [`checkout`] | a whole checkout, from its start to the hand-out or the failure | I3, I5, I6, I8 |
+//! | [`futures`] | the two futures a checkout awaits: its wait in the queue and its establishment; each returns what it holds when dropped | I5, I8, K11 |
 //! | [`admission`] | the queue-free attempt, queueing, cancelling, taking an available connection, admitting a creation | I1, I2, I3, I4, I5 |
 //! | [`dispatch`] | pairing resources with waiters, putting resources back | I2, I3, I4, I5, I7 |
 //! | [`connections`] | starting and settling an establishment, check-in, making a connection available, closing one | I2, I3, I4, I5, T1 |
@@ -83,6 +84,7 @@ pub(crate) mod claim_watch;
 pub(crate) mod claims;
 pub(crate) mod connections;
 pub(crate) mod dispatch;
+pub(crate) mod futures;
 pub(crate) mod interrupt;
 pub(crate) mod lanes;
 pub(crate) mod lifecycle;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::engine::waiter::Claim;
-use crate::engine::{Engine, Entry, Grant, Origin, Permit, WaiterOf};
+use super::waiter::Claim;
+use super::{Engine, Entry, Grant, Origin, Permit, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{ConnectionClosedReason, ConnectionId};
 use crate::manager::Manager;
