@@ -21,6 +21,7 @@ use crate::plan::{Plan, PlanFilter, Scenario};
 use crate::pool_under_test::{PoolFactory, PoolParams, PoolStatus, PoolUnderTest};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
+use crate::runtime::SimRuntime;
 use crate::trace::TraceRecord;
 use crate::workload::{self, ActiveGuard, Ctx};
 
@@ -157,21 +158,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
     let mut executor = Executor::new(root.fork("scheduler"), budget)?;
     let runtime = executor.handle();
     let options = plan.options.clone();
-    let oracle = Oracle::new(OracleConfig {
-        max_total: options.total_max(),
-        max_connecting: options.max_connecting,
-        tolerance: TOLERANCE,
-        wait_queue_timeout: options.wait_queue_timeout,
-        checkout_bound: None,
-        background_establishment: false,
-        ..OracleConfig::from_options(&options)
-    });
-    let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
-    crate::executor::quiet_task_panics();
-    let observer = recorder.clone();
-    crate::executor::set_panic_observer(Some(Arc::new(move |panic: &TaskPanic| {
-        observer.panicked_at_site(panic)
-    })));
+    let recorder = recorder(config, &options, &runtime);
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
         seed: config.seed,
         ..mock_server::ServerOptions::default()
@@ -183,59 +170,102 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         plan.latency,
         recorder.clone(),
     );
-    let manager = SimManager::new(net.clone(), runtime.clone(), recorder.clone());
-    // Keep going: `recorder.failed()` stays false, so the phase loop runs to the end.
-    recorder.set_keep_going(config.all_violations);
     let params = PoolParams {
         options: options.clone(),
-        manager,
+        manager: SimManager::new(net.clone(), runtime.clone(), recorder.clone()),
         runtime: runtime.clone(),
         sink: recorder.clone(),
     };
-    let built = match catch_quietly(|| config.pool.build(params)) {
-        Ok(built) => built,
-        Err(message) => {
-            // The pool panicked while being built: a verdict, not an error.
-            recorder.panicked(&TaskPanic {
-                task: crate::TaskId(u64::MAX),
-                kind: TaskKind::Harness,
-                at: executor.now(),
-                message: format!("building the pool: {message}"),
-            });
-            return Ok(finish(config, &plan, &recorder, &mut executor, None));
-        }
+    let Some(pool) = build_pool(config, params, &recorder, &executor)? else {
+        return Ok(finish(config, &plan, &recorder, &mut executor, None));
     };
-    let pool: Arc<dyn PoolUnderTest> = built.map_err(|reason| SimError::PoolBuild {
-        pool: config.pool.name().to_string(),
-        reason,
-    })?;
-    let declared = guarded(&recorder, "checkout_bound", || {
-        (pool.checkout_bound(), pool.capabilities())
-    });
-    if let Some((bound, capabilities)) = declared {
-        recorder.set_checkout_bound(bound);
-        recorder.set_capabilities(capabilities);
-    }
-
     let ctx = Ctx {
         pool: pool.clone(),
         recorder: recorder.clone(),
         runtime: runtime.clone(),
         active: Arc::new(AtomicUsize::new(0)),
     };
+    spawn_load(&ctx, &plan, net, &root);
+    drive(&mut executor, &ctx, &options)?;
+    drop(ctx);
+    Ok(finish(config, &plan, &recorder, &mut executor, Some(pool)))
+}
+
+/// The run's recorder: the oracle configured for the plan's options, the panic observer
+/// installed, every violation kept when the run is asked for all of them.
+fn recorder(
+    config: &RunConfig,
+    options: &pool_core::PoolOptions,
+    runtime: &SimRuntime,
+) -> Arc<Recorder> {
+    let oracle = Oracle::new(OracleConfig {
+        max_total: options.total_max(),
+        max_connecting: options.max_connecting,
+        tolerance: TOLERANCE,
+        wait_queue_timeout: options.wait_queue_timeout,
+        checkout_bound: None,
+        background_establishment: false,
+        ..OracleConfig::from_options(options)
+    });
+    let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, config.keep_trace));
+    crate::executor::quiet_task_panics();
+    let observer = recorder.clone();
+    crate::executor::set_panic_observer(Some(Arc::new(move |panic: &TaskPanic| {
+        observer.panicked_at_site(panic)
+    })));
+    // Keep going: `recorder.failed()` stays false, so the phase loop runs to the end.
+    recorder.set_keep_going(config.all_violations);
+    recorder
+}
+
+/// Builds the pool under test and records what it declares. `Ok(None)`: it panicked while
+/// being built, which is recorded as a verdict, not an error.
+///
+/// # Errors
+/// [`SimError::PoolBuild`] when the pool refuses the plan's options.
+fn build_pool(
+    config: &RunConfig,
+    params: PoolParams,
+    recorder: &Recorder,
+    executor: &Executor,
+) -> Result<Option<Arc<dyn PoolUnderTest>>, SimError> {
+    let built = match catch_quietly(|| config.pool.build(params)) {
+        Ok(built) => built,
+        Err(message) => {
+            recorder.panicked(&TaskPanic {
+                task: crate::TaskId(u64::MAX),
+                kind: TaskKind::Harness,
+                at: executor.now(),
+                message: format!("building the pool: {message}"),
+            });
+            return Ok(None);
+        }
+    };
+    let pool: Arc<dyn PoolUnderTest> = built.map_err(|reason| SimError::PoolBuild {
+        pool: config.pool.name().to_string(),
+        reason,
+    })?;
+    let declared = guarded(recorder, "checkout_bound", || {
+        (pool.checkout_bound(), pool.capabilities())
+    });
+    if let Some((bound, capabilities)) = declared {
+        recorder.set_checkout_bound(bound);
+        recorder.set_capabilities(capabilities);
+    }
+    Ok(Some(pool))
+}
+
+/// Spawns the plan's clients and its fault driver, each holding an [`ActiveGuard`].
+fn spawn_load(ctx: &Ctx, plan: &Plan, net: SimNet, root: &Rng) {
     for (index, ops) in &plan.clients {
         let guard = ActiveGuard::new(&ctx.active);
         let task = workload::client(ctx.clone(), *index as u32, ops.clone(), guard);
-        runtime.spawn_task(TaskKind::Harness, Box::pin(task));
+        ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(task));
     }
     let faults: Vec<_> = plan.faults.iter().map(|(_, f)| *f).collect();
     let guard = ActiveGuard::new(&ctx.active);
     let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
-    runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
-
-    drive(&mut executor, &ctx, &options)?;
-    drop(ctx);
-    Ok(finish(config, &plan, &recorder, &mut executor, Some(pool)))
+    ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
 }
 
 /// Ends a run: stops the recording, tears the world down (catching panics of the pool's
@@ -320,57 +350,18 @@ fn drive(
     ctx: &Ctx,
     options: &pool_core::PoolOptions,
 ) -> Result<(), SimError> {
-    let recorder = &ctx.recorder;
-    let settle = options.connect_timeout.unwrap_or(Duration::from_secs(1)) * 2
-        + options.maintenance_interval.unwrap_or_default()
-        + Duration::from_secs(1);
-    let settle_grace = options.connect_timeout.unwrap_or(Duration::from_secs(1));
+    let timing = PhaseTiming::of(options);
     let mut phase = Phase::Workload;
     loop {
-        if let Err(error) = executor.run_ready() {
-            recorder.budget_exceeded(&error);
+        if !run_ready(executor, ctx) {
             return Ok(());
         }
-        for panic in executor.take_panics() {
-            recorder.panicked(&panic);
-        }
-        let now = executor.now();
-        // A held task was woken and has not run: not a stable point yet.
-        if executor.held() == 0 {
-            recorder.stable(status(ctx));
-        }
-        if recorder.failed() {
+        let Some(next) = next_phase(phase, executor.now(), executor.next_timer(), ctx, &timing)
+        else {
             return Ok(());
-        }
-        let next = executor.next_timer();
-        let before = phase;
-        phase = match phase {
-            Phase::Workload if ctx.active.load(Ordering::SeqCst) == 0 => {
-                Phase::Settle(now + settle)
-            }
-            // Background work may be mid-flight at the settle deadline (a populate that
-            // replaces an idle-closed connection): judge quiescence at the first stable
-            // point with nothing establishing, within one more connect timeout.
-            Phase::Settle(end)
-                if next.is_none()
-                    || (now >= end && recorder.establishing() == 0)
-                    || now >= end + settle_grace =>
-            {
-                recorder.quiescent(status(ctx));
-                if recorder.failed() {
-                    return Ok(());
-                }
-                ctx.recorder.harness("close".to_string(), false);
-                guarded(recorder, "close", || ctx.pool.close());
-                Phase::Closing(now + Duration::from_millis(100))
-            }
-            Phase::Closing(end) if now >= end || next.is_none() => {
-                recorder.after_close(status(ctx));
-                return Ok(());
-            }
-            same => same,
         };
-        if phase != before {
+        if next != phase {
+            phase = next;
             if let Phase::Settle(end) | Phase::Closing(end) = phase {
                 // Time must reach the phase's end even if nothing else is pending.
                 let rt = ctx.runtime.clone();
@@ -381,25 +372,109 @@ fn drive(
             }
             continue;
         }
-        let Some(next) = executor.next_timer() else {
-            let stuck = ctx.active.load(Ordering::SeqCst);
-            if stuck > 0 {
-                recorder.deadlock(stuck);
-                return Ok(());
-            }
-            continue;
-        };
-        recorder.before_advance(next);
-        if recorder.failed() {
+        if !advance_time(executor, ctx) {
             return Ok(());
         }
-        match executor.advance() {
-            Ok(Advance::To(_)) => {}
-            Ok(Advance::Stalled) => {}
-            Err(error) => {
-                recorder.budget_exceeded(&error);
-                return Ok(());
+    }
+}
+
+/// How long the phases after the workload last.
+struct PhaseTiming {
+    /// From the end of the workload to the quiescence check.
+    settle: Duration,
+    /// How much longer quiescence may wait for establishments still running.
+    settle_grace: Duration,
+}
+
+impl PhaseTiming {
+    fn of(options: &pool_core::PoolOptions) -> PhaseTiming {
+        let connect = options.connect_timeout.unwrap_or(Duration::from_secs(1));
+        PhaseTiming {
+            settle: connect * 2
+                + options.maintenance_interval.unwrap_or_default()
+                + Duration::from_secs(1),
+            settle_grace: connect,
+        }
+    }
+}
+
+/// Runs every ready task and records what it caused (panics, a stable point); `false`
+/// when the run is over (budget spent or an invariant violated).
+fn run_ready(executor: &mut Executor, ctx: &Ctx) -> bool {
+    let recorder = &ctx.recorder;
+    if let Err(error) = executor.run_ready() {
+        recorder.budget_exceeded(&error);
+        return false;
+    }
+    for panic in executor.take_panics() {
+        recorder.panicked(&panic);
+    }
+    // A held task was woken and has not run: not a stable point yet.
+    if executor.held() == 0 {
+        recorder.stable(status(ctx));
+    }
+    !recorder.failed()
+}
+
+/// The phase after `phase` at `now` (with `next` the next timer), running the checks and
+/// the close that end a phase; `None` when the run is over.
+fn next_phase(
+    phase: Phase,
+    now: Duration,
+    next: Option<Duration>,
+    ctx: &Ctx,
+    timing: &PhaseTiming,
+) -> Option<Phase> {
+    let recorder = &ctx.recorder;
+    Some(match phase {
+        Phase::Workload if ctx.active.load(Ordering::SeqCst) == 0 => {
+            Phase::Settle(now + timing.settle)
+        }
+        // Background work may be mid-flight at the settle deadline (a populate that
+        // replaces an idle-closed connection): judge quiescence at the first stable
+        // point with nothing establishing, within one more connect timeout.
+        Phase::Settle(end)
+            if next.is_none()
+                || (now >= end && recorder.establishing() == 0)
+                || now >= end + timing.settle_grace =>
+        {
+            recorder.quiescent(status(ctx));
+            if recorder.failed() {
+                return None;
             }
+            recorder.harness("close".to_string(), false);
+            guarded(recorder, "close", || ctx.pool.close());
+            Phase::Closing(now + Duration::from_millis(100))
+        }
+        Phase::Closing(end) if now >= end || next.is_none() => {
+            recorder.after_close(status(ctx));
+            return None;
+        }
+        same => same,
+    })
+}
+
+/// Moves virtual time to the next timer; `false` when the run is over (a deadlock, a
+/// violation found before the jump, or the budget spent).
+fn advance_time(executor: &mut Executor, ctx: &Ctx) -> bool {
+    let recorder = &ctx.recorder;
+    let Some(next) = executor.next_timer() else {
+        let stuck = ctx.active.load(Ordering::SeqCst);
+        if stuck > 0 {
+            recorder.deadlock(stuck);
+            return false;
+        }
+        return true;
+    };
+    recorder.before_advance(next);
+    if recorder.failed() {
+        return false;
+    }
+    match executor.advance() {
+        Ok(Advance::To(_) | Advance::Stalled) => true,
+        Err(error) => {
+            recorder.budget_exceeded(&error);
+            false
         }
     }
 }

@@ -36,6 +36,7 @@
 
 pub mod accounting;
 pub mod clears;
+mod config;
 pub mod errors;
 pub mod fifo;
 pub mod leaks;
@@ -43,205 +44,27 @@ pub mod ledger;
 pub mod limits;
 pub mod liveness;
 pub(crate) mod model;
+mod pool_events;
 pub mod retirement;
 pub mod staleness;
 pub mod timing;
+mod verdict;
 
 use std::time::Duration;
 
-use pool_core::{ConnectionClosedReason, ConnectionId, PoolOptions};
-use serde::Serialize;
+use pool_core::ConnectionId;
 
 use crate::executor::{TaskId, TaskPanic};
 use crate::manager::ConnectOutcome;
-use crate::pool_under_test::{Capabilities, CheckoutFailure, PoolEvent, PoolStatus};
+use crate::pool_under_test::{Capabilities, PoolStatus};
 
 use self::clears::ClearWitness;
 use self::fifo::Overtake;
 use self::ledger::{Episodes, Ledger};
-use self::model::{Checkout, Model, Place, Sweep};
+use self::model::{Checkout, Model, Place};
 
-/// A checkout's id in the run: 0, 1, 2, … in the order checkouts began (arrival order).
-pub type CheckoutId = u64;
-
-/// An invariant the oracle checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Invariant {
-    /// Limits: maxPoolSize, maxConnecting.
-    Max,
-    /// Liveness: no starvation, deadlock or livelock.
-    Live,
-    /// Conservation: no lost or duplicated connection.
-    Leak,
-    /// Waiters are served in arrival order.
-    Fifo,
-    /// Deadlines are met.
-    Time,
-    /// Errors reach the right caller, promptly; no panics.
-    Err,
-    /// No stale connection is handed out.
-    Stale,
-    /// Status and events agree.
-    Acct,
-    /// The pool clears or pauses only when asked.
-    Clear,
-    /// Connections are closed as idle or expired no sooner than the options say.
-    Idle,
-    /// The pool under test never panics: not in a checkout, a check-in, a drop, a task
-    /// it spawned, nor in its build, status, clear or close.
-    Panic,
-    /// The same seed gives the same run: a sampled seed re-run by the sweep produced a
-    /// different trace (a wall clock, a real runtime or an unseeded RNG in the pool).
-    Nondet,
-}
-
-impl Invariant {
-    /// Every invariant, in order.
-    pub const ALL: [Invariant; 12] = [
-        Invariant::Max,
-        Invariant::Live,
-        Invariant::Leak,
-        Invariant::Fifo,
-        Invariant::Time,
-        Invariant::Err,
-        Invariant::Stale,
-        Invariant::Acct,
-        Invariant::Clear,
-        Invariant::Idle,
-        Invariant::Panic,
-        Invariant::Nondet,
-    ];
-
-    /// The name (`MAX`, `LIVE`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Invariant::Max => "MAX",
-            Invariant::Live => "LIVE",
-            Invariant::Leak => "LEAK",
-            Invariant::Fifo => "FIFO",
-            Invariant::Time => "TIME",
-            Invariant::Err => "ERR",
-            Invariant::Stale => "STALE",
-            Invariant::Acct => "ACCT",
-            Invariant::Clear => "CLEAR",
-            Invariant::Idle => "IDLE",
-            Invariant::Panic => "PANIC",
-            Invariant::Nondet => "NONDET",
-        }
-    }
-}
-
-impl std::fmt::Display for Invariant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One violated invariant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// Which invariant.
-    pub invariant: Invariant,
-    /// Virtual time at which it was violated.
-    pub at: Duration,
-    /// What happened.
-    pub message: String,
-}
-
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at {:.6}s: {}",
-            self.invariant,
-            self.at.as_secs_f64(),
-            self.message
-        )
-    }
-}
-
-/// How a checkout ended, as the workload saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckoutOutcome {
-    /// It got connection `id`.
-    Ok(ConnectionId),
-    /// It failed.
-    Failed(CheckoutFailure),
-    /// The client dropped it.
-    Cancelled,
-}
-
-/// The limits and tolerances the oracle judges by.
-///
-/// Build it with [`OracleConfig::from_options`] (or [`Default`]) and override fields with
-/// `..`: fields are added as the oracle learns new checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OracleConfig {
-    /// maxPoolSize (0 = unlimited is passed as pool-core's hard limit).
-    pub max_total: u32,
-    /// maxConnecting.
-    pub max_connecting: u32,
-    /// How long a condition may hold before it is a violation (LIVE, TIME, ERR, ACCT,
-    /// CLEAR's window, IDLE's slack).
-    pub tolerance: Duration,
-    /// The pool's wait queue timeout (a checkout may time out then).
-    pub wait_queue_timeout: Option<Duration>,
-    /// The pool's own bound on a checkout, if it declares one.
-    pub checkout_bound: Option<Duration>,
-    /// Connections for waiters are established by the pool's background tasks (see
-    /// [`Capabilities::background_establishment`]).
-    pub background_establishment: bool,
-    /// maxIdleTime: no connection may be closed as idle sooner (IDLE).
-    pub max_idle_time: Option<Duration>,
-    /// maxLifetime: no connection may be closed as expired sooner than this minus
-    /// `max_lifetime_jitter` (IDLE).
-    pub max_lifetime: Option<Duration>,
-    /// How much sooner than `max_lifetime` a connection may expire.
-    pub max_lifetime_jitter: Option<Duration>,
-    /// The pool clears itself when an establishment fails (see
-    /// [`Capabilities::clears_on_connect_error`]).
-    pub clears_on_connect_error: bool,
-    /// How much sooner than `max_idle_time` the pool may close an idle connection (see
-    /// [`Capabilities::idle_close_slack`]).
-    pub idle_close_slack: Duration,
-    /// How many connections MAX allows above `max_total` and `max_connecting` when a
-    /// connection is created, for pools whose events trail their state: a pool that frees
-    /// a connection's slot and only then reports its `ConnectionClosed` (or
-    /// `ConnectionReady`), on threads running in parallel, lets another thread's
-    /// `ConnectionCreated` arrive first, at most once per thread emitting at the same time.
-    /// 0 (the default) for the simulator, where events and state never drift apart;
-    /// [`crate::Judge`] sets it for pools running on real threads.
-    pub event_lag: u32,
-}
-
-impl Default for OracleConfig {
-    /// pool-core's default limits, a 5 ms tolerance, no timeouts or lifetimes.
-    fn default() -> Self {
-        OracleConfig::from_options(&PoolOptions::default())
-    }
-}
-
-impl OracleConfig {
-    /// The limits and timeouts of `options`, a 5 ms tolerance, CMAP's capabilities
-    /// (override them with [`Oracle::set_capabilities`]).
-    pub fn from_options(options: &PoolOptions) -> OracleConfig {
-        OracleConfig {
-            max_total: options.total_max(),
-            max_connecting: options.max_connecting,
-            tolerance: Duration::from_millis(5),
-            wait_queue_timeout: options.wait_queue_timeout,
-            checkout_bound: None,
-            background_establishment: false,
-            max_idle_time: options.max_idle_time,
-            max_lifetime: options.max_lifetime,
-            max_lifetime_jitter: options.max_lifetime_jitter,
-            clears_on_connect_error: Capabilities::CMAP.clears_on_connect_error,
-            idle_close_slack: Duration::ZERO,
-            event_lag: 0,
-        }
-    }
-}
+pub use self::config::OracleConfig;
+pub use self::verdict::{CheckoutId, CheckoutOutcome, Invariant, Violation};
 
 /// The oracle.
 #[derive(Debug)]
@@ -373,188 +196,6 @@ impl Oracle {
     /// The harness is about to ask the pool for a clear ([`crate::PoolUnderTest::clear`]).
     pub fn clear_requested(&mut self, now: Duration) {
         self.witness.requested_at = Some(now);
-    }
-
-    /// A pool event (reported from no particular task).
-    pub fn pool_event(&mut self, now: Duration, event: &PoolEvent) {
-        self.pool_event_from(now, None, event);
-    }
-
-    /// A pool event, reported from `task` (the task matters for `ConnectionValidating`:
-    /// the checkout running on it is validating, not waiting).
-    pub fn pool_event_from(&mut self, now: Duration, task: Option<TaskId>, event: &PoolEvent) {
-        match *event {
-            PoolEvent::PoolReady => {
-                self.model.paused = false;
-                self.model.paused_unasked = false;
-            }
-            PoolEvent::PoolCleared { .. } => self.on_cleared(now),
-            PoolEvent::PoolClosed => {
-                self.model.closed = true;
-                self.start_sweep(now, "close");
-            }
-            PoolEvent::ConnectionCreated { id } => {
-                if self.model.conn(id).is_some() {
-                    self.violate(
-                        Invariant::Leak,
-                        now,
-                        format!("connection id {id} created twice"),
-                    );
-                }
-                let counts = &mut self.model.counts;
-                counts.created = counts.created.saturating_add(1);
-                self.model.move_conn(id, Place::Pending, now);
-                if let Some(conn) = self.model.conns.get_mut(&id) {
-                    conn.created_at = now;
-                }
-                if let Some(message) = limits::on_created(&self.model, &self.config) {
-                    self.violate(Invariant::Max, now, message);
-                }
-            }
-            PoolEvent::ConnectionReady { id } => {
-                self.expect_place(now, id, Place::Pending, "ConnectionReady");
-                self.model.move_conn(id, Place::Available, now);
-                if let Some(conn) = self.model.conns.get_mut(&id) {
-                    conn.fresh = true;
-                }
-            }
-            PoolEvent::ConnectionClosed { id, reason } => self.on_closed(now, id, reason),
-            PoolEvent::CheckOutStarted => {}
-            PoolEvent::CheckOutFailed { .. } => {
-                let counts = &mut self.model.counts;
-                counts.checkout_failed = counts.checkout_failed.saturating_add(1);
-            }
-            PoolEvent::CheckedOut { id } => {
-                let counts = &mut self.model.counts;
-                counts.checked_out = counts.checked_out.saturating_add(1);
-                if let Some(message) = staleness::on_checked_out(&self.model, id) {
-                    self.violate(Invariant::Stale, now, message);
-                }
-                match self.model.conn(id).map(|c| c.place) {
-                    Some(Place::InUse) => self.violate(
-                        Invariant::Leak,
-                        now,
-                        format!("connection {id} checked out twice at once"),
-                    ),
-                    Some(Place::Validating) => {}
-                    _ => self.expect_place(now, id, Place::Available, "CheckedOut"),
-                }
-                self.model.move_conn(id, Place::InUse, now);
-                if let Some(message) = limits::on_checked_out(&self.model, &self.config) {
-                    self.violate(Invariant::Max, now, message);
-                }
-            }
-            PoolEvent::CheckedIn { id } => {
-                self.expect_place(now, id, Place::InUse, "CheckedIn");
-                self.model.move_conn(id, Place::Available, now);
-                if let Some(conn) = self.model.conns.get_mut(&id) {
-                    conn.fresh = false;
-                }
-            }
-            PoolEvent::ConnectionValidating { id } => {
-                self.expect_place(now, id, Place::Available, "ConnectionValidating");
-                self.model.move_conn(id, Place::Validating, now);
-                let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());
-                if let Some(k) = by.filter(|k| self.model.outstanding.contains(k)) {
-                    if let Some(c) = self.model.checkout_mut(k) {
-                        c.validating = c.validating.saturating_add(1);
-                        self.model.validating_for.insert(id, k);
-                    }
-                }
-            }
-            PoolEvent::ConnectionValidated { id } => {
-                self.expect_place(now, id, Place::Validating, "ConnectionValidated");
-                self.model.move_conn(id, Place::Available, now);
-            }
-        }
-    }
-
-    fn on_cleared(&mut self, now: Duration) {
-        let m = &mut self.model;
-        m.epoch = m.epoch.saturating_add(1);
-        let asked = !self.clears_reported || self.witness.justifies(now, &self.config);
-        if !asked {
-            if let Some(message) = self.witness.on_cleared(now, &self.config) {
-                self.violate(Invariant::Clear, now, message);
-            }
-        }
-        // A clear while paused keeps the pause's standing if it was asked.
-        let m = &mut self.model;
-        m.paused_unasked = if m.paused {
-            m.paused_unasked && !asked
-        } else {
-            !asked
-        };
-        m.paused = true;
-        self.start_sweep(now, if asked { "clear" } else { "unasked clear" });
-    }
-
-    fn on_closed(&mut self, now: Duration, id: ConnectionId, reason: ConnectionClosedReason) {
-        let conn = self.model.conn(id);
-        let was = conn.map(|c| c.place);
-        let counts = &mut self.model.counts;
-        counts.closed = counts.closed.saturating_add(1);
-        if was == Some(Place::Pending) && reason == ConnectionClosedReason::Error {
-            self.witness.connect_failed_at = Some(now);
-            for k in self.model.outstanding.clone() {
-                if let Some(c) = self.model.checkout_mut(k) {
-                    c.creation_error_during = true;
-                }
-            }
-        }
-        match was {
-            Some(Place::InUse) => self.violate(
-                Invariant::Leak,
-                now,
-                format!("connection {id} closed while checked out (no CheckedIn)"),
-            ),
-            Some(Place::Closed) | None => self.violate(
-                Invariant::Acct,
-                now,
-                format!("ConnectionClosed for connection {id}, which is not open"),
-            ),
-            _ => {}
-        }
-        if let Some(conn) = conn {
-            if let Some(message) = retirement::on_closed(id, &conn, reason, now, &self.config) {
-                self.violate(Invariant::Idle, now, message);
-            }
-        }
-        self.model.move_conn(id, Place::Closed, now);
-    }
-
-    fn expect_place(&mut self, now: Duration, id: ConnectionId, want: Place, event: &str) {
-        let place = self.model.conn(id).map(|c| c.place);
-        if place != Some(want) {
-            self.violate(
-                Invariant::Acct,
-                now,
-                format!(
-                    "{event} for connection {id}, which the events put at {place:?}, not {want:?}"
-                ),
-            );
-        }
-    }
-
-    fn start_sweep(&mut self, now: Duration, what: &'static str) {
-        let members: Vec<CheckoutId> = self.model.waiting().collect();
-        let unasked = what == "unasked clear";
-        for k in self.model.outstanding.clone() {
-            if let Some(c) = self.model.checkout_mut(k) {
-                match what {
-                    "close" => c.closed_during = true,
-                    _ if unasked => {}
-                    _ => c.cleared_during = true,
-                }
-            }
-        }
-        if !members.is_empty() {
-            self.model.sweeps.push(Sweep {
-                at: now,
-                what,
-                members,
-            });
-        }
     }
 
     /// A connect started, driven by `task`.
