@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sim::{Check, Invariant, ReplayToken};
+use sim::{Check, CheckReport, Invariant, ReplayToken, SweepReport};
 
 /// Flags of `poolcheck sim` (and of `poolcheck` with no subcommand).
 #[derive(Debug, Clone, Args)]
@@ -136,6 +136,21 @@ fn sweep(args: &SimArgs) -> ExitCode {
     if let Some(dir) = &args.trace {
         check = check.trace_dir(dir);
     }
+    let mut result = run_with_bar(check, args);
+    if let Some(e) = result.error {
+        eprintln!("poolcheck sim: {e}");
+        return ExitCode::from(2);
+    }
+    let Some(report) = result.sweeps.pop() else {
+        eprintln!("poolcheck sim: the sweep produced no report");
+        return ExitCode::from(2);
+    };
+    print_summary(&report, args.json);
+    verdict(&report)
+}
+
+/// Runs the check with a progress bar (hidden with `--no-progress` or `--json`).
+fn run_with_bar(check: Check, args: &SimArgs) -> CheckReport {
     let bar = if args.no_progress || args.json {
         ProgressBar::hidden()
     } else {
@@ -145,7 +160,7 @@ fn sweep(args: &SimArgs) -> ExitCode {
         "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} seeds {msg}",
     );
     bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let mut result = check.run_with_progress(|_, p| {
+    let result = check.run_with_progress(|_, p| {
         bar.set_length(p.total);
         bar.set_position(p.done);
         if p.failed > 0 {
@@ -153,15 +168,12 @@ fn sweep(args: &SimArgs) -> ExitCode {
         }
     });
     bar.finish_and_clear();
-    if let Some(e) = result.error {
-        eprintln!("poolcheck sim: {e}");
-        return ExitCode::from(2);
-    }
-    let Some(report) = result.sweeps.pop() else {
-        eprintln!("poolcheck sim: the sweep produced no report");
-        return ExitCode::from(2);
-    };
-    if args.json {
+    result
+}
+
+/// The sweep's figures, as text or JSON.
+fn print_summary(report: &SweepReport, json: bool) {
+    if json {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
             Err(e) => eprintln!("poolcheck sim: cannot print JSON: {e}"),
@@ -193,6 +205,10 @@ fn sweep(args: &SimArgs) -> ExitCode {
             println!("    {:<6} {n}", inv.to_string());
         }
     }
+}
+
+/// The verdict line (and the replay lines of a failure); the exit code.
+fn verdict(report: &SweepReport) -> ExitCode {
     match &report.first_failure {
         None => {
             println!(

@@ -186,79 +186,11 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
     let mock = MockServer::start(ServerOptions::default(), "127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot start the mock server: {e}"))?;
-    let judge = Judge::new(OracleConfig {
-        max_total: args.max_pool_size.max(1),
-        max_connecting: args.max_connecting.max(1),
-        // Wall-clock time on a loaded machine: generous.
-        tolerance: Duration::from_millis(100),
-        wait_queue_timeout: None,
-        checkout_bound: None,
-        background_establishment: false,
-        ..OracleConfig::default()
-    });
-    let judge = Arc::new(if args.events.is_some() {
-        judge.recording()
-    } else {
-        judge
-    });
-
-    let uri = format!(
-        "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=2000&connectTimeoutMS=1000",
-        mock.addr()
-    );
-    let mut options = ClientOptions::parse(uri)
-        .await
-        .map_err(|e| format!("bad client options: {e}"))?;
-    options.max_pool_size = Some(args.max_pool_size.max(1));
-    options.max_connecting = Some(args.max_connecting.max(1));
-    let sink = judge.clone();
-    options.cmap_event_handler = Some(EventHandler::callback(move |event| {
-        if let Some(event) = translate(event) {
-            sink.event(&event);
-        }
-    }));
-    let client =
-        Client::with_options(options).map_err(|e| format!("cannot build a client: {e}"))?;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let root = Rng::new(seed);
-    let mut tasks = Vec::new();
-    for w in 0..args.workers.max(1) {
-        let (client, stop, ok, failed) = (client.clone(), stop.clone(), ok.clone(), failed.clone());
-        let rng = root.fork(&format!("worker{w}"));
-        tasks.push(tokio::spawn(worker(client, rng, stop, ok, failed)));
-    }
-    let faults = Arc::new(AtomicU64::new(0));
-    let driver = (!args.no_faults).then(|| {
-        let server = mock.server().clone();
-        tokio::spawn(fault_driver(
-            server,
-            root.fork("faults"),
-            stop.clone(),
-            faults.clone(),
-        ))
-    });
-    let ticker = {
-        let (judge, stop) = (judge.clone(), stop.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                judge.tick();
-            }
-        })
-    };
-
+    let judge = Arc::new(judge(args));
+    let client = client(args, &mock, judge.clone()).await?;
+    let load = Load::start(args, seed, &client, &mock, &judge);
     tokio::time::sleep(args.duration).await;
-    stop.store(true, Ordering::SeqCst);
-    for task in tasks {
-        let _ = task.await;
-    }
-    if let Some(driver) = driver {
-        let _ = driver.await;
-    }
-    let _ = ticker.await;
+    let load = load.stop().await;
     // Heal the server, then close the client: every connection must be gone after.
     let server = mock.server().clone();
     server.set_faults(mock_server::Faults::default());
@@ -269,24 +201,145 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
     let verdict = judge.finish(None);
     mock.shutdown().await;
     if let Some(path) = &args.events {
-        let mut text = String::new();
-        for (at, event) in &verdict.log {
-            let line = serde_json::json!({ "t_us": at.as_micros() as u64, "event": event });
-            text.push_str(&line.to_string());
-            text.push('\n');
-        }
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_events(path, &verdict.log)?;
     }
     Ok(Summary {
         duration_s: args.duration.as_secs_f64(),
         workers: args.workers.max(1),
         seed,
-        operations_ok: ok.load(Ordering::SeqCst),
-        operations_failed: failed.load(Ordering::SeqCst),
-        faults: faults.load(Ordering::SeqCst),
+        operations_ok: load.ok,
+        operations_failed: load.failed,
+        faults: load.faults,
         cmap_events: verdict.events,
         violations: verdict.violations,
     })
+}
+
+/// The judge of the driver's events: the pool's limits, a tolerance generous enough for
+/// wall-clock time on a loaded machine; it keeps the event log when `--events` asks.
+fn judge(args: &SoakArgs) -> Judge {
+    let judge = Judge::new(OracleConfig {
+        max_total: args.max_pool_size.max(1),
+        max_connecting: args.max_connecting.max(1),
+        // Wall-clock time on a loaded machine: generous.
+        tolerance: Duration::from_millis(100),
+        wait_queue_timeout: None,
+        checkout_bound: None,
+        background_establishment: false,
+        ..OracleConfig::default()
+    });
+    if args.events.is_some() {
+        judge.recording()
+    } else {
+        judge
+    }
+}
+
+/// The driver's client for the mock server, its CMAP events fed to `judge`.
+async fn client(args: &SoakArgs, mock: &MockServer, judge: Arc<Judge>) -> Result<Client, String> {
+    let uri = format!(
+        "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=2000&connectTimeoutMS=1000",
+        mock.addr()
+    );
+    let mut options = ClientOptions::parse(uri)
+        .await
+        .map_err(|e| format!("bad client options: {e}"))?;
+    options.max_pool_size = Some(args.max_pool_size.max(1));
+    options.max_connecting = Some(args.max_connecting.max(1));
+    options.cmap_event_handler = Some(EventHandler::callback(move |event| {
+        if let Some(event) = translate(event) {
+            judge.event(&event);
+        }
+    }));
+    Client::with_options(options).map_err(|e| format!("cannot build a client: {e}"))
+}
+
+/// The running load: the workers, the fault driver and the judge's ticker.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    faults: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What the load did.
+struct LoadCounts {
+    ok: u64,
+    failed: u64,
+    faults: u64,
+}
+
+impl Load {
+    /// Starts the workers (each with its own fork of the seed), the fault driver (unless
+    /// `--no-faults`) and a ticker that lets the judge check timing every 10 ms.
+    fn start(
+        args: &SoakArgs,
+        seed: u64,
+        client: &Client,
+        mock: &MockServer,
+        judge: &Arc<Judge>,
+    ) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let faults = Arc::new(AtomicU64::new(0));
+        let root = Rng::new(seed);
+        let mut tasks = Vec::new();
+        for w in 0..args.workers.max(1) {
+            let (client, stop, ok, failed) =
+                (client.clone(), stop.clone(), ok.clone(), failed.clone());
+            let rng = root.fork(&format!("worker{w}"));
+            tasks.push(tokio::spawn(worker(client, rng, stop, ok, failed)));
+        }
+        if !args.no_faults {
+            let server = mock.server().clone();
+            tasks.push(tokio::spawn(fault_driver(
+                server,
+                root.fork("faults"),
+                stop.clone(),
+                faults.clone(),
+            )));
+        }
+        let (ticking, stopping) = (judge.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stopping.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticking.tick();
+            }
+        }));
+        Load {
+            stop,
+            ok,
+            failed,
+            faults,
+            tasks,
+        }
+    }
+
+    /// Stops every task, waits for each, and returns the counts.
+    async fn stop(self) -> LoadCounts {
+        self.stop.store(true, Ordering::SeqCst);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        LoadCounts {
+            ok: self.ok.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
+            faults: self.faults.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Writes the judged events as JSON lines (`t_us`, `event`).
+fn write_events(path: &std::path::Path, log: &[(Duration, PoolEvent)]) -> Result<(), String> {
+    let mut text = String::new();
+    for (at, event) in log {
+        let line = serde_json::json!({ "t_us": at.as_micros() as u64, "event": event });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// One worker: reads, writes and pings until told to stop.
