@@ -23,6 +23,13 @@
 //! - [`limits`]: every hard bound.
 //! - `engine` (private): the lock-free core; its module docs list invariants I1–I8.
 //!
+//! ## Features
+//! - `tokio` (default): [`TokioRuntime`], the Tokio clock and spawner.
+//! - `fuzzing` and `model-check`: test support, off in a user's build. The first adds
+//!   the sequential reference model and the fuzz checkers, the second the
+//!   synchronisation-backend parameter and the hooks the loom models drive. The crate's
+//!   own tests turn both on.
+//!
 //! ## Example
 //! ```
 //! use pool_core::{Manager, Pool};
