@@ -1,6 +1,7 @@
 //! The command line / embedding configuration and [`run`], which serves until Ctrl-C.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::error::ServeError;
 use crate::faults::Faults;
+use crate::judge::JudgeSpec;
 use crate::server::{Server, ServerOptions};
 use crate::tcp::serve_tcp;
 
@@ -56,6 +58,14 @@ pub struct Config {
     /// Seed for failCommand's activationProbability.
     #[cfg_attr(feature = "cli", arg(long, default_value_t = 0x5EED))]
     pub seed: u64,
+    /// Turn on the wire-side pool checker:
+    /// `max-pool-size=N[,max-connecting=M][,grace-ms=G]` (defaults 100, 2, 1000). The
+    /// verdict is printed on exit and answered by `{poolcheckVerdict: 1}`.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SPEC"))]
+    pub judge: Option<JudgeSpec>,
+    /// With `--judge`, write the verdict as JSON to this file on exit.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PATH", requires = "judge"))]
+    pub verdict_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -74,6 +84,8 @@ impl Default for Config {
             no_topology_version: false,
             replica_set: None,
             seed: 0x5EED,
+            judge: None,
+            verdict_file: None,
         }
     }
 }
@@ -101,6 +113,7 @@ impl Config {
             replica_set: self.replica_set.clone(),
             faults: self.faults(),
             seed: self.seed,
+            judge: self.judge,
             ..ServerOptions::default()
         }
     }
@@ -121,10 +134,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     .await
 }
 
-/// Binds, logs the address, and serves until `shutdown` completes.
+/// Binds, logs the address, and serves until `shutdown` completes. With
+/// [`Config::judge`], prints the verdict on exit (and writes [`Config::verdict_file`]).
 ///
 /// # Errors
-/// If the address cannot be bound.
+/// If the address cannot be bound, or the verdict file cannot be written.
 pub async fn run_until<F>(config: Config, shutdown: F) -> Result<(), ServeError>
 where
     F: Future<Output = ()>,
@@ -140,9 +154,25 @@ where
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let server = Arc::new(Server::new(config.server_options(local.to_string())));
-    tracing::info!(address = %local, faults = ?config.faults(), "mock-server listening");
-    serve_tcp(server, listener, shutdown).await;
-    Ok(())
+    tracing::info!(address = %local, faults = ?config.faults(), judge = ?config.judge, "mock-server listening");
+    serve_tcp(Arc::clone(&server), listener, shutdown).await;
+    report_verdict(&server, config.verdict_file.as_deref())
+}
+
+/// With the judge on: prints the verdict to stdout and writes it to `verdict_file`.
+fn report_verdict(server: &Server, verdict_file: Option<&Path>) -> Result<(), ServeError> {
+    let Some(verdict) = server.verdict() else {
+        return Ok(());
+    };
+    println!("{verdict}");
+    let Some(path) = verdict_file else {
+        return Ok(());
+    };
+    let json = serde_json::to_string_pretty(&verdict.to_json()).unwrap_or_default();
+    std::fs::write(path, json + "\n").map_err(|source| ServeError::VerdictFile {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Installs a `tracing` subscriber that logs to stderr, filtered by `RUST_LOG` (default

@@ -25,6 +25,7 @@ use wire::{Header, Message, MsgFlags, OpCode, OpMsg, OpReply, WireError};
 use crate::commands::{self, await_time, namespace_of, record_metadata, Client, Kind};
 use crate::error::{code, CommandError};
 use crate::failpoint::{BlockRelease, ErrorPath, Target};
+use crate::judge::JudgedConnection;
 use crate::locks::lock;
 use crate::server::Server;
 
@@ -94,6 +95,9 @@ where
         ..Client::default()
     };
     tracing::debug!(id = client.id, peer = %client.peer, "connection accepted");
+    let judged = server
+        .judge()
+        .and_then(|judge| judge.accept(client.id, &client.peer));
     let (reader, writer) = tokio::io::split(stream);
     let mut connection = Connection {
         server,
@@ -105,6 +109,7 @@ where
         next_request_id: 1,
         frame_buf: Vec::new(),
         reply_buf: Vec::new(),
+        judged,
     };
     let end = connection.serve().await;
     tracing::debug!(id = connection.client.id, ?end, "connection ended");
@@ -125,6 +130,8 @@ struct Connection<S> {
     frame_buf: Vec<u8>,
     /// The encoding of the reply being sent (scratch, reused for every reply).
     reply_buf: Vec<u8>,
+    /// The pool checker's view of this connection (`None` with the judge off).
+    judged: Option<JudgedConnection>,
 }
 
 /// The largest scratch buffer a connection keeps between messages; one grown past it for
@@ -191,7 +198,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Message::Msg(msg) => {
                 let silent = msg.flags.contains(MsgFlags::MORE_TO_COME);
                 let (outcome, control) = match msg.into_command() {
-                    Ok(body) => self.execute(body, None).await,
+                    Ok(body) => {
+                        let hello = self.judge_request(&body, silent);
+                        let executed = self.execute(body, None).await;
+                        return self
+                            .finish_judged(executed, header.request_id, Framing::Msg, silent, hello)
+                            .await;
+                    }
                     Err(err) => (Outcome::Reply(parse_error(&err).to_document()), false),
                 };
                 self.finish(outcome, header.request_id, Framing::Msg, silent, control)
@@ -201,17 +214,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let command = query.command().clone();
                 let name = command.keys().next().cloned().unwrap_or_default();
                 let is_hello = matches!(Kind::from_name(&name), Some(Kind::Hello));
-                let (outcome, control) =
-                    if is_hello && query.full_collection_name.ends_with(".$cmd") {
-                        self.execute(command, Some(query.database().to_string()))
-                            .await
-                    } else {
-                        (
-                            Outcome::Reply(unsupported_op_query(&name).to_document()),
-                            false,
-                        )
-                    };
-                self.finish(outcome, header.request_id, Framing::Reply, false, control)
+                if is_hello && query.full_collection_name.ends_with(".$cmd") {
+                    let hello = self.judge_request(&command, false);
+                    let executed = self
+                        .execute(command, Some(query.database().to_string()))
+                        .await;
+                    return self
+                        .finish_judged(executed, header.request_id, Framing::Reply, false, hello)
+                        .await;
+                }
+                let outcome = Outcome::Reply(unsupported_op_query(&name).to_document());
+                self.finish(outcome, header.request_id, Framing::Reply, false, false)
                     .await
             }
             Message::Reply(_) => {
@@ -219,6 +232,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Err(self.reject_malformed(&header, &err).await)
             }
         }
+    }
+
+    /// Tells the judge (if on) of a decoded request: its command, and WIRE-SHARED if bytes
+    /// of a further message were already read while this one expects a reply. The judge's
+    /// own commands leave the connection unclassified. Returns
+    /// whether the request is a hello (its reply ends the handshake).
+    fn judge_request(&self, body: &Document, silent: bool) -> bool {
+        let Some(judged) = &self.judged else {
+            return false;
+        };
+        let name = body.keys().next().map(String::as_str).unwrap_or_default();
+        let hello = matches!(Kind::from_name(name), Some(Kind::Hello));
+        if !silent && !self.reader.buffer().is_empty() {
+            judged.pipelined(name);
+        }
+        if name != "poolcheckVerdict" && name != "poolcheckClientClosed" {
+            judged.request(name, hello, body);
+        }
+        hello
+    }
+
+    /// [`Self::finish`], then tells the judge a hello reply was sent.
+    async fn finish_judged(
+        &mut self,
+        (outcome, control): (Outcome, bool),
+        response_to: i32,
+        framing: Framing,
+        silent: bool,
+        hello: bool,
+    ) -> Result<(), ConnectionEnd> {
+        let replied = matches!(outcome, Outcome::Reply(_)) && !silent;
+        self.finish(outcome, response_to, framing, silent, control)
+            .await?;
+        if let (true, true, Some(judged)) = (hello, replied, &self.judged) {
+            judged.hello_replied();
+        }
+        Ok(())
     }
 
     /// Sends the outcome (unless the request had `moreToCome`).
@@ -250,6 +300,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return (Outcome::Reply(err.to_document()), false);
             }
         };
+        if let Some(reply) = self.judge_command(&name, &db, &body) {
+            return (Outcome::Reply(reply), true);
+        }
         let kind = Kind::from_name(&name);
         let control = kind.is_some_and(Kind::is_control);
         if self.server.faults().black_hole && !control {
@@ -261,6 +314,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return (Outcome::Reply(self.run(&name, &db, &body)), false);
         };
         (self.execute_known(kind, &name, &db, &body).await, control)
+    }
+
+    /// The judge's admin commands, `poolcheckVerdict` and `poolcheckClientClosed`
+    /// (`None` for any other command, and always with the judge off).
+    fn judge_command(&self, name: &str, db: &str, body: &Document) -> Option<Document> {
+        let judge = self.server.judge()?;
+        if name != "poolcheckVerdict" && name != "poolcheckClientClosed" {
+            return None;
+        }
+        if db != "admin" {
+            let err = CommandError::new(
+                code::UNAUTHORIZED,
+                format!("{name} may only be run against the admin database."),
+            );
+            return Some(err.to_document());
+        }
+        if name == "poolcheckVerdict" {
+            return Some(judge.verdict().to_document());
+        }
+        match body.get_str("appName") {
+            Ok(app_name) => {
+                judge.client_closed_by_app(app_name);
+                Some(bson::doc! {"ok": 1.0})
+            }
+            Err(_) => Some(
+                CommandError::type_mismatch("poolcheckClientClosed needs a string 'appName'")
+                    .to_document(),
+            ),
+        }
     }
 
     async fn execute_known(

@@ -100,6 +100,14 @@ pub enum ServeError {
     /// The logging subscriber could not be installed.
     #[error("cannot install the log subscriber: {0}")]
     Logging(String),
+    /// The judge's verdict file could not be written.
+    #[error("cannot write the verdict to {}", path.display())]
+    VerdictFile {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// Why writing failed.
+        source: std::io::Error,
+    },
 }
 
 /// mongod's error codes used by the mock (`src/mongo/base/error_codes.yml`).

@@ -29,6 +29,7 @@
 //! - [`pipeline`]: aggregation stages.
 //! - [`cursor`]: the bounded cursor table.
 //! - [`error`]: [`CommandError`] (an `{ok: 0}` reply) and [`ServeError`].
+//! - [`judge`]: the wire-side pool checker (`--judge`) and its verdict.
 //! - [`limits`]: every bound.
 //! - `commands` (private): dispatch by command name and the command implementations.
 //!
@@ -74,6 +75,7 @@ pub mod faults;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod judge;
 pub mod limits;
 mod locks;
 pub mod pipeline;

@@ -53,3 +53,17 @@ pub const INCOMING_CONNECTIONS_DEFAULT: u32 = 1_000_000;
 const _: () = assert!(BSON_OBJECT_SIZE_MAX < MESSAGE_SIZE_MAX);
 const _: () = assert!(BATCH_BYTES_MAX <= BSON_OBJECT_SIZE_MAX as usize);
 const _: () = assert!(FIRST_BATCH_DEFAULT > 0);
+
+/// The most connections the judge (`--judge`) tracks at once; later ones are counted as
+/// untracked and not checked.
+pub const JUDGE_CONNECTIONS_MAX: usize = 100_000;
+
+/// The most distinct clients (driver, appName, IP) whose handshake history the judge
+/// keeps; connections of further clients skip WIRE-CONNECTING and count as untracked.
+pub const JUDGE_CLIENTS_MAX: usize = 1_000;
+
+/// The most pooled handshakes the judge remembers per client (the oldest are forgotten).
+pub const JUDGE_HANDSHAKES_MAX: usize = 256;
+
+/// The most violations the judge keeps; later ones are only counted.
+pub const JUDGE_VIOLATIONS_MAX: usize = 1_000;

@@ -15,6 +15,7 @@ use crate::cursor::CursorTable;
 use crate::error::CommandError;
 use crate::failpoint::{BlockRelease, FailCommand};
 use crate::faults::Faults;
+use crate::judge::{Judge, JudgeSpec, Verdict};
 use crate::limits::MESSAGE_SIZE_MAX;
 use crate::locks::{lock, read, write};
 use crate::stats::{ConnectionStats, Counters};
@@ -53,6 +54,9 @@ pub struct ServerOptions {
     pub faults: Faults,
     /// Seeds `activationProbability`, so fail point runs repeat.
     pub seed: u64,
+    /// `Some` turns on the wire-side pool checker ([`crate::judge`]) with these bounds.
+    /// `None` (the default) leaves it off.
+    pub judge: Option<JudgeSpec>,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +71,7 @@ impl Default for ServerOptions {
             max_message_size: MESSAGE_SIZE_MAX as usize,
             faults: Faults::default(),
             seed: 0x5EED,
+            judge: None,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct Server {
     /// Bumped by every restart; connections watch it and close.
     restarts: watch::Sender<u64>,
     next_connection_id: AtomicI64,
+    /// The pool checker, when [`ServerOptions::judge`] is set.
+    judge: Option<Arc<Judge>>,
 }
 
 /// What changes when the server "restarts".
@@ -123,6 +130,7 @@ impl Server {
             }),
             restarts,
             next_connection_id: AtomicI64::new(1),
+            judge: options.judge.map(|spec| Arc::new(Judge::new(spec))),
             options,
         }
     }
@@ -130,6 +138,16 @@ impl Server {
     /// The options the server was built with.
     pub fn options(&self) -> &ServerOptions {
         &self.options
+    }
+
+    /// The pool checker, if [`ServerOptions::judge`] turned it on.
+    pub fn judge(&self) -> Option<&Arc<Judge>> {
+        self.judge.as_ref()
+    }
+
+    /// The pool checker's verdict so far (`None` with the judge off).
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.judge.as_ref().map(|judge| judge.verdict())
     }
 
     /// The connection counters, as `serverStatus.connections` reports them.

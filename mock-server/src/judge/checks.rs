@@ -1,0 +1,282 @@
+//! The checks, run live as connections are accepted, run commands and close.
+//!
+//! Per client (see [`super::clients`] for grouping and what "pooled" means):
+//! - WIRE-MAX: when a connection becomes pooled, the client's open pooled connections
+//!   (itself included) number at most maxPoolSize.
+//! - WIRE-CONNECTING: when a connection becomes pooled, at no instant of its handshake
+//!   ([accepted, first hello reply sent]) are more than maxConnecting pooled handshakes of
+//!   the client under way (closed connections' handshakes count too).
+//! - WIRE-SHARED: when a request is decoded, no byte of a further message has been read
+//!   on its connection yet, unless the request has `moreToCome` (it expects no reply).
+//!   Bytes already read arrived before the reply was written, so a report is never false;
+//!   a second request that arrives later, but still before the reply, is missed.
+//! - WIRE-LEAK: after a client ends its sessions (`endSessions`, or
+//!   `{poolcheckClientClosed: 1, appName}`), each of its connections then open closes
+//!   within the grace. Checked by the server's Tokio clock whenever a connection closes
+//!   and whenever the verdict is read (so also at shutdown).
+//!
+//! Every table is bounded ([`crate::limits`]): a connection beyond
+//! [`JUDGE_CONNECTIONS_MAX`] or of a client beyond [`JUDGE_CLIENTS_MAX`] is not tracked
+//! (counted as untracked), and violations beyond [`JUDGE_VIOLATIONS_MAX`] are only
+//! counted. Nothing here panics on client input.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use bson::Document;
+use tokio::time::Instant;
+
+use super::clients::{max_overlap, ClientKey, Handshake, Tracked};
+use super::config::JudgeSpec;
+use super::verdict::{Check, Verdict, Violation};
+use crate::limits::{
+    JUDGE_CLIENTS_MAX, JUDGE_CONNECTIONS_MAX, JUDGE_HANDSHAKES_MAX, JUDGE_VIOLATIONS_MAX,
+};
+use crate::locks::lock;
+
+/// The wire-side pool checker: watches every connection of a server and keeps a live
+/// [`Verdict`].
+#[derive(Debug)]
+pub struct Judge {
+    spec: JudgeSpec,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    open: HashMap<i64, Tracked>,
+    /// Per client: the handshakes of its pooled connections, newest last.
+    clients: HashMap<ClientKey, VecDeque<Handshake>>,
+    connections: u64,
+    pooled: u64,
+    untracked: u64,
+    violations: Vec<Violation>,
+    dropped: u64,
+}
+
+impl Judge {
+    /// A judge checking against `spec`, its clock starting now.
+    pub fn new(spec: JudgeSpec) -> Judge {
+        Judge {
+            spec,
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The bounds checked.
+    pub fn spec(&self) -> JudgeSpec {
+        self.spec
+    }
+
+    /// The findings so far (WIRE-LEAK is brought up to date first).
+    pub fn verdict(&self) -> Verdict {
+        let mut state = lock(&self.state);
+        self.sweep_leaks(&mut state, Instant::now());
+        Verdict {
+            spec: self.spec,
+            clients: state.clients.len(),
+            connections: state.connections,
+            pooled: state.pooled,
+            untracked: state.untracked,
+            violations: state.violations.clone(),
+            dropped: state.dropped,
+        }
+    }
+
+    /// Marks every open connection whose client has application name `app_name` as
+    /// closed by its client now (the `poolcheckClientClosed` command).
+    pub fn client_closed_by_app(&self, app_name: &str) {
+        let deadline = Instant::now() + self.spec.grace;
+        let mut state = lock(&self.state);
+        for tracked in state.open.values_mut() {
+            if tracked.key.app_name.as_deref() == Some(app_name) {
+                set_deadline(tracked, deadline);
+            }
+        }
+    }
+
+    /// Starts watching connection `id` from `peer`; `None` if the table is full.
+    pub(crate) fn accept(self: &Arc<Self>, id: i64, peer: &str) -> Option<JudgedConnection> {
+        let mut state = lock(&self.state);
+        state.connections += 1;
+        if state.open.len() >= JUDGE_CONNECTIONS_MAX {
+            state.untracked += 1;
+            return None;
+        }
+        let tracked = Tracked {
+            key: ClientKey::anonymous(peer),
+            named: false,
+            accepted: Instant::now(),
+            hello_replied: None,
+            pooled: false,
+            leak_deadline: None,
+            leak_reported: false,
+        };
+        state.open.insert(id, tracked);
+        Some(JudgedConnection {
+            judge: Arc::clone(self),
+            id,
+        })
+    }
+
+    fn report(&self, state: &mut State, check: Check, key: &ClientKey, id: i64, detail: String) {
+        if state.violations.len() >= JUDGE_VIOLATIONS_MAX {
+            state.dropped += 1;
+            return;
+        }
+        let at = Instant::now().saturating_duration_since(self.started);
+        let violation = Violation {
+            check,
+            client: key.to_string(),
+            connection: id,
+            at_millis: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+            detail,
+        };
+        tracing::warn!(%violation, "judge: violation");
+        state.violations.push(violation);
+    }
+
+    fn sweep_leaks(&self, state: &mut State, now: Instant) {
+        let leaked: Vec<(i64, ClientKey)> = state
+            .open
+            .iter_mut()
+            .filter(|(_, t)| !t.leak_reported && t.leak_deadline.is_some_and(|d| now > d))
+            .map(|(id, t)| {
+                t.leak_reported = true;
+                (*id, t.key.clone())
+            })
+            .collect();
+        for (id, key) in leaked {
+            let detail = format!(
+                "still open more than {} ms after its client ended its sessions",
+                self.spec.grace.as_millis()
+            );
+            self.report(state, Check::Leak, &key, id, detail);
+        }
+    }
+
+    /// Connection `id` ran a command other than hello: it becomes pooled (once), and
+    /// WIRE-MAX and WIRE-CONNECTING are checked.
+    fn pool(&self, id: i64) {
+        let now = Instant::now();
+        let mut state = lock(&self.state);
+        let Some(tracked) = state.open.get_mut(&id) else {
+            return;
+        };
+        if tracked.pooled {
+            return;
+        }
+        tracked.pooled = true;
+        let key = tracked.key.clone();
+        let handshake = Handshake {
+            start: tracked.accepted,
+            end: tracked.hello_replied.unwrap_or(now),
+        };
+        state.pooled += 1;
+        let open_pooled = state
+            .open
+            .values()
+            .filter(|t| t.pooled && t.key == key)
+            .count();
+        if open_pooled > self.spec.max_pool_size as usize {
+            let detail = format!(
+                "{open_pooled} pooled connections open at once (maxPoolSize {})",
+                self.spec.max_pool_size
+            );
+            self.report(&mut state, Check::Max, &key, id, detail);
+        }
+        if !state.clients.contains_key(&key) && state.clients.len() >= JUDGE_CLIENTS_MAX {
+            state.untracked += 1;
+            return;
+        }
+        let history = state.clients.entry(key.clone()).or_default();
+        let overlap = max_overlap(handshake, history.make_contiguous());
+        if history.len() >= JUDGE_HANDSHAKES_MAX {
+            history.pop_front();
+        }
+        history.push_back(handshake);
+        if overlap > self.spec.max_connecting as usize {
+            let detail = format!(
+                "{overlap} pooled connections in their handshake at once (maxConnecting {})",
+                self.spec.max_connecting
+            );
+            self.report(&mut state, Check::Connecting, &key, id, detail);
+        }
+    }
+}
+
+fn set_deadline(tracked: &mut Tracked, deadline: Instant) {
+    tracked.leak_deadline = Some(tracked.leak_deadline.map_or(deadline, |d| d.min(deadline)));
+}
+
+/// The judge's view of one connection; dropping it records the close.
+#[derive(Debug)]
+pub(crate) struct JudgedConnection {
+    judge: Arc<Judge>,
+    id: i64,
+}
+
+impl JudgedConnection {
+    /// A request was decoded: `name` is its command, `hello` whether it is
+    /// hello/isMaster, `silent` whether it has `moreToCome`, and `pipelined` whether bytes
+    /// of a further message were already read.
+    pub(crate) fn request(&self, name: &str, hello: bool, body: &Document) {
+        if hello {
+            let mut state = lock(&self.judge.state);
+            if let Some(tracked) = state.open.get_mut(&self.id) {
+                if !tracked.named && body.contains_key("client") {
+                    tracked.named = true;
+                    tracked.key.name_from(body);
+                }
+            }
+            return;
+        }
+        self.judge.pool(self.id);
+        if name == "endSessions" {
+            let deadline = Instant::now() + self.judge.spec.grace;
+            let mut state = lock(&self.judge.state);
+            let Some(key) = state.open.get(&self.id).map(|t| t.key.clone()) else {
+                return;
+            };
+            for tracked in state.open.values_mut().filter(|t| t.key == key) {
+                set_deadline(tracked, deadline);
+            }
+        }
+    }
+
+    /// WIRE-SHARED: a request without `moreToCome` was decoded while bytes of a further
+    /// message were already read.
+    pub(crate) fn pipelined(&self, name: &str) {
+        let mut state = lock(&self.judge.state);
+        let key = state
+            .open
+            .get(&self.id)
+            .map(|t| t.key.clone())
+            .unwrap_or_default();
+        let detail = format!(
+            "another request arrived before the reply to '{}' was sent",
+            name.chars().take(64).collect::<String>()
+        );
+        self.judge
+            .report(&mut state, Check::Shared, &key, self.id, detail);
+    }
+
+    /// A hello reply was sent (the first one ends the handshake).
+    pub(crate) fn hello_replied(&self) {
+        let mut state = lock(&self.judge.state);
+        if let Some(tracked) = state.open.get_mut(&self.id) {
+            tracked.hello_replied.get_or_insert_with(Instant::now);
+        }
+    }
+}
+
+impl Drop for JudgedConnection {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let mut state = lock(&self.judge.state);
+        self.judge.sweep_leaks(&mut state, now);
+        state.open.remove(&self.id);
+    }
+}
