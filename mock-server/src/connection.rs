@@ -253,7 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         hello
     }
 
-    /// [`Self::finish`], then tells the judge a hello reply was sent.
+    /// Tells the judge a hello reply is being sent, then [`Self::finish`].
     async fn finish_judged(
         &mut self,
         (outcome, control): (Outcome, bool),
@@ -262,13 +262,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         silent: bool,
         hello: bool,
     ) -> Result<(), ConnectionEnd> {
-        let replied = matches!(outcome, Outcome::Reply(_)) && !silent;
-        self.finish(outcome, response_to, framing, silent, control)
-            .await?;
-        if let (true, true, Some(judged)) = (hello, replied, &self.judged) {
+        // Recorded as the reply is about to be written, so the handshake interval ends no
+        // later than the client sees the reply.
+        let replying = matches!(outcome, Outcome::Reply(_)) && !silent;
+        if let (true, true, Some(judged)) = (hello, replying, &self.judged) {
             judged.hello_replied();
         }
-        Ok(())
+        self.finish(outcome, response_to, framing, silent, control)
+            .await
     }
 
     /// Sends the outcome (unless the request had `moreToCome`).

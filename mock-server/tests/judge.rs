@@ -1,0 +1,343 @@
+//! Goal: the wire-side pool judge (`--judge`) flags misbehaving clients (WIRE-MAX,
+//! WIRE-CONNECTING, WIRE-SHARED, WIRE-LEAK), never a well-behaved one, and survives
+//! hostile input.
+//! Method: raw wire clients over `tokio::io::duplex`; the verdict is read from
+//! `Server::verdict` and the `poolcheckVerdict` command, waits use paused Tokio time.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::{doc, Bson, Document};
+use common::{code, connect, connect_as, is_ok, server, Conn};
+use mock_server::judge::{Check, JudgeSpec, Verdict};
+use mock_server::{Server, ServerOptions};
+use wire::{Message, MsgFlags, OpMsg};
+
+/// A server judged by `spec`.
+fn judged(spec: &str) -> Arc<Server> {
+    let spec: JudgeSpec = spec.parse().expect("spec");
+    Arc::new(Server::new(ServerOptions {
+        judge: Some(spec),
+        ..ServerOptions::default()
+    }))
+}
+
+fn verdict(server: &Server) -> Verdict {
+    server.verdict().expect("the judge is on")
+}
+
+fn count(verdict: &Verdict, check: Check) -> usize {
+    verdict
+        .violations
+        .iter()
+        .filter(|v| v.check == check)
+        .count()
+}
+
+/// `{poolcheckVerdict: 1}` from a fresh connection.
+async fn verdict_command(server: &Arc<Server>) -> Document {
+    let mut control = connect(server);
+    control
+        .command(doc! {"poolcheckVerdict": 1, "$db": "admin"})
+        .await
+}
+
+async fn ping(conn: &mut Conn) {
+    let reply = conn.command(doc! {"ping": 1, "$db": "admin"}).await;
+    assert!(is_ok(&reply), "{reply}");
+}
+
+fn hello_as(app_name: &str) -> Document {
+    doc! {"hello": 1, "client": {"application": {"name": app_name}, "driver": {"name": "test", "version": "0"}}, "$db": "admin"}
+}
+
+/// Both messages in one write, so the server reads the second before answering the first.
+async fn send_pair(conn: &mut Conn, first: &OpMsg, second: &OpMsg) {
+    let mut bytes = Vec::new();
+    let mut part = Vec::new();
+    Message::Msg(first.clone())
+        .encode_into(&mut part, 100, 0)
+        .expect("encode");
+    bytes.extend_from_slice(&part);
+    part.clear();
+    Message::Msg(second.clone())
+        .encode_into(&mut part, 101, 0)
+        .expect("encode");
+    bytes.extend_from_slice(&part);
+    conn.send_raw(&bytes).await;
+}
+
+#[tokio::test]
+async fn one_pooled_connection_too_many_is_a_max_violation() {
+    let server = judged("max-pool-size=3");
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut conn = connect_as(&server, "greedy").await;
+        ping(&mut conn).await;
+        conns.push(conn);
+    }
+    let v = verdict(&server);
+    assert_eq!(count(&v, Check::Max), 1, "{v}");
+    assert_eq!(v.violation_count(), 1, "{v}");
+    assert_eq!(v.pooled, 4);
+    let reply = verdict_command(&server).await;
+    assert!(is_ok(&reply), "{reply}");
+    let violations = reply.get_array("violations").expect("violations");
+    assert_eq!(violations.len(), 1);
+    let Some(Bson::Document(first)) = violations.first() else {
+        panic!("a violation document expected: {reply}");
+    };
+    assert_eq!(first.get_str("check"), Ok("WIRE-MAX"));
+    assert_eq!(first.get_str("client"), Ok("test/greedy@duplex"));
+    assert!(first.get_i64("connection").is_ok() && first.contains_key("atMillis"));
+    assert_eq!(
+        reply
+            .get_document("violationCounts")
+            .and_then(|c| c.get_i64("WIRE-MAX")),
+        Ok(1)
+    );
+}
+
+#[tokio::test]
+async fn hello_only_connections_are_not_pooled() {
+    let server = judged("max-pool-size=3");
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut conn = connect_as(&server, "monitor").await;
+        let again = conn.command(doc! {"hello": 1, "$db": "admin"}).await;
+        assert!(is_ok(&again));
+        conns.push(conn);
+    }
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    assert_eq!((v.connections, v.pooled), (4, 0));
+}
+
+#[tokio::test]
+async fn a_different_app_name_is_a_different_client() {
+    let server = judged("max-pool-size=2");
+    let mut conns = Vec::new();
+    for app in ["a", "a", "b", "b"] {
+        let mut conn = connect_as(&server, app).await;
+        ping(&mut conn).await;
+        conns.push(conn);
+    }
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    assert_eq!(v.clients, 2);
+}
+
+/// Three pooled handshakes held open together by a `blockConnection` fail point on hello.
+async fn blocked_handshakes(server: &Arc<Server>, n: i32) -> Vec<Conn> {
+    let mut control = connect(server);
+    let reply = control
+        .command(doc! {
+            "configureFailPoint": "failCommand", "mode": {"times": n},
+            "data": {"failCommands": ["hello"], "blockConnection": true, "blockTimeMS": 1_000, "appName": "slow"},
+            "$db": "admin",
+        })
+        .await;
+    assert!(is_ok(&reply), "{reply}");
+    let mut conns: Vec<Conn> = (0..n).map(|_| connect(server)).collect();
+    let mut ids = Vec::new();
+    for conn in &mut conns {
+        ids.push(conn.start(hello_as("slow")).await);
+    }
+    for (conn, id) in conns.iter_mut().zip(ids) {
+        let hello = conn.reply_to(id).await;
+        assert!(is_ok(&hello), "{hello}");
+    }
+    for conn in &mut conns {
+        ping(conn).await;
+    }
+    conns
+}
+
+#[tokio::test(start_paused = true)]
+async fn too_many_overlapping_handshakes_is_a_connecting_violation() {
+    let server = judged("max-pool-size=10,max-connecting=2");
+    let _conns = blocked_handshakes(&server, 3).await;
+    let v = verdict(&server);
+    assert_eq!(count(&v, Check::Connecting), 1, "{v}");
+    assert_eq!(v.violation_count(), 1, "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn handshakes_within_max_connecting_are_fine() {
+    let server = judged("max-pool-size=10,max-connecting=3");
+    let _conns = blocked_handshakes(&server, 3).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    assert_eq!(v.pooled, 4, "three and the fail point's control connection");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequential_handshakes_never_overlap() {
+    let server = judged("max-connecting=1");
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut conn = connect_as(&server, "calm").await;
+        ping(&mut conn).await;
+        conns.push(conn);
+        tokio::time::advance(Duration::from_millis(1)).await;
+    }
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+#[tokio::test]
+async fn two_pipelined_requests_are_a_shared_violation() {
+    let server = judged("max-pool-size=10");
+    let mut conn = connect_as(&server, "sharer").await;
+    let ping = OpMsg::command(doc! {"ping": 1, "$db": "admin"});
+    send_pair(&mut conn, &ping, &ping).await;
+    assert!(is_ok(&conn.reply_to(100).await));
+    assert!(is_ok(&conn.reply_to(101).await));
+    let v = verdict(&server);
+    assert_eq!(count(&v, Check::Shared), 1, "{v}");
+    assert_eq!(v.violation_count(), 1, "{v}");
+}
+
+#[tokio::test]
+async fn a_more_to_come_request_then_another_is_fine() {
+    let server = judged("max-pool-size=10");
+    let mut conn = connect_as(&server, "streamer").await;
+    let mut insert = OpMsg::command(doc! {"insert": "c", "documents": [{"_id": 1}], "$db": "db"});
+    insert.flags = MsgFlags::MORE_TO_COME;
+    let ping = OpMsg::command(doc! {"ping": 1, "$db": "admin"});
+    send_pair(&mut conn, &insert, &ping).await;
+    assert!(is_ok(&conn.reply_to(101).await));
+    assert_eq!(server.documents("db", "c").len(), 1);
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_open_past_the_grace_after_end_sessions_is_a_leak() {
+    let server = judged("grace-ms=100");
+    let mut a = connect_as(&server, "leaky").await;
+    let _b = connect_as(&server, "leaky").await;
+    let ended = a.command(doc! {"endSessions": [], "$db": "admin"}).await;
+    assert!(is_ok(&ended));
+    tokio::time::advance(Duration::from_millis(50)).await;
+    assert!(verdict(&server).is_ok(), "within the grace");
+    tokio::time::advance(Duration::from_millis(100)).await;
+    let v = verdict(&server);
+    assert_eq!(count(&v, Check::Leak), 2, "{v}");
+    // Reported once per connection, however often the verdict is read.
+    assert_eq!(verdict(&server).violation_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn connections_closed_within_the_grace_are_no_leak() {
+    let server = judged("grace-ms=100");
+    let mut a = connect_as(&server, "tidy").await;
+    let b = connect_as(&server, "tidy").await;
+    ping(&mut a).await;
+    let ended = a.command(doc! {"endSessions": [], "$db": "admin"}).await;
+    assert!(is_ok(&ended));
+    a.close().await;
+    b.close().await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_closed_command_starts_the_grace() {
+    let server = judged("grace-ms=100");
+    let _open = connect_as(&server, "forgetful").await;
+    let _other = connect_as(&server, "someone-else").await;
+    let mut control = connect(&server);
+    let reply = control
+        .command(doc! {"poolcheckClientClosed": 1, "appName": "forgetful", "$db": "admin"})
+        .await;
+    assert!(is_ok(&reply), "{reply}");
+    let bad = control
+        .command(doc! {"poolcheckClientClosed": 1, "appName": 5, "$db": "admin"})
+        .await;
+    assert!(!is_ok(&bad));
+    tokio::time::advance(Duration::from_millis(101)).await;
+    let reply = verdict_command(&server).await;
+    let violations = reply.get_array("violations").expect("violations");
+    assert_eq!(violations.len(), 1, "{reply}");
+    let Some(Bson::Document(leak)) = violations.first() else {
+        panic!("{reply}");
+    };
+    assert_eq!(leak.get_str("check"), Ok("WIRE-LEAK"));
+    assert_eq!(leak.get_str("client"), Ok("test/forgetful@duplex"));
+}
+
+#[tokio::test]
+async fn a_clean_session_has_no_violation() {
+    let server = judged("max-pool-size=2,max-connecting=2,grace-ms=1000");
+    let mut monitor = connect_as(&server, "clean").await;
+    let mut a = connect_as(&server, "clean").await;
+    let mut b = connect_as(&server, "clean").await;
+    assert!(is_ok(
+        &monitor.command(doc! {"hello": 1, "$db": "admin"}).await
+    ));
+    ping(&mut a).await;
+    let found = b.command(doc! {"find": "c", "$db": "db"}).await;
+    assert!(is_ok(&found));
+    let ended = a.command(doc! {"endSessions": [], "$db": "admin"}).await;
+    assert!(is_ok(&ended));
+    for conn in [monitor, a, b] {
+        conn.close().await;
+    }
+    let reply = verdict_command(&server).await;
+    assert!(is_ok(&reply));
+    assert_eq!(
+        reply.get_array("violations").map(Vec::len),
+        Ok(0),
+        "{reply}"
+    );
+    assert_eq!(reply.get_i64("pooledConnections"), Ok(2));
+    assert_eq!(reply.get_i64("connections"), Ok(4), "three and the control");
+    assert_eq!(reply.get_array("checks").map(|c| c.len()), Ok(4), "{reply}");
+    assert!(verdict(&server).is_ok());
+}
+
+#[tokio::test]
+async fn hostile_clients_do_not_break_the_judge() {
+    let server = judged("max-pool-size=1");
+    let mut garbage = connect(&server);
+    garbage
+        .send_raw(&[
+            0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ])
+        .await;
+    assert!(matches!(
+        garbage.end().await,
+        mock_server::ConnectionEnd::ProtocolError(_)
+    ));
+    for metadata in [
+        Bson::String("not a document".into()),
+        Bson::Document(doc! {"driver": 5, "application": {"name": ["x"]}}),
+        Bson::Document(doc! {"driver": {"name": "x".repeat(10_000)}}),
+    ] {
+        let mut odd = connect(&server);
+        let _ = odd
+            .command(doc! {"hello": 1, "client": metadata, "$db": "admin"})
+            .await;
+        let reply = odd.command(doc! {"ping": 1, "$db": "admin"}).await;
+        assert!(is_ok(&reply), "{reply}");
+    }
+    let mut fine = connect_as(&server, "fine").await;
+    ping(&mut fine).await;
+    let reply = verdict_command(&server).await;
+    assert!(is_ok(&reply), "{reply}");
+    let v = verdict(&server);
+    // The odd handshakes group by what could be read; none crashed the server.
+    assert_eq!(v.pooled, 4, "{v}");
+}
+
+#[tokio::test]
+async fn with_the_judge_off_its_commands_do_not_exist() {
+    let server = server();
+    assert!(server.verdict().is_none());
+    let reply = verdict_command(&server).await;
+    assert_eq!(code(&reply), Some(59), "{reply}");
+}
