@@ -248,3 +248,61 @@ fn serve_logs_without_colour_when_not_on_a_terminal() {
         "ANSI escape in piped log: {line:?}"
     );
 }
+
+/// `poolcheck serve --judge` rejects a bad spec with a usage error that says what is wrong.
+#[test]
+fn serve_bad_judge_spec_is_a_usage_error() {
+    for (spec, says) in [
+        ("max-pool-size=0", "max-pool-size must be at least 1"),
+        ("pool=3", "unknown key 'pool'"),
+        ("max-pool-size=ten", "not a whole number"),
+    ] {
+        let out = poolcheck(&["serve", "--port", "0", "--judge", spec]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec}: {stderr}");
+        assert!(stderr.contains("--judge"), "{spec}: {stderr}");
+        assert!(stderr.contains(says), "{spec}: {stderr}");
+    }
+}
+
+/// `poolcheck serve --judge` prints the verdict and writes `--verdict-file` on Ctrl-C.
+#[test]
+fn serve_judge_reports_the_verdict_on_exit() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let file = std::env::temp_dir().join(format!("poolcheck-verdict-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--judge",
+            "max-pool-size=5",
+            "--verdict-file",
+        ])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("poolcheck serve starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut log = String::new();
+    stderr.read_line(&mut log).expect("serve logs a line");
+    assert!(log.contains("mock-server listening"), "{log}");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(interrupted.is_ok_and(|s| s.success()));
+    // Read the rest of the log, so the server never writes to a closed pipe.
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    let out = child.wait_with_output().expect("serve exits");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{log}");
+    assert!(stdout.contains("judge: OK — 0 clients"), "{stdout}");
+    let json = std::fs::read_to_string(&file).expect("verdict file written");
+    let _ = std::fs::remove_file(&file);
+    let verdict: serde_json::Value = serde_json::from_str(&json).expect("verdict is JSON");
+    assert_eq!(verdict["ok"], serde_json::Value::Bool(true), "{json}");
+    assert_eq!(verdict["violations"].as_array().map(Vec::len), Some(0));
+}

@@ -124,7 +124,19 @@ impl Config {
 /// # Errors
 /// If the address cannot be bound or Ctrl-C cannot be watched.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    let ctrl_c = tokio::signal::ctrl_c();
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    // Poll once, so the handler is in place before the server logs that it listens (a
+    // Ctrl-C right after that line then shuts down cleanly instead of killing the process).
+    tokio::select! {
+        biased;
+        caught = &mut ctrl_c => {
+            if let Err(err) = caught {
+                tracing::error!(%err, "cannot watch Ctrl-C");
+            }
+            return Ok(());
+        }
+        () = std::future::ready(()) => {}
+    }
     run_until(config, async {
         match ctrl_c.await {
             Ok(()) => tracing::info!("Ctrl-C: shutting down"),
