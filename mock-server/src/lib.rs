@@ -38,7 +38,8 @@
 //! `ping`, `buildInfo`, `serverStatus`, `endSessions`, `killAllSessions`,
 //! `connectionStatus`, `whatsmyuri`, `insert`, `find`, `getMore`, `killCursors`, `update`,
 //! `delete`, `count`, `aggregate`, `listCollections`, `listDatabases`, `listIndexes`,
-//! `create`, `drop`, `dropDatabase`, `configureFailPoint` and `poolcheckFault` (admin).
+//! `create`, `drop`, `dropDatabase`, `configureFailPoint` and `poolcheckFault` (admin);
+//! with the judge on, also `poolcheckVerdict` and `poolcheckClientClosed` (admin).
 //! Anything else is `{ok: 0, code: 59, codeName: "CommandNotFound"}`.
 //!
 //! ## Example
