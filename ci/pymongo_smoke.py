@@ -5,7 +5,7 @@ CI runs it after `pip install pymongo` and after starting the server in the back
 (`cargo run --release -p mock-server --features cli -- --port PORT`); `ci/pymongo_smoke.sh` does all of
 that. Usage:
 
-    python3 ci/pymongo_smoke.py --port PORT [--host 127.0.0.1]
+    python3 ci/pymongo_smoke.py --port PORT [--host 127.0.0.1] [--judge]
 
 Each check prints `PASS name` or `FAIL name: why`; the last line is
 `pymongo-smoke: N passed, M failed`, and the exit status is non-zero if any check failed.
@@ -203,6 +203,17 @@ def check_server_status(client, log):
         time.sleep(0.02)
 
 
+def check_judge_verdict(client, log):
+    """The server's pool judge (`--judge`) saw no violation by PyMongo, a well-behaved
+    driver: within maxPoolSize and maxConnecting, no request pipelined on a connection,
+    and the second client's connections closed after it ended its sessions."""
+    verdict = client.admin.command("poolcheckVerdict")
+    check(verdict.get("checks") == ["WIRE-MAX", "WIRE-CONNECTING", "WIRE-SHARED", "WIRE-LEAK"],
+          f"checks: {verdict}")
+    check(verdict.get("pooledConnections", 0) >= 1, f"no pooled connection seen: {verdict}")
+    check(verdict.get("violations") == [], f"violations: {verdict.get('violations')}")
+
+
 CHECKS = [
     check_ping,
     check_insert,
@@ -220,7 +231,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--judge", action="store_true",
+                        help="the server runs with --judge: check its verdict last")
     args = parser.parse_args()
+    checks = CHECKS + ([check_judge_verdict] if args.judge else [])
 
     log = CommandLog()
     client = MongoClient(args.host, args.port, directConnection=True,
@@ -228,7 +242,7 @@ def main():
                          appname="pymongo-smoke", event_listeners=[log])
     passed = failed = 0
     try:
-        for fn in CHECKS:
+        for fn in checks:
             name = fn.__name__.removeprefix("check_")
             try:
                 fn(client, log)

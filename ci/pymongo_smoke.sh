@@ -4,7 +4,8 @@
 #      unavailable),
 #   2. build the mock-server binary (release) and start it on a free loopback port,
 #   3. wait until the port accepts connections,
-#   4. run ci/pymongo_smoke.py against it,
+#   4. run ci/pymongo_smoke.py against it (the server runs with --judge; the last check
+#      is that its pool judge saw no violation),
 #   5. stop the server, whatever happened (trap).
 # Usage: bash ci/pymongo_smoke.sh        Exit status: the smoke test's.
 set -euo pipefail
@@ -49,7 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-RUST_LOG="${RUST_LOG:-warn}" "$SERVER_BIN" --port "$PORT" >"$LOG" 2>&1 &
+# The pool judge watches PyMongo's pools; the smoke test checks its verdict last.
+RUST_LOG="${RUST_LOG:-warn}" "$SERVER_BIN" --port "$PORT" --judge max-pool-size=100,max-connecting=2 >"$LOG" 2>&1 &
 SERVER_PID=$!
 echo "pymongo-smoke: mock-server (pid $SERVER_PID) on 127.0.0.1:$PORT"
 
@@ -68,4 +70,4 @@ until "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(s
 done
 
 # ----- the smoke test -----
-"$PY" ci/pymongo_smoke.py --port "$PORT"
+"$PY" ci/pymongo_smoke.py --port "$PORT" --judge

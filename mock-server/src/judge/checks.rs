@@ -88,7 +88,9 @@ impl Judge {
     /// Marks every open connection whose client has application name `app_name` as
     /// closed by its client now (the `poolcheckClientClosed` command).
     pub fn client_closed_by_app(&self, app_name: &str) {
-        let deadline = Instant::now() + self.spec.grace;
+        let Some(deadline) = self.deadline() else {
+            return;
+        };
         let mut state = lock(&self.state);
         for tracked in state.open.values_mut() {
             if tracked.key.app_name.as_deref() == Some(app_name) {
@@ -119,6 +121,12 @@ impl Judge {
             judge: Arc::clone(self),
             id,
         })
+    }
+
+    /// The latest instant a connection may stay open if its client closes now (`None` if
+    /// the grace reaches past the clock's range: no deadline).
+    fn deadline(&self) -> Option<Instant> {
+        Instant::now().checked_add(self.spec.grace)
     }
 
     fn report(&self, state: &mut State, check: Check, key: &ClientKey, id: i64, detail: String) {
@@ -235,7 +243,9 @@ impl JudgedConnection {
         }
         self.judge.pool(self.id);
         if name == "endSessions" {
-            let deadline = Instant::now() + self.judge.spec.grace;
+            let Some(deadline) = self.judge.deadline() else {
+                return;
+            };
             let mut state = lock(&self.judge.state);
             let Some(key) = state.open.get(&self.id).map(|t| t.key.clone()) else {
                 return;

@@ -127,6 +127,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_huge_grace_is_no_panic() {
+        let spec: JudgeSpec = "grace-ms=18446744073709551615".parse().expect("spec");
+        let judge = super::super::Judge::new(spec);
+        judge.client_closed_by_app("x");
+        assert!(judge.verdict().is_ok());
+    }
+
+    #[test]
     fn parses_and_rejects() {
         let spec: JudgeSpec = "max-pool-size=3,max-connecting=1,grace-ms=50"
             .parse()
