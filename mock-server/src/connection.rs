@@ -201,9 +201,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     Ok(body) => {
                         let hello = self.judge_request(&body, silent);
                         let executed = self.execute(body, None).await;
-                        return self
-                            .finish_judged(executed, header.request_id, Framing::Msg, silent, hello)
-                            .await;
+                        self.judge_reply(hello && !silent, &executed.0);
+                        executed
                     }
                     Err(err) => (Outcome::Reply(parse_error(&err).to_document()), false),
                 };
@@ -214,17 +213,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let command = query.command().clone();
                 let name = command.keys().next().cloned().unwrap_or_default();
                 let is_hello = matches!(Kind::from_name(&name), Some(Kind::Hello));
-                if is_hello && query.full_collection_name.ends_with(".$cmd") {
-                    let hello = self.judge_request(&command, false);
-                    let executed = self
-                        .execute(command, Some(query.database().to_string()))
-                        .await;
-                    return self
-                        .finish_judged(executed, header.request_id, Framing::Reply, false, hello)
-                        .await;
-                }
-                let outcome = Outcome::Reply(unsupported_op_query(&name).to_document());
-                self.finish(outcome, header.request_id, Framing::Reply, false, false)
+                let (outcome, control) =
+                    if is_hello && query.full_collection_name.ends_with(".$cmd") {
+                        let hello = self.judge_request(&command, false);
+                        let db = query.database().to_string();
+                        let executed = self.execute(command, Some(db)).await;
+                        self.judge_reply(hello, &executed.0);
+                        executed
+                    } else {
+                        (
+                            Outcome::Reply(unsupported_op_query(&name).to_document()),
+                            false,
+                        )
+                    };
+                self.finish(outcome, header.request_id, Framing::Reply, false, control)
                     .await
             }
             Message::Reply(_) => {
@@ -234,42 +236,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Tells the judge (if on) of a decoded request: its command, and WIRE-SHARED if bytes
-    /// of a further message were already read while this one expects a reply. The judge's
-    /// own commands leave the connection unclassified. Returns
-    /// whether the request is a hello (its reply ends the handshake).
+    /// Tells the judge (if on) of a decoded request; whether it is a hello.
     fn judge_request(&self, body: &Document, silent: bool) -> bool {
-        let Some(judged) = &self.judged else {
-            return false;
-        };
-        let name = body.keys().next().map(String::as_str).unwrap_or_default();
-        let hello = matches!(Kind::from_name(name), Some(Kind::Hello));
-        if !silent && !self.reader.buffer().is_empty() {
-            judged.pipelined(name);
-        }
-        if name != "poolcheckVerdict" && name != "poolcheckClientClosed" {
-            judged.request(name, hello, body);
-        }
-        hello
+        let buffered = !self.reader.buffer().is_empty();
+        self.judged
+            .as_ref()
+            .is_some_and(|judged| judged.request(body, silent, buffered))
     }
 
-    /// Tells the judge a hello reply is being sent, then [`Self::finish`].
-    async fn finish_judged(
-        &mut self,
-        (outcome, control): (Outcome, bool),
-        response_to: i32,
-        framing: Framing,
-        silent: bool,
-        hello: bool,
-    ) -> Result<(), ConnectionEnd> {
-        // Recorded as the reply is about to be written, so the handshake interval ends no
-        // later than the client sees the reply.
-        let replying = matches!(outcome, Outcome::Reply(_)) && !silent;
-        if let (true, true, Some(judged)) = (hello, replying, &self.judged) {
+    /// A hello reply is about to be written: for the judge, it ends the handshake (recorded
+    /// before the write, so the interval ends no later than the client sees the reply).
+    fn judge_reply(&self, hello: bool, outcome: &Outcome) {
+        if let (true, Outcome::Reply(_), Some(judged)) = (hello, outcome, &self.judged) {
             judged.hello_replied();
         }
-        self.finish(outcome, response_to, framing, silent, control)
-            .await
     }
 
     /// Sends the outcome (unless the request had `moreToCome`).
@@ -301,8 +281,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return (Outcome::Reply(err.to_document()), false);
             }
         };
-        if let Some(reply) = self.judge_command(&name, &db, &body) {
-            return (Outcome::Reply(reply), true);
+        if let Some(judge) = self.server.judge() {
+            if let Some(reply) = judge.admin_command(&name, &db, &body) {
+                return (Outcome::Reply(reply), true);
+            }
         }
         let kind = Kind::from_name(&name);
         let control = kind.is_some_and(Kind::is_control);
@@ -315,35 +297,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return (Outcome::Reply(self.run(&name, &db, &body)), false);
         };
         (self.execute_known(kind, &name, &db, &body).await, control)
-    }
-
-    /// The judge's admin commands, `poolcheckVerdict` and `poolcheckClientClosed`
-    /// (`None` for any other command, and always with the judge off).
-    fn judge_command(&self, name: &str, db: &str, body: &Document) -> Option<Document> {
-        let judge = self.server.judge()?;
-        if name != "poolcheckVerdict" && name != "poolcheckClientClosed" {
-            return None;
-        }
-        if db != "admin" {
-            let err = CommandError::new(
-                code::UNAUTHORIZED,
-                format!("{name} may only be run against the admin database."),
-            );
-            return Some(err.to_document());
-        }
-        if name == "poolcheckVerdict" {
-            return Some(judge.verdict().to_document());
-        }
-        match body.get_str("appName") {
-            Ok(app_name) => {
-                judge.client_closed_by_app(app_name);
-                Some(bson::doc! {"ok": 1.0})
-            }
-            Err(_) => Some(
-                CommandError::type_mismatch("poolcheckClientClosed needs a string 'appName'")
-                    .to_document(),
-            ),
-        }
     }
 
     async fn execute_known(

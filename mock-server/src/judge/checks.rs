@@ -29,10 +29,14 @@ use tokio::time::Instant;
 use super::clients::{max_overlap, ClientKey, Handshake, Tracked};
 use super::config::JudgeSpec;
 use super::verdict::{Check, Verdict, Violation};
+use crate::error::{code, CommandError};
 use crate::limits::{
     JUDGE_CLIENTS_MAX, JUDGE_CONNECTIONS_MAX, JUDGE_HANDSHAKES_MAX, JUDGE_VIOLATIONS_MAX,
 };
 use crate::locks::lock;
+
+/// The judge's own admin commands (answered only with the judge on).
+const ADMIN_COMMANDS: [&str; 2] = ["poolcheckVerdict", "poolcheckClientClosed"];
 
 /// The wire-side pool checker: watches every connection of a server and keeps a live
 /// [`Verdict`].
@@ -63,6 +67,30 @@ impl Judge {
             started: Instant::now(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Answers the judge's admin commands, `{poolcheckVerdict: 1}` and
+    /// `{poolcheckClientClosed: 1, appName}`; `None` for any other command.
+    pub fn admin_command(&self, name: &str, db: &str, body: &Document) -> Option<Document> {
+        if !ADMIN_COMMANDS.contains(&name) {
+            return None;
+        }
+        if db != "admin" {
+            let err = CommandError::new(
+                code::UNAUTHORIZED,
+                format!("{name} may only be run against the admin database."),
+            );
+            return Some(err.to_document());
+        }
+        if name == "poolcheckVerdict" {
+            return Some(self.verdict().to_document());
+        }
+        let Ok(app_name) = body.get_str("appName") else {
+            let err = CommandError::type_mismatch("poolcheckClientClosed needs a string 'appName'");
+            return Some(err.to_document());
+        };
+        self.client_closed_by_app(app_name);
+        Some(bson::doc! {"ok": 1.0})
     }
 
     /// The bounds checked.
@@ -227,10 +255,23 @@ pub(crate) struct JudgedConnection {
 }
 
 impl JudgedConnection {
-    /// A request was decoded: `name` is its command, `hello` whether it is
-    /// hello/isMaster, `silent` whether it has `moreToCome`, and `pipelined` whether bytes
-    /// of a further message were already read.
-    pub(crate) fn request(&self, name: &str, hello: bool, body: &Document) {
+    /// A request was decoded: `silent` if it has `moreToCome`, `buffered` if bytes of a
+    /// further message were already read (WIRE-SHARED unless `silent`). Classifies the
+    /// connection (the judge's own commands leave it as it was) and returns whether the
+    /// request is a hello, whose reply ends the handshake.
+    pub(crate) fn request(&self, body: &Document, silent: bool, buffered: bool) -> bool {
+        let name = body.keys().next().map(String::as_str).unwrap_or_default();
+        if buffered && !silent {
+            self.pipelined(name);
+        }
+        let hello = matches!(name, "hello" | "isMaster" | "ismaster");
+        if !ADMIN_COMMANDS.contains(&name) {
+            self.classify(name, hello, body);
+        }
+        hello
+    }
+
+    fn classify(&self, name: &str, hello: bool, body: &Document) {
         if hello {
             let mut state = lock(&self.judge.state);
             if let Some(tracked) = state.open.get_mut(&self.id) {
@@ -258,7 +299,7 @@ impl JudgedConnection {
 
     /// WIRE-SHARED: a request without `moreToCome` was decoded while bytes of a further
     /// message were already read.
-    pub(crate) fn pipelined(&self, name: &str) {
+    fn pipelined(&self, name: &str) {
         let mut state = lock(&self.judge.state);
         let key = state
             .open
