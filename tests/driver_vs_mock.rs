@@ -645,3 +645,70 @@ async fn max_pool_size_holds_under_fifty_tasks() {
     client.shutdown().await;
     mock.shutdown().await;
 }
+
+/// The real driver, its pool held at `pool` connections, loaded by 20 tasks whose finds
+/// each hold a connection for 10 ms, then shut down; returns the mock's judge verdict once
+/// every connection has closed.
+async fn judged_driver_run(pool: u32, judge: &str) -> mock_server::judge::Verdict {
+    const APP: &str = "judged";
+    let spec = judge.parse().expect("judge spec");
+    let mock = start_mock_with(ServerOptions {
+        judge: Some(spec),
+        ..ServerOptions::default()
+    })
+    .await;
+    let opts = options(&mock, &format!("&maxPoolSize={pool}&appName={APP}")).await;
+    let client = Client::with_options(opts).expect("client");
+    configure_fail_point(
+        &client,
+        Bson::String("alwaysOn".into()),
+        doc! {"failCommands": ["find"], "appName": APP, "blockConnection": true, "blockTimeMS": 10},
+    )
+    .await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let coll: Collection<Document> = client.database("db").collection("c");
+        tasks.spawn(async move {
+            for _ in 0..3 {
+                coll.find_one(doc! {}).await.expect("find");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task");
+    }
+    client.shutdown().await;
+    let server = Arc::clone(mock.server());
+    eventually(Duration::from_secs(5), || async {
+        match server.connection_stats().current {
+            0 => Ok(()),
+            n => Err(format!("{n} connections still open")),
+        }
+    })
+    .await
+    .expect("the driver closes its connections");
+    let verdict = server.verdict().expect("the judge is on");
+    mock.shutdown().await;
+    verdict
+}
+
+/// The judge never flags the real driver, a well-behaved client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_driver_passes_the_wire_judge() {
+    let verdict = judged_driver_run(5, "max-pool-size=5,max-connecting=2,grace-ms=2000").await;
+    assert!(verdict.is_ok(), "{verdict}");
+    assert!(verdict.pooled >= 2, "the pool grew under load: {verdict}");
+}
+
+/// A pool larger than the judge allows is caught from the wire alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wire_judge_catches_a_pool_over_its_max() {
+    let verdict = judged_driver_run(8, "max-pool-size=3,grace-ms=2000").await;
+    assert!(
+        verdict
+            .violations
+            .iter()
+            .any(|v| v.check == mock_server::judge::Check::Max),
+        "{verdict}"
+    );
+}
