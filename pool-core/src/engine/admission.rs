@@ -146,16 +146,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     #[inline(always)]
     pub(super) fn take_available(&self) -> Option<Entry<M::Connection>> {
         if let Some(entry) = self.lane().shelf.take() {
-            let s = self.state();
-            match self.perished(&entry, s) {
-                Some(reason) => self.close_live(entry, reason),
-                None => {
-                    debug_assert!(
-                        entry.generation == s.generation() && s.total() >= 1,
-                        "I3, I6: a connection leaving a shelf is current and counted"
-                    );
-                    return Some(entry);
-                }
+            if let Some(entry) = self.current_or_close(entry) {
+                return Some(entry);
             }
         }
         self.take_available_shared()
@@ -169,19 +161,31 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             .flatten()
             .or_else(|| self.lanes.others::<B>().find_map(|l| l.shelf.take()))
         {
-            let s = self.state();
-            match self.perished(&entry, s) {
-                Some(reason) => self.close_live(entry, reason),
-                None => {
-                    debug_assert!(
-                        entry.generation == s.generation() && s.total() >= 1,
-                        "I3, I6: a connection leaving `idle` is current and counted"
-                    );
-                    return Some(entry);
-                }
+            if let Some(entry) = self.current_or_close(entry) {
+                return Some(entry);
             }
         }
         None
+    }
+
+    /// I6 as a connection leaves `idle` or a shelf: the connection if it is current, else
+    /// `None` after closing it.
+    #[inline(always)]
+    fn current_or_close(&self, entry: Entry<M::Connection>) -> Option<Entry<M::Connection>> {
+        let s = self.state();
+        match self.perished(&entry, s) {
+            Some(reason) => {
+                self.close_live(entry, reason);
+                None
+            }
+            None => {
+                debug_assert!(
+                    entry.generation == s.generation() && s.total() >= 1,
+                    "I3, I6: a connection leaving `idle` or a shelf is current and counted"
+                );
+                Some(entry)
+            }
+        }
     }
 
     /// Admits one creation if the pool is ready and both limits allow it (I1, I2).
