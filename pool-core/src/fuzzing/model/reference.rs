@@ -210,43 +210,32 @@ impl Model {
 
     /// Turns a grant into an outcome (establishing instantly, as `Noop` does).
     fn finish(&mut self, g: Grant) -> Outcome {
-        match g {
-            Grant::Idle(c) => {
-                if self.perished(&c) {
-                    self.total -= 1;
-                    self.dispatch();
-                    return if self.closed {
-                        Outcome::Closed
-                    } else {
-                        Outcome::Cleared
-                    };
-                }
-                Outcome::Conn(c.id)
-            }
+        let c = match g {
+            Grant::Idle(c) => c,
             Grant::Create { generation } => {
                 self.next_id += 1;
-                let id = self.next_id;
                 self.pending -= 1;
                 self.dispatch();
-                let c = ModelConn {
-                    id,
+                ModelConn {
+                    id: self.next_id,
                     generation,
                     idle_since: self.now,
-                };
-                if self.perished(&c) {
-                    self.total -= 1;
-                    self.dispatch();
-                    return if self.closed {
-                        Outcome::Closed
-                    } else {
-                        Outcome::Cleared
-                    };
                 }
-                Outcome::Conn(id)
             }
-            Grant::Refused(Outcome2::Closed) => Outcome::Closed,
-            Grant::Refused(Outcome2::Cleared) => Outcome::Cleared,
+            Grant::Refused(Outcome2::Closed) => return Outcome::Closed,
+            Grant::Refused(Outcome2::Cleared) => return Outcome::Cleared,
+        };
+        // I6: the generation is checked again at the hand-out.
+        if self.perished(&c) {
+            self.total -= 1;
+            self.dispatch();
+            return if self.closed {
+                Outcome::Closed
+            } else {
+                Outcome::Cleared
+            };
         }
+        Outcome::Conn(c.id)
     }
 
     /// One poll of waiting checkout `i`: grant first, then its timer.
