@@ -339,6 +339,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(None) => {}
             }
         }
+        if kind == Kind::Sleep {
+            if let Ok(wait) = commands::sleep_millis(body) {
+                if let Some(end) = self.sleep(wait).await {
+                    return Outcome::Close(end);
+                }
+            }
+        }
         let _active = self.server.counters.active();
         let mut reply = match commands::run(&self.server, &self.client, name, db, body) {
             Ok(reply) => reply,

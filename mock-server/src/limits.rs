@@ -36,6 +36,9 @@ pub const NAMESPACES_MAX: usize = 10_000;
 /// Deeper input is rejected rather than recursed into, so hostile input cannot blow the stack.
 pub const EXPRESSION_DEPTH_MAX: usize = 64;
 
+/// The longest `sleep` test command a connection holds.
+pub const SLEEP_MAX: Duration = Duration::from_secs(60);
+
 /// The longest a `blockConnection` fail point or the added reply latency may hold a
 /// connection. Longer values are clamped; a test never needs more.
 pub const BLOCK_TIME_MAX: Duration = Duration::from_secs(3600);

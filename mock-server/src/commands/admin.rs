@@ -1,11 +1,14 @@
-//! Server-level commands: `buildInfo`, `serverStatus`, `connectionStatus` and the mock's
-//! own `poolcheckFault`.
+//! Server-level commands: `buildInfo`, `serverStatus`, `connectionStatus`, the test
+//! command `sleep` and the mock's own `poolcheckFault`.
+
+use std::time::Duration;
 
 use bson::{doc, Bson, DateTime, Document};
 
-use crate::error::CommandError;
+use super::args;
+use crate::error::{code, CommandError};
 use crate::faults::FaultCommand;
-use crate::limits::BSON_OBJECT_SIZE_MAX;
+use crate::limits::{BSON_OBJECT_SIZE_MAX, SLEEP_MAX};
 use crate::server::Server;
 
 /// The version the mock reports (matching `maxWireVersion` 21).
@@ -87,4 +90,23 @@ fn number(n: u64) -> Bson {
         |_| Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX)),
         Bson::Int32,
     )
+}
+
+/// The wait of mongod's test command `{sleep: 1, millis: N}` (admin only; the connection
+/// holds it, so a driver's pool sees a connection kept busy for `millis`): at most
+/// [`SLEEP_MAX`], 10 ms when `millis` is absent, as mongod's default.
+///
+/// # Errors
+/// `TypeMismatch` for a `millis` that is not a whole number; `BadValue` (2) for a negative
+/// one or one beyond [`SLEEP_MAX`].
+pub(crate) fn sleep_millis(body: &Document) -> Result<Duration, CommandError> {
+    let millis = args::integer(body, "sleep", "millis")?.unwrap_or(10);
+    let max = i64::try_from(SLEEP_MAX.as_millis()).unwrap_or(i64::MAX);
+    if !(0..=max).contains(&millis) {
+        return Err(CommandError::new(
+            code::BAD_VALUE,
+            format!("sleep: 'millis' must be between 0 and {max}, got {millis}"),
+        ));
+    }
+    Ok(Duration::from_millis(millis.unsigned_abs()))
 }

@@ -19,6 +19,7 @@ use bson::Document;
 use crate::error::{code, CommandError};
 use crate::server::Server;
 
+pub(crate) use admin::sleep_millis;
 pub(crate) use handshake::{await_time, record_metadata};
 
 /// What the command layer knows about the connection a command came on.
@@ -45,6 +46,7 @@ pub(crate) enum Kind {
     KillAllSessions,
     ConnectionStatus,
     WhatsMyUri,
+    Sleep,
     ConfigureFailPoint,
     PoolcheckFault,
     Insert,
@@ -75,6 +77,7 @@ impl Kind {
             "killAllSessions" => Kind::KillAllSessions,
             "connectionStatus" => Kind::ConnectionStatus,
             "whatsmyuri" => Kind::WhatsMyUri,
+            "sleep" => Kind::Sleep,
             "configureFailPoint" => Kind::ConfigureFailPoint,
             "poolcheckFault" => Kind::PoolcheckFault,
             "insert" => Kind::Insert,
@@ -107,6 +110,7 @@ impl Kind {
             Kind::KillAllSessions => &["killAllSessions"],
             Kind::ConnectionStatus => &["connectionStatus"],
             Kind::WhatsMyUri => &["whatsmyuri"],
+            Kind::Sleep => &["sleep"],
             Kind::ConfigureFailPoint => &["configureFailPoint"],
             Kind::PoolcheckFault => &["poolcheckFault"],
             Kind::Insert => &["insert"],
@@ -149,7 +153,7 @@ impl Kind {
     fn admin_only(self) -> bool {
         matches!(
             self,
-            Kind::ConfigureFailPoint | Kind::PoolcheckFault | Kind::ListDatabases
+            Kind::ConfigureFailPoint | Kind::PoolcheckFault | Kind::ListDatabases | Kind::Sleep
         )
     }
 }
@@ -194,6 +198,8 @@ pub(crate) fn run(
         Kind::ServerStatus => Ok(admin::server_status(server)),
         Kind::ConnectionStatus => Ok(admin::connection_status()),
         Kind::WhatsMyUri => Ok(bson::doc! {"you": client.peer.as_str()}),
+        // The wait itself is the connection layer's (`sleep_millis`); here it is checked.
+        Kind::Sleep => admin::sleep_millis(body).map(|_| Document::new()),
         Kind::ConfigureFailPoint => return server.configure_fail_point(body),
         Kind::PoolcheckFault => admin::poolcheck_fault(server, body),
         Kind::Insert => crud::insert(server, db, body),

@@ -88,3 +88,18 @@ fn admin_commands() {
         2
     );
 }
+
+#[test]
+fn sleep_is_checked_and_admin_only() {
+    let s = server();
+    ok(&s, "admin", doc! {"sleep": 1, "millis": 5});
+    ok(&s, "admin", doc! {"sleep": 1});
+    assert_eq!(fails(&s, "db", doc! {"sleep": 1, "millis": 5}), 13);
+    assert_eq!(fails(&s, "admin", doc! {"sleep": 1, "millis": -1}), 2);
+    assert_eq!(fails(&s, "admin", doc! {"sleep": 1, "millis": 60_001}), 2);
+    assert_eq!(fails(&s, "admin", doc! {"sleep": 1, "millis": "x"}), 14);
+    assert_eq!(
+        super::super::sleep_millis(&doc! {"sleep": 1, "millis": 250}).ok(),
+        Some(std::time::Duration::from_millis(250))
+    );
+}
