@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod drivers;
+mod fault_plan;
 mod simulate;
 mod soak;
 
@@ -42,6 +44,10 @@ enum Command {
     /// faults for `--duration`, feeding its CMAP events to the simulator's oracle (not
     /// deterministic).
     Soak(soak::SoakArgs),
+    /// Judges a real driver's connection pool (PyMongo, PyMongo async, Node, Rust) under
+    /// a seeded workload and fault plan, from the wire and from its own CMAP events;
+    /// installs the driver into a cache directory on first use.
+    Drivers(drivers::DriversArgs),
     /// Serves the mock MongoDB server on TCP (fail points, connection faults) until
     /// Ctrl-C, so any driver can be pointed at it.
     Serve(mock_server::Config),
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => simulate::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Soak(args) => soak::run(&args),
+        Command::Drivers(args) => drivers::run(&args),
         Command::Serve(config) => serve(config),
     }
 }

@@ -47,6 +47,8 @@ use sim::oracle::OracleConfig;
 use sim::rng::Rng;
 use sim::{Judge, PoolEvent, Violation};
 
+use crate::fault_plan::Fault;
+
 /// Flags of `poolcheck soak`.
 #[derive(Debug, Clone, Args)]
 pub struct SoakArgs {
@@ -103,7 +105,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// The driver's CMAP event as the oracle's [`PoolEvent`] (`None` for `PoolCreated`).
-fn translate(event: DriverEvent) -> Option<PoolEvent> {
+pub(crate) fn translate(event: DriverEvent) -> Option<PoolEvent> {
     Some(match event {
         DriverEvent::PoolReady(_) => PoolEvent::PoolReady,
         DriverEvent::PoolCleared(e) => PoolEvent::PoolCleared {
@@ -192,10 +194,7 @@ async fn soak(args: &SoakArgs, seed: u64) -> Result<Summary, String> {
     tokio::time::sleep(args.duration).await;
     let load = load.stop().await;
     // Heal the server, then close the client: every connection must be gone after.
-    let server = mock.server().clone();
-    server.set_faults(mock_server::Faults::default());
-    let _ =
-        server.configure_fail_point(&doc! { "configureFailPoint": "failCommand", "mode": "off" });
+    crate::fault_plan::heal(mock.server());
     client.shutdown().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let verdict = judge.finish(None);
@@ -371,7 +370,7 @@ async fn worker(
     }
 }
 
-/// Injects a fault every 100–400 ms, each healed after a while.
+/// Injects a fault every 100–400 ms ([`Fault::draw`]); the timed ones heal themselves.
 async fn fault_driver(
     server: Arc<mock_server::Server>,
     mut rng: Rng,
@@ -385,67 +384,8 @@ async fn fault_driver(
             break;
         }
         count.fetch_add(1, Ordering::Relaxed);
-        let commands = ["ping", "insert", "find"];
-        let target = rng.pick(&commands).copied().unwrap_or("ping");
-        let length = rng.duration(ms(20), ms(300));
-        match rng.below(7) {
-            0 => fail_point(
-                &server,
-                doc! {
-                    "failCommands": [target],
-                    "errorCode": *rng.pick(&[91, 11600, 10107, 2]).unwrap_or(&91),
-                },
-                rng.range(1, 3),
-            ),
-            1 => fail_point(
-                &server,
-                doc! { "failCommands": [target], "closeConnection": true },
-                rng.range(1, 3),
-            ),
-            2 => fail_point(
-                &server,
-                doc! {
-                    "failCommands": [target],
-                    "blockConnection": true,
-                    "blockTimeMS": i64::try_from(length.as_millis()).unwrap_or(100),
-                },
-                rng.range(1, 4),
-            ),
-            3 => timed_faults(&server, length, |f| f.refuse_connections = true).await,
-            4 => timed_faults(&server, length, |f| f.latency = ms(rng.range(1, 50))).await,
-            5 => {
-                let mut faults = server.faults();
-                faults.reset_mid_reply = rng.range(1, 3) as u32;
-                server.set_faults(faults);
-            }
-            _ => server.restart(false),
-        }
+        Fault::draw(&mut rng).apply(&server).await;
     }
-}
-
-fn fail_point(server: &mock_server::Server, data: Document, times: u64) {
-    let command = doc! {
-        "configureFailPoint": "failCommand",
-        "mode": { "times": i64::try_from(times).unwrap_or(1) },
-        "data": data,
-    };
-    // A rejected fail point only means this fault is not injected.
-    let _ = server.configure_fail_point(&command);
-}
-
-async fn timed_faults(
-    server: &mock_server::Server,
-    length: Duration,
-    set: impl FnOnce(&mut mock_server::Faults),
-) {
-    let mut faults = server.faults();
-    set(&mut faults);
-    server.set_faults(faults);
-    tokio::time::sleep(length).await;
-    let mut faults = server.faults();
-    faults.refuse_connections = false;
-    faults.latency = Duration::ZERO;
-    server.set_faults(faults);
 }
 
 fn report(args: &SoakArgs, summary: &Summary) -> ExitCode {

@@ -65,6 +65,10 @@ pub const JUDGED: [Invariant; 5] = [
     Invariant::Idle,
 ];
 
+/// How often [`Judge::replay`] checks what must hold between a log's events, on the log's
+/// clock.
+pub const REPLAY_TICK: Duration = Duration::from_millis(10);
+
 /// The oracle on wall-clock time, fed a pool's CMAP events from any thread. See the
 /// [module documentation](self) for what it judges.
 #[derive(Debug)]
@@ -191,6 +195,40 @@ impl Judge {
         oracle.stable(now, None);
         oracle.quiescent(now, Some(status));
         oracle.settled_status(now, status);
+    }
+
+    /// Judges a pool's event log recorded elsewhere (another process's CMAP events, each
+    /// with its time on that process's clock, in the order it reported them), as if the
+    /// events were reported live at those times: the oracle also checks what must hold
+    /// between events every [`REPLAY_TICK`] of the log's time. The pool was closed when
+    /// the log ends ([`Judge::finish`] without a status).
+    ///
+    /// Times must not decrease; a time earlier than the one before it is judged at the
+    /// one before it (a log's clock reads are ordered by its own lock, so this only
+    /// guards against a malformed log).
+    pub fn replay(config: OracleConfig, log: &[(Duration, PoolEvent)]) -> Verdict {
+        let judge = Judge::new(config);
+        let mut oracle = judge.lock();
+        let mut now = Duration::ZERO;
+        let mut next_tick = REPLAY_TICK;
+        for (at, event) in log {
+            now = now.max(*at);
+            while next_tick < now {
+                oracle.stable(next_tick, None);
+                next_tick += REPLAY_TICK;
+            }
+            judge.events.fetch_add(1, Ordering::Relaxed);
+            oracle.pool_event(now, event);
+        }
+        oracle.stable(now, None);
+        oracle.after_close(now, None);
+        Verdict {
+            invariants: JUDGED.to_vec(),
+            events: judge.events(),
+            violations: oracle.violations().to_vec(),
+            suppressed: oracle.suppressed(),
+            log: Vec::new(),
+        }
     }
 
     /// Events judged so far.
@@ -361,6 +399,39 @@ mod tests {
             "{:?}",
             lenient.violations()
         );
+    }
+
+    #[test]
+    fn a_replayed_log_is_judged_on_its_own_clock() {
+        let ms = Duration::from_millis;
+        let clean = [
+            (ms(0), PoolEvent::PoolReady),
+            (ms(1), PoolEvent::ConnectionCreated { id: 1 }),
+            (ms(2), PoolEvent::ConnectionReady { id: 1 }),
+            (ms(3), PoolEvent::CheckedOut { id: 1 }),
+            (ms(40), PoolEvent::CheckedIn { id: 1 }),
+            (ms(41), PoolEvent::PoolClosed),
+            (
+                ms(41),
+                PoolEvent::ConnectionClosed {
+                    id: 1,
+                    reason: ConnectionClosedReason::PoolClosed,
+                },
+            ),
+        ];
+        let verdict = Judge::replay(config(1), &clean);
+        assert!(verdict.is_ok(), "{verdict}");
+        assert_eq!(verdict.events, 7);
+        // The same log without the last close leaves connection 1 open after the close.
+        let verdict = Judge::replay(config(1), &clean[..6]);
+        assert_eq!(invariants(&verdict), [Invariant::Leak], "{verdict}");
+        // A second checkout of a connection already out is LEAK, at the log's time.
+        let mut twice = clean[..4].to_vec();
+        twice.push((ms(7), PoolEvent::CheckedOut { id: 1 }));
+        let verdict = Judge::replay(config(1), &twice);
+        let first = &verdict.violations[0];
+        assert_eq!(first.invariant, Invariant::Leak, "{verdict}");
+        assert_eq!(first.at, ms(7), "{verdict}");
     }
 
     #[test]
