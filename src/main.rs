@@ -80,7 +80,9 @@ fn serve(config: mock_server::Config) -> ExitCode {
         eprintln!("poolcheck serve: {err}");
     }
     match runtime.block_on(mock_server::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+        // The verdict was printed; a FAIL verdict fails the process.
+        Ok(outcome) if outcome.failed() => ExitCode::FAILURE,
+        Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
             let mut message = format!("poolcheck serve: {err}");
             let mut source = std::error::Error::source(&err);

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::error::ServeError;
 use crate::faults::Faults;
-use crate::judge::JudgeSpec;
+use crate::judge::{JudgeSpec, Verdict};
 use crate::server::{Server, ServerOptions};
 use crate::tcp::serve_tcp;
 
@@ -119,11 +119,28 @@ impl Config {
     }
 }
 
-/// Binds, logs the address, and serves until Ctrl-C.
+/// How a [`run`] ended.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RunOutcome {
+    /// The judge's final verdict (`None` with the judge off, or if the server never
+    /// served).
+    pub verdict: Option<Verdict>,
+}
+
+impl RunOutcome {
+    /// Whether the process should fail (exit status 1): the judge's final verdict is FAIL.
+    pub fn failed(&self) -> bool {
+        self.verdict.as_ref().is_some_and(|v| !v.is_ok())
+    }
+}
+
+/// Binds, logs the address, and serves until Ctrl-C. With [`Config::judge`], the outcome
+/// carries the final verdict ([`RunOutcome::failed`] says whether it is FAIL).
 ///
 /// # Errors
-/// If the address cannot be bound or Ctrl-C cannot be watched.
-pub async fn run(config: Config) -> Result<(), ServeError> {
+/// If the address cannot be bound, or the verdict file cannot be written.
+pub async fn run(config: Config) -> Result<RunOutcome, ServeError> {
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     // Poll once, so the handler is in place before the server logs that it listens (a
     // Ctrl-C right after that line then shuts down cleanly instead of killing the process).
@@ -133,7 +150,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             if let Err(err) = caught {
                 tracing::error!(%err, "cannot watch Ctrl-C");
             }
-            return Ok(());
+            return Ok(RunOutcome::default());
         }
         () = std::future::ready(()) => {}
     }
@@ -147,11 +164,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 }
 
 /// Binds, logs the address, and serves until `shutdown` completes. With
-/// [`Config::judge`], prints the verdict on exit (and writes [`Config::verdict_file`]).
+/// [`Config::judge`], prints the verdict on exit (and writes [`Config::verdict_file`]) and
+/// returns it in the [`RunOutcome`].
 ///
 /// # Errors
 /// If the address cannot be bound, or the verdict file cannot be written.
-pub async fn run_until<F>(config: Config, shutdown: F) -> Result<(), ServeError>
+pub async fn run_until<F>(config: Config, shutdown: F) -> Result<RunOutcome, ServeError>
 where
     F: Future<Output = ()>,
 {
@@ -168,14 +186,15 @@ where
     let server = Arc::new(Server::new(config.server_options(local.to_string())));
     tracing::info!(address = %local, faults = ?config.faults(), judge = ?config.judge, "mock-server listening");
     serve_tcp(Arc::clone(&server), listener, shutdown).await;
-    report_verdict(&server, config.verdict_file.as_deref())
+    let verdict = server.verdict();
+    if let Some(verdict) = &verdict {
+        report_verdict(verdict, config.verdict_file.as_deref())?;
+    }
+    Ok(RunOutcome { verdict })
 }
 
-/// With the judge on: prints the verdict to stdout and writes it to `verdict_file`.
-fn report_verdict(server: &Server, verdict_file: Option<&Path>) -> Result<(), ServeError> {
-    let Some(verdict) = server.verdict() else {
-        return Ok(());
-    };
+/// Prints the verdict to stdout and writes it to `verdict_file`.
+fn report_verdict(verdict: &Verdict, verdict_file: Option<&Path>) -> Result<(), ServeError> {
     println!("{verdict}");
     let Some(path) = verdict_file else {
         return Ok(());
@@ -205,4 +224,47 @@ pub fn init_logging() -> Result<(), ServeError> {
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|err| ServeError::Logging(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::{Check, Violation};
+
+    fn verdict(violations: Vec<Violation>, dropped: u64) -> Verdict {
+        Verdict {
+            spec: JudgeSpec::default(),
+            clients: 1,
+            connections: 1,
+            pooled: 1,
+            untracked: 0,
+            violations,
+            dropped,
+        }
+    }
+
+    /// The binaries exit with status 1 exactly when the judge's final verdict is FAIL.
+    #[test]
+    fn only_a_fail_verdict_fails_the_run() {
+        assert!(!RunOutcome::default().failed(), "judge off");
+        let ok = RunOutcome {
+            verdict: Some(verdict(Vec::new(), 0)),
+        };
+        assert!(!ok.failed());
+        let violation = Violation {
+            check: Check::Stale,
+            client: "d/a@ip".into(),
+            connection: 2,
+            at_millis: 5,
+            detail: "reused".into(),
+        };
+        let fail = RunOutcome {
+            verdict: Some(verdict(vec![violation], 0)),
+        };
+        assert!(fail.failed());
+        let dropped_only = RunOutcome {
+            verdict: Some(verdict(Vec::new(), 1)),
+        };
+        assert!(dropped_only.failed());
+    }
 }

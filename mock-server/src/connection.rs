@@ -29,6 +29,8 @@ use crate::judge::JudgedConnection;
 use crate::locks::lock;
 use crate::server::Server;
 
+mod finish;
+
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -148,6 +150,17 @@ enum Outcome {
     Close(ConnectionEnd),
 }
 
+/// How to answer one request.
+#[derive(Clone, Copy)]
+struct Reply {
+    response_to: i32,
+    framing: Framing,
+    /// The request had `moreToCome`: no reply is sent.
+    silent: bool,
+    /// A control command (exempt from reply faults).
+    control: bool,
+}
+
 /// How a reply is framed: as the request was.
 #[derive(Clone, Copy)]
 enum Framing {
@@ -197,17 +210,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match message {
             Message::Msg(msg) => {
                 let silent = msg.flags.contains(MsgFlags::MORE_TO_COME);
-                let (outcome, control) = match msg.into_command() {
+                let (outcome, control, hello) = match msg.into_command() {
                     Ok(body) => {
                         let hello = self.judge_request(&body, silent);
-                        let executed = self.execute(body, None).await;
-                        self.judge_reply(hello && !silent, &executed.0);
-                        executed
+                        let (outcome, control) = self.execute(body, None).await;
+                        self.judge_reply(hello && !silent, &outcome);
+                        (outcome, control, hello)
                     }
-                    Err(err) => (Outcome::Reply(parse_error(&err).to_document()), false),
+                    Err(err) => (Outcome::Reply(parse_error(&err).to_document()), false, true),
                 };
-                self.finish(outcome, header.request_id, Framing::Msg, silent, control)
-                    .await
+                let reply = Reply {
+                    response_to: header.request_id,
+                    framing: Framing::Msg,
+                    silent,
+                    control,
+                };
+                self.finish_judged(outcome, reply, hello).await
             }
             Message::Query(query) => {
                 let command = query.command().clone();
@@ -226,46 +244,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             false,
                         )
                     };
-                self.finish(outcome, header.request_id, Framing::Reply, false, control)
-                    .await
+                let reply = Reply {
+                    response_to: header.request_id,
+                    framing: Framing::Reply,
+                    silent: false,
+                    control,
+                };
+                self.finish_judged(outcome, reply, true).await
             }
             Message::Reply(_) => {
                 let err = WireError::UnknownOpCode(OpCode::Reply.raw());
                 Err(self.reject_malformed(&header, &err).await)
             }
-        }
-    }
-
-    /// Tells the judge (if on) of a decoded request; whether it is a hello.
-    fn judge_request(&self, body: &Document, silent: bool) -> bool {
-        let buffered = !self.reader.buffer().is_empty();
-        self.judged
-            .as_ref()
-            .is_some_and(|judged| judged.request(body, silent, buffered))
-    }
-
-    /// A hello reply is about to be written: for the judge, it ends the handshake (recorded
-    /// before the write, so the interval ends no later than the client sees the reply).
-    fn judge_reply(&self, hello: bool, outcome: &Outcome) {
-        if let (true, Outcome::Reply(_), Some(judged)) = (hello, outcome, &self.judged) {
-            judged.hello_replied();
-        }
-    }
-
-    /// Sends the outcome (unless the request had `moreToCome`).
-    async fn finish(
-        &mut self,
-        outcome: Outcome,
-        response_to: i32,
-        framing: Framing,
-        silent: bool,
-        control: bool,
-    ) -> Result<(), ConnectionEnd> {
-        match outcome {
-            Outcome::Close(end) => Err(end),
-            Outcome::Swallow => Ok(()),
-            Outcome::Reply(_) if silent => Ok(()),
-            Outcome::Reply(reply) => self.send(reply, response_to, framing, control).await,
         }
     }
 

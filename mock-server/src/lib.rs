@@ -10,7 +10,9 @@
 //! - [`MockServer::start`] runs a server on a loopback port in the background.
 //! - [`serve_connection`] serves one connection over any `AsyncRead + AsyncWrite` stream
 //!   (a socket, a `tokio::io::duplex` pipe, a simulated network).
-//! - [`run`] is the `mock-server` binary (and `poolcheck serve`): flags in [`Config`].
+//! - [`run`] is the `mock-server` binary (and `poolcheck serve`): flags in [`Config`];
+//!   it returns a [`RunOutcome`], and both binaries exit with status 1 when the judge's
+//!   final verdict is FAIL.
 //!   The binary and the command-line parts (`clap`, `tracing-subscriber`) need the `cli`
 //!   feature (`cargo run -p mock-server --features cli -- --help`); the library alone
 //!   pulls neither.
@@ -89,7 +91,7 @@ pub mod update;
 
 #[cfg(feature = "cli")]
 pub use config::init_logging;
-pub use config::{run, run_until, Config};
+pub use config::{run, run_until, Config, RunOutcome};
 pub use connection::{serve_connection, ConnectionEnd};
 pub use error::{CommandError, ServeError};
 pub use faults::Faults;

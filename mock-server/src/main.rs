@@ -22,7 +22,8 @@ async fn main() -> ExitCode {
         eprintln!("mock-server: {err}");
     }
     match mock_server::run(cli.config).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(outcome) if outcome.failed() => ExitCode::FAILURE,
+        Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
             let mut message = format!("mock-server: {err}");
             let mut source = err.source();

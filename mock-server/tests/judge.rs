@@ -1,6 +1,6 @@
 //! Goal: the wire-side pool judge (`--judge`) flags misbehaving clients (WIRE-MAX,
-//! WIRE-CONNECTING, WIRE-SHARED, WIRE-LEAK), never a well-behaved one, and survives
-//! hostile input.
+//! WIRE-CONNECTING, WIRE-SHARED, WIRE-LEAK, and the opt-in WIRE-STALE), never a
+//! well-behaved one, and survives hostile input.
 //! Method: raw wire clients over `tokio::io::duplex`; the verdict is read from
 //! `Server::verdict` and the `poolcheckVerdict` command, waits use paused Tokio time.
 
@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
-use common::{code, connect, connect_as, is_ok, server, Conn};
+use common::{code, connect, connect_as, fail_command, is_ok, server, Conn};
 use mock_server::judge::{Check, JudgeSpec, Verdict};
-use mock_server::{Server, ServerOptions};
+use mock_server::{ConnectionEnd, Server, ServerOptions};
 use wire::{Message, MsgFlags, OpMsg};
 
 /// A server judged by `spec`.
@@ -340,4 +340,248 @@ async fn with_the_judge_off_its_commands_do_not_exist() {
     assert!(server.verdict().is_none());
     let reply = verdict_command(&server).await;
     assert_eq!(code(&reply), Some(59), "{reply}");
+}
+
+// WIRE-STALE (opt-in: `stale-grace-ms`).
+
+/// A pooled connection of `app_name` (it ran a command) and its connection id; the clock
+/// then moves on 1 ms, so paused-time handshakes never overlap (WIRE-CONNECTING).
+async fn pooled(server: &Arc<Server>, app_name: &str) -> (Conn, i64) {
+    let mut conn = connect_as(server, app_name).await;
+    let hello = conn.command(doc! {"hello": 1, "$db": "admin"}).await;
+    let id = match hello.get("connectionId") {
+        Some(Bson::Int32(id)) => i64::from(*id),
+        Some(Bson::Int64(id)) => *id,
+        other => panic!("connectionId: {other:?}"),
+    };
+    ping(&mut conn).await;
+    tokio::time::advance(Duration::from_millis(1)).await;
+    (conn, id)
+}
+
+/// Arms `failCommand` once on `find`: `closeConnection`, or an error with this code (and
+/// `errorExtraInfo`).
+async fn fail_next_find(server: &Arc<Server>, close: bool, code: i32, extra: Document) {
+    let mut control = connect(server);
+    let mut data = doc! {"failCommands": ["find"]};
+    if close {
+        data.insert("closeConnection", true);
+    } else {
+        data.insert("errorCode", code);
+        data.insert("errorExtraInfo", extra);
+    }
+    fail_command(&mut control, Bson::Document(doc! {"times": 1}), data).await;
+}
+
+/// `conn`'s next `find` is closed by the fail point (the server side has ended).
+async fn closed_by_fail_point(server: &Arc<Server>, mut conn: Conn) {
+    fail_next_find(server, true, 0, Document::new()).await;
+    conn.start(doc! {"find": "c", "$db": "db"}).await;
+    assert_eq!(conn.end().await, ConnectionEnd::FailPointClosed);
+}
+
+/// `conn`'s next `find` fails with `code` (and `extra`) from the fail point.
+async fn error_from_fail_point(server: &Arc<Server>, conn: &mut Conn, code: i32, extra: Document) {
+    fail_next_find(server, false, code, extra).await;
+    let reply = conn.command(doc! {"find": "c", "$db": "db"}).await;
+    assert_eq!(common::code(&reply), Some(code), "{reply}");
+}
+
+fn stale_of(verdict: &Verdict) -> Vec<&mock_server::judge::Violation> {
+    verdict
+        .violations
+        .iter()
+        .filter(|v| v.check == Check::Stale)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn reusing_an_idle_connection_after_a_pool_clear_is_stale() {
+    let server = judged("stale-grace-ms=100");
+    let (a, a_id) = pooled(&server, "stale").await;
+    let (mut b, b_id) = pooled(&server, "stale").await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    ping(&mut b).await;
+    assert!(
+        verdict(&server).is_ok(),
+        "B's first request since the clear is exempt"
+    );
+    ping(&mut b).await;
+    let v = verdict(&server);
+    let stale = stale_of(&v);
+    assert_eq!((stale.len(), v.violation_count()), (1, 1), "{v}");
+    let found = stale[0];
+    assert_eq!(found.connection, b_id, "{v}");
+    assert_eq!(found.client, "test/stale@duplex");
+    assert!(found.detail.contains("closeConnection"), "{v}");
+    assert!(found.detail.contains(&format!("connection {a_id}")), "{v}");
+    assert!(found.detail.contains("2 requests since"), "{v}");
+    ping(&mut b).await;
+    assert_eq!(
+        verdict(&server).violation_count(),
+        1,
+        "reported once per connection"
+    );
+    let reply = verdict_command(&server).await;
+    let checks = reply.get_array("checks").expect("checks");
+    assert!(
+        checks.contains(&Bson::String("WIRE-STALE".into())),
+        "{reply}"
+    );
+    let counts = reply.get_document("violationCounts").expect("counts");
+    assert_eq!(counts.get_i64("WIRE-STALE"), Ok(1), "{reply}");
+    assert_eq!(v.to_json()["checks"].as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_replaces_its_connections_after_a_clear_is_fine() {
+    let server = judged("stale-grace-ms=100");
+    let (a, _) = pooled(&server, "careful").await;
+    let (b, _) = pooled(&server, "careful").await;
+    closed_by_fail_point(&server, a).await;
+    b.close().await;
+    let (mut c, _) = pooled(&server, "careful").await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    ping(&mut c).await;
+    ping(&mut c).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_request_after_a_clear_is_exempt() {
+    let server = judged("stale-grace-ms=100");
+    let (a, _) = pooled(&server, "late").await;
+    let (mut b, _) = pooled(&server, "late").await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(500)).await;
+    ping(&mut b).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reuse_within_the_grace_is_fine() {
+    let server = judged("stale-grace-ms=100");
+    let (a, _) = pooled(&server, "quick").await;
+    let (mut b, _) = pooled(&server, "quick").await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(50)).await;
+    ping(&mut b).await;
+    ping(&mut b).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+}
+
+/// A clear by error `code` (with `extra`) on A, then two requests on B past the grace: how
+/// many WIRE-STALE violations.
+async fn stale_after_error(server: &Arc<Server>, code: i32, extra: Document) -> usize {
+    let (mut a, _) = pooled(server, "coded").await;
+    let (mut b, _) = pooled(server, "coded").await;
+    error_from_fail_point(server, &mut a, code, extra).await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    ping(&mut b).await;
+    ping(&mut b).await;
+    count(&verdict(server), Check::Stale)
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_codes_clear_but_not_primary_codes_do_not_on_4_2_and_later() {
+    let shutdown = judged("stale-grace-ms=100");
+    assert_eq!(stale_after_error(&shutdown, 91, Document::new()).await, 1);
+    let v = verdict(&shutdown);
+    assert!(stale_of(&v)[0].detail.contains("error code 91"), "{v}");
+    let interrupted = judged("stale-grace-ms=100");
+    assert_eq!(
+        stale_after_error(&interrupted, 11600, Document::new()).await,
+        1
+    );
+    let not_primary = judged("stale-grace-ms=100");
+    assert_eq!(
+        stale_after_error(&not_primary, 10107, Document::new()).await,
+        0
+    );
+    // A 4.0 server (maxWireVersion 7): its drivers clear on every state-change code.
+    let old = Arc::new(Server::new(ServerOptions {
+        judge: Some("stale-grace-ms=100".parse().expect("spec")),
+        max_wire_version: 7,
+        ..ServerOptions::default()
+    }));
+    assert_eq!(stale_after_error(&old, 10107, Document::new()).await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_whose_topology_version_is_not_newer_does_not_clear() {
+    let server = judged("stale-grace-ms=100");
+    let known = doc! {"topologyVersion": {"processId": server.process_id(), "counter": 0i64}};
+    assert_eq!(stale_after_error(&server, 91, known).await, 0);
+    let server = judged("stale-grace-ms=100");
+    let newer = doc! {"topologyVersion": {"processId": server.process_id(), "counter": 1i64}};
+    assert_eq!(stale_after_error(&server, 91, newer).await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_on_an_older_generation_does_not_clear_again() {
+    let server = judged("stale-grace-ms=100");
+    let (a, _) = pooled(&server, "gen").await;
+    let (mut b, _) = pooled(&server, "gen").await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    // D is of the new generation; B (older) then gets a shutdown error, its first request
+    // since the clear: no new clear, so D is never marked.
+    let (mut d, _) = pooled(&server, "gen").await;
+    error_from_fail_point(&server, &mut b, 91, Document::new()).await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    ping(&mut d).await;
+    ping(&mut d).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    // The same error on D, of the current generation, does clear: E, idle then, is
+    // marked, and its reuse past the grace is stale.
+    let (mut e, e_id) = pooled(&server, "gen").await;
+    error_from_fail_point(&server, &mut d, 91, Document::new()).await;
+    tokio::time::advance(Duration::from_millis(150)).await;
+    ping(&mut e).await;
+    ping(&mut e).await;
+    let v = verdict(&server);
+    let stale = stale_of(&v);
+    assert_eq!(stale.len(), 1, "{v}");
+    assert_eq!(stale[0].connection, e_id, "{v}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_stale_grace_the_stale_check_is_off() {
+    let server = judged("max-pool-size=10");
+    let (a, _) = pooled(&server, "off").await;
+    let (mut b, _) = pooled(&server, "off").await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(5_000)).await;
+    ping(&mut b).await;
+    ping(&mut b).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    assert!(!v.checks().contains(&Check::Stale));
+    assert!(!v.to_string().contains("WIRE-STALE"), "{v}");
+    let reply = verdict_command(&server).await;
+    let checks = reply.get_array("checks").expect("checks");
+    assert_eq!(checks.len(), 4, "{reply}");
+    assert!(!checks.contains(&Bson::String("WIRE-STALE".into())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_busy_at_the_clear_is_exempt() {
+    let server = judged("stale-grace-ms=100");
+    let (a, _) = pooled(&server, "busy").await;
+    let (mut b, _) = pooled(&server, "busy").await;
+    let sleeping = b
+        .start(doc! {"sleep": 1, "millis": 1_000, "$db": "admin"})
+        .await;
+    closed_by_fail_point(&server, a).await;
+    tokio::time::advance(Duration::from_millis(1_500)).await;
+    assert!(is_ok(&b.reply_to(sleeping).await));
+    ping(&mut b).await;
+    ping(&mut b).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
 }

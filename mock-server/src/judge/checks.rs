@@ -14,6 +14,7 @@
 //!   `{poolcheckClientClosed: 1, appName}`), each of its connections then open closes
 //!   within the grace. Checked by the server's Tokio clock whenever a connection closes
 //!   and whenever the verdict is read (so also at shutdown).
+//! - WIRE-STALE (opt-in, `stale-grace-ms`): see `judge/stale.rs`.
 //!
 //! Every table is bounded ([`crate::limits`]): a connection beyond
 //! [`JUDGE_CONNECTIONS_MAX`] or of a client beyond [`JUDGE_CLIENTS_MAX`] is not tracked
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 
 use super::clients::{max_overlap, ClientKey, Handshake, Tracked};
 use super::config::JudgeSpec;
+use super::stale::{ClearCause, Generation};
 use super::verdict::{Check, Verdict, Violation};
 use crate::error::{code, CommandError};
 use crate::limits::{
@@ -42,16 +44,20 @@ const ADMIN_COMMANDS: [&str; 2] = ["poolcheckVerdict", "poolcheckClientClosed"];
 /// [`Verdict`].
 #[derive(Debug)]
 pub struct Judge {
-    spec: JudgeSpec,
-    started: Instant,
-    state: Mutex<State>,
+    pub(super) spec: JudgeSpec,
+    pub(super) started: Instant,
+    pub(super) state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    open: HashMap<i64, Tracked>,
+pub(super) struct State {
+    pub(super) open: HashMap<i64, Tracked>,
     /// Per client: the handshakes of its pooled connections, newest last.
     clients: HashMap<ClientKey, VecDeque<Handshake>>,
+    /// Per client (WIRE-STALE): its wire generation; bounded by [`JUDGE_CLIENTS_MAX`].
+    pub(super) generations: HashMap<ClientKey, Generation>,
+    /// Bumped at every accept and every clearing error (orders them for WIRE-STALE).
+    pub(super) seq: u64,
     connections: u64,
     pooled: u64,
     untracked: u64,
@@ -135,8 +141,12 @@ impl Judge {
             state.untracked += 1;
             return None;
         }
+        state.seq += 1;
         let tracked = Tracked {
             key: ClientKey::anonymous(peer),
+            seq: state.seq,
+            busy: false,
+            stale: None,
             named: false,
             accepted: Instant::now(),
             hello_replied: None,
@@ -157,7 +167,14 @@ impl Judge {
         Instant::now().checked_add(self.spec.grace)
     }
 
-    fn report(&self, state: &mut State, check: Check, key: &ClientKey, id: i64, detail: String) {
+    pub(super) fn report(
+        &self,
+        state: &mut State,
+        check: Check,
+        key: &ClientKey,
+        id: i64,
+        detail: String,
+    ) {
         if state.violations.len() >= JUDGE_VIOLATIONS_MAX {
             state.dropped += 1;
             return;
@@ -268,7 +285,23 @@ impl JudgedConnection {
         if !ADMIN_COMMANDS.contains(&name) {
             self.classify(name, hello, body);
         }
+        self.judge.stale_request(self.id, silent);
         hello
+    }
+
+    /// Whether WIRE-STALE runs (then the connection reports replies and clearing errors).
+    pub(crate) fn stale_on(&self) -> bool {
+        self.judge.spec.stale_grace.is_some()
+    }
+
+    /// The reply to the last request was sent (WIRE-STALE: the connection is idle).
+    pub(crate) fn replied(&self) {
+        self.judge.stale_replied(self.id);
+    }
+
+    /// The server caused an error that makes a driver clear its pool (WIRE-STALE).
+    pub(crate) fn cleared(&self, cause: ClearCause) {
+        self.judge.cleared(self.id, cause);
     }
 
     fn classify(&self, name: &str, hello: bool, body: &Document) {

@@ -19,6 +19,8 @@ use std::net::SocketAddr;
 use bson::{Bson, Document};
 use tokio::time::Instant;
 
+use super::stale::StaleMark;
+
 /// The longest driver or application name kept (longer ones are cut).
 const NAME_MAX: usize = 128;
 
@@ -88,6 +90,12 @@ fn ip_of(peer: &str) -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct Tracked {
     pub(crate) key: ClientKey,
+    /// The judge's sequence number at its accept (orders it against clearing errors).
+    pub(crate) seq: u64,
+    /// Whether a request expecting a reply is outstanding (WIRE-STALE only).
+    pub(crate) busy: bool,
+    /// Set when a clearing error found it idle (WIRE-STALE).
+    pub(crate) stale: Option<StaleMark>,
     /// Whether a hello named the client (later hellos do not rename it).
     pub(crate) named: bool,
     pub(crate) accepted: Instant,

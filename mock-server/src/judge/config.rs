@@ -1,6 +1,7 @@
 //! The judge's settings ([`JudgeSpec`]) and their `--judge` spelling.
 //!
-//! `max-pool-size=N[,max-connecting=M][,grace-ms=G]` sets the bounds of the checks:
+//! `max-pool-size=N[,max-connecting=M][,grace-ms=G][,stale-grace-ms=S]` sets the bounds
+//! of the checks:
 //! - WIRE-MAX: at most `max-pool-size` (default 100, CMAP's maxPoolSize) pooled
 //!   connections of one client open at once.
 //! - WIRE-CONNECTING: at most `max-connecting` (default 2, CMAP's maxConnecting) pooled
@@ -8,6 +9,14 @@
 //! - WIRE-LEAK: no connection of a client stays open more than `grace-ms` (default 1000)
 //!   after the client ended its sessions.
 //! - WIRE-SHARED has no setting.
+//! - WIRE-STALE runs only with `stale-grace-ms` (opt-in, absent by default): after the
+//!   server sent an error that makes a driver clear its pool, no connection of that client
+//!   established before the clear and idle at that moment carries a second request more
+//!   than `stale-grace-ms` later. Opt-in because it assumes each checkout carries one
+//!   command (a multi-batch bulk write, a pinned cursor or a transaction legitimately keeps
+//!   using a connection across the clear) and that the driver handles the error within
+//!   the grace; both hold for the workloads `poolcheck drivers` generates. See
+//!   `judge/stale.rs`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,11 +27,16 @@ use std::time::Duration;
 ///
 /// # Examples
 /// ```
+/// use std::time::Duration;
 /// use mock_server::judge::JudgeSpec;
 ///
 /// let spec: JudgeSpec = "max-pool-size=5,grace-ms=200".parse().unwrap();
 /// assert_eq!(spec.max_pool_size, 5);
 /// assert_eq!(spec.max_connecting, 2);
+/// assert_eq!(spec.stale_grace, None);
+/// let stale: JudgeSpec = "stale-grace-ms=500".parse().unwrap();
+/// assert_eq!(stale.stale_grace, Some(Duration::from_millis(500)));
+/// assert_eq!(stale.to_string(), "max-pool-size=100,max-connecting=2,grace-ms=1000,stale-grace-ms=500");
 /// assert!("max-pool-size=zero".parse::<JudgeSpec>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +48,10 @@ pub struct JudgeSpec {
     pub max_connecting: u32,
     /// How long a client's connections may stay open after it ended its sessions.
     pub grace: Duration,
+    /// With `Some`, WIRE-STALE runs: how long after a pool-clearing error the client may
+    /// still send a second request on a connection established before it (`None`, the
+    /// default: the check is off).
+    pub stale_grace: Option<Duration>,
 }
 
 impl Default for JudgeSpec {
@@ -42,6 +60,7 @@ impl Default for JudgeSpec {
             max_pool_size: 100,
             max_connecting: 2,
             grace: Duration::from_secs(1),
+            stale_grace: None,
         }
     }
 }
@@ -54,7 +73,11 @@ impl fmt::Display for JudgeSpec {
             self.max_pool_size,
             self.max_connecting,
             self.grace.as_millis()
-        )
+        )?;
+        if let Some(stale) = self.stale_grace {
+            write!(f, ",stale-grace-ms={}", stale.as_millis())?;
+        }
+        Ok(())
     }
 }
 
@@ -63,10 +86,11 @@ impl fmt::Display for JudgeSpec {
 #[non_exhaustive]
 pub enum JudgeSpecError {
     /// A part is not `key=value`.
-    #[error("'{0}' is not key=value (expected max-pool-size=N[,max-connecting=M][,grace-ms=G])")]
+    #[error("'{0}' is not key=value (expected max-pool-size=N[,max-connecting=M][,grace-ms=G][,stale-grace-ms=S])")]
     NotKeyValue(String),
-    /// A key other than `max-pool-size`, `max-connecting` and `grace-ms`.
-    #[error("unknown key '{0}' (known: max-pool-size, max-connecting, grace-ms)")]
+    /// A key other than `max-pool-size`, `max-connecting`, `grace-ms` and
+    /// `stale-grace-ms`.
+    #[error("unknown key '{0}' (known: max-pool-size, max-connecting, grace-ms, stale-grace-ms)")]
     UnknownKey(String),
     /// A key given twice.
     #[error("'{0}' is given twice")]
@@ -114,6 +138,7 @@ impl FromStr for JudgeSpec {
                 "max-pool-size" => spec.max_pool_size = positive()?,
                 "max-connecting" => spec.max_connecting = positive()?,
                 "grace-ms" => spec.grace = Duration::from_millis(number()?),
+                "stale-grace-ms" => spec.stale_grace = Some(Duration::from_millis(number()?)),
                 _ => return Err(JudgeSpecError::UnknownKey(key.to_string())),
             }
             seen.push(key);
@@ -142,7 +167,15 @@ mod tests {
         assert_eq!(spec.max_pool_size, 3);
         assert_eq!(spec.max_connecting, 1);
         assert_eq!(spec.grace, Duration::from_millis(50));
+        assert_eq!(spec.stale_grace, None);
         assert_eq!("".parse::<JudgeSpec>(), Ok(JudgeSpec::default()));
+        let stale: JudgeSpec = "stale-grace-ms=0".parse().expect("spec");
+        assert_eq!(stale.stale_grace, Some(Duration::ZERO));
+        assert_eq!(stale.to_string().parse::<JudgeSpec>(), Ok(stale));
+        assert!(matches!(
+            "stale-grace-ms=soon".parse::<JudgeSpec>(),
+            Err(JudgeSpecError::NotANumber { .. })
+        ));
         assert!(matches!(
             "max-pool-size".parse::<JudgeSpec>(),
             Err(JudgeSpecError::NotKeyValue(_))

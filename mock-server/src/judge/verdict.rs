@@ -8,8 +8,12 @@
 //!   (a `moreToCome` request expects no answer).
 //! - WIRE-LEAK: no connection of a client open longer than the grace after the client
 //!   ended its sessions.
+//! - WIRE-STALE (only with `stale-grace-ms`): no connection established before a
+//!   pool-clearing error and idle at that moment carries a second request more than the
+//!   grace after it.
 //!
-//! At most [`crate::limits::JUDGE_VIOLATIONS_MAX`] violations are kept; the rest are only
+//! A verdict lists the checks it ran ([`Verdict::checks`]): WIRE-STALE only when it was
+//! turned on. At most [`crate::limits::JUDGE_VIOLATIONS_MAX`] violations are kept; the rest are only
 //! counted (`violationsDropped`).
 
 use std::fmt;
@@ -30,11 +34,21 @@ pub enum Check {
     Shared,
     /// A connection left open past the grace after its client closed.
     Leak,
+    /// A connection established before a pool-clearing error, idle then, used again
+    /// after the grace (opt-in: `stale-grace-ms`).
+    Stale,
 }
 
 impl Check {
-    /// Every check, in report order.
-    pub const ALL: [Check; 4] = [Check::Max, Check::Connecting, Check::Shared, Check::Leak];
+    /// Every check, in report order (WIRE-STALE runs only when turned on: see
+    /// [`Verdict::checks`]).
+    pub const ALL: [Check; 5] = [
+        Check::Max,
+        Check::Connecting,
+        Check::Shared,
+        Check::Leak,
+        Check::Stale,
+    ];
 
     /// The check's name in verdicts and INVARIANTS.md (`WIRE-MAX`, ...).
     pub fn name(self) -> &'static str {
@@ -43,6 +57,7 @@ impl Check {
             Check::Connecting => "WIRE-CONNECTING",
             Check::Shared => "WIRE-SHARED",
             Check::Leak => "WIRE-LEAK",
+            Check::Stale => "WIRE-STALE",
         }
     }
 }
@@ -106,6 +121,19 @@ impl Verdict {
         self.violations.len() as u64 + self.dropped
     }
 
+    /// The checks this verdict ran, in report order: every check but WIRE-STALE, and
+    /// WIRE-STALE too when the spec turned it on (`stale-grace-ms`).
+    pub fn checks(&self) -> Vec<Check> {
+        Check::ALL
+            .into_iter()
+            .filter(|&c| c != Check::Stale || self.spec.stale_grace.is_some())
+            .collect()
+    }
+
+    fn check_names(&self) -> Vec<&'static str> {
+        self.checks().into_iter().map(Check::name).collect()
+    }
+
     fn count_of(&self, check: Check) -> usize {
         self.violations.iter().filter(|v| v.check == check).count()
     }
@@ -127,12 +155,12 @@ impl Verdict {
             })
             .collect();
         let mut counts = Document::new();
-        for check in Check::ALL {
+        for check in self.checks() {
             counts.insert(check.name(), to_i64(self.count_of(check) as u64));
         }
         doc! {
             "ok": 1.0,
-            "checks": Check::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "checks": self.check_names(),
             "spec": self.spec.to_string(),
             "clients": to_i64(self.clients as u64),
             "connections": to_i64(self.connections),
@@ -148,7 +176,7 @@ impl Verdict {
     pub fn to_json(&self) -> Value {
         json!({
             "ok": self.is_ok(),
-            "checks": Check::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "checks": self.check_names(),
             "spec": self.spec.to_string(),
             "clients": self.clients,
             "connections": self.connections,
@@ -176,7 +204,7 @@ impl fmt::Display for Verdict {
                 self.clients,
                 self.connections,
                 self.pooled,
-                Check::ALL.map(Check::name).join(", ")
+                self.check_names().join(", ")
             );
         }
         write!(f, "judge: FAIL — {} violations", self.violation_count())?;
