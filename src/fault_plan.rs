@@ -116,7 +116,11 @@ impl Fault {
                 command,
                 code,
                 times,
-            } => fail_point(server, doc! { "failCommands": [command], "errorCode": code }, *times),
+            } => fail_point(
+                server,
+                doc! { "failCommands": [command], "errorCode": code },
+                *times,
+            ),
             Fault::CloseConnection { command, times } => fail_point(
                 server,
                 doc! { "failCommands": [command], "closeConnection": true },
@@ -253,7 +257,8 @@ impl fmt::Display for FaultPlan {
 pub fn heal(server: &Server) {
     server.set_faults(Faults::default());
     // Turning a fail point off cannot be rejected; a failure would only mean none was set.
-    let _ = server.configure_fail_point(&doc! { "configureFailPoint": "failCommand", "mode": "off" });
+    let _ =
+        server.configure_fail_point(&doc! { "configureFailPoint": "failCommand", "mode": "off" });
 }
 
 fn fail_point(server: &Server, data: Document, times: u64) {

@@ -30,6 +30,9 @@ use crate::locks::lock;
 use crate::server::Server;
 
 mod finish;
+mod waits;
+
+use waits::{hung_up, restarted};
 
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -404,16 +407,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Sleeps for a fail point's block; `Some` if a restart ended the connection meanwhile.
+    /// Sleeps for a `sleep` command or the added latency; `Some` if a restart or the
+    /// client's hang-up ended the connection meanwhile.
     async fn sleep(&mut self, duration: Duration) -> Option<ConnectionEnd> {
         tokio::select! {
             () = tokio::time::sleep(duration) => None,
             () = restarted(&mut self.restarts) => Some(ConnectionEnd::Restarted),
+            end = hung_up(&mut self.reader) => Some(end),
         }
     }
 
     /// Sleeps until a fail point's block is released (which blocks that join it may push
-    /// back); `Some` if a restart ended the connection meanwhile.
+    /// back); `Some` if a restart or the client's hang-up ended the connection meanwhile.
     ///
     /// It always ends with a timer set for the release's final instant, even when that
     /// instant has passed: the timer wheel fires every timer of one tick in one pass, so
@@ -424,6 +429,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             tokio::select! {
                 () = tokio::time::sleep_until(until) => {}
                 () = restarted(&mut self.restarts) => return Some(ConnectionEnd::Restarted),
+                end = hung_up(&mut self.reader) => return Some(end),
             }
             if release.until() == until {
                 return None;
@@ -555,14 +561,6 @@ fn encode(
     };
     buf.clear();
     message.encode_into(buf, request_id, response_to)
-}
-
-/// Waits until the server restarts. (The sender lives as long as the server, so a closed
-/// channel cannot happen; it would simply never fire.)
-async fn restarted(restarts: &mut watch::Receiver<u64>) {
-    if restarts.changed().await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// The error for a message that framed correctly but did not decode.

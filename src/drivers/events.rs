@@ -79,7 +79,9 @@ fn line_of(at: Duration, event: &PoolEvent) -> serde_json::Value {
     let t_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
     let (kind, id, reason, interrupt) = match event {
         PoolEvent::PoolReady => ("ConnectionPoolReady", None, None, None),
-        PoolEvent::PoolCleared { interrupt } => ("ConnectionPoolCleared", None, None, Some(*interrupt)),
+        PoolEvent::PoolCleared { interrupt } => {
+            ("ConnectionPoolCleared", None, None, Some(*interrupt))
+        }
         PoolEvent::PoolClosed => ("ConnectionPoolClosed", None, None, None),
         PoolEvent::ConnectionCreated { id } => ("ConnectionCreated", Some(*id), None, None),
         PoolEvent::ConnectionReady { id } => ("ConnectionReady", Some(*id), None, None),
@@ -189,7 +191,10 @@ mod tests {
         assert!(log.problems.is_empty(), "{:?}", log.problems);
         assert_eq!(log.skipped, 1);
         assert_eq!(log.events.len(), 10);
-        assert_eq!(log.events[0], (Duration::from_micros(2), PoolEvent::PoolReady));
+        assert_eq!(
+            log.events[0],
+            (Duration::from_micros(2), PoolEvent::PoolReady)
+        );
         assert_eq!(log.events[5].1, PoolEvent::PoolCleared { interrupt: true });
         assert_eq!(
             log.events[7].1,
@@ -236,7 +241,10 @@ mod tests {
 
     #[test]
     fn unknown_close_reasons_count_as_errors() {
-        assert_eq!(closed_reason(Some("dropped")), ConnectionClosedReason::Error);
+        assert_eq!(
+            closed_reason(Some("dropped")),
+            ConnectionClosedReason::Error
+        );
         assert_eq!(closed_reason(None), ConnectionClosedReason::Error);
         assert_eq!(closed_reason(Some("idle")), ConnectionClosedReason::Idle);
     }

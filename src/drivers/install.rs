@@ -70,8 +70,6 @@ pub struct Launcher {
     pub args: Vec<String>,
     /// Environment variables to set.
     pub env: Vec<(String, String)>,
-    /// The driver's version.
-    pub version: String,
 }
 
 /// The cache directory: `explicit`, else the environment's (see the module docs).
@@ -103,12 +101,15 @@ pub fn prepare(
         Driver::Pymongo | Driver::PymongoAsync => {
             let python = python(cache, log)?;
             let script = write_script(cache, "pymongo_driver.py", PYMONGO_SCRIPT)?;
-            let mode = if driver == Driver::Pymongo { "sync" } else { "async" };
+            let mode = if driver == Driver::Pymongo {
+                "sync"
+            } else {
+                "async"
+            };
             Ok(Some(Launcher {
                 program: python,
                 args: vec![path_arg(&script), "--mode".into(), mode.into()],
                 env: vec![("PYTHONUNBUFFERED".into(), "1".into())],
-                version: PYMONGO_VERSION.into(),
             }))
         }
         Driver::Node => {
@@ -118,7 +119,6 @@ pub fn prepare(
                 program: PathBuf::from("node"),
                 args: vec![path_arg(&script)],
                 env: vec![("NODE_PATH".into(), path_arg(&modules))],
-                version: NODE_DRIVER_VERSION.into(),
             }))
         }
     }
@@ -254,7 +254,11 @@ fn write_script(cache: &Path, name: &str, text: &str) -> Result<PathBuf, Install
 }
 
 /// Runs a probe; its stdout, or `Missing` if the program cannot be started.
-fn output(command: &mut Command, program: &str, hint: &'static str) -> Result<String, InstallError> {
+fn output(
+    command: &mut Command,
+    program: &str,
+    hint: &'static str,
+) -> Result<String, InstallError> {
     match command.stdin(Stdio::null()).output() {
         Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Ok(out) => Err(InstallError::Step {

@@ -24,6 +24,7 @@
 
 mod events;
 mod install;
+mod known;
 mod plan;
 mod report;
 mod rust_driver;
@@ -68,6 +69,10 @@ pub struct DriversArgs {
     /// it, only failing seeds' files are kept, under the cache directory's `runs/`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Findings already explained (`driver CHECK text` per line): reported as known, they
+    /// do not fail the verdict.
+    #[arg(long)]
+    pub known: Option<PathBuf>,
     /// Prints the summary as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -93,12 +98,22 @@ impl DriversArgs {
         if self.no_faults {
             line.push_str(" --no-faults");
         }
+        if let Some(known) = &self.known {
+            line.push_str(&format!(" --known {}", known.display()));
+        }
         line
     }
 }
 
 /// Runs `poolcheck drivers`.
 pub fn run(args: &DriversArgs) -> ExitCode {
+    let known = match &args.known {
+        Some(path) => match known::Known::load(path) {
+            Ok(known) => known,
+            Err(err) => return setup_failure(&err.to_string()),
+        },
+        None => known::Known::default(),
+    };
     let cache = match install::cache_dir(args.cache_dir.as_deref()) {
         Ok(cache) => cache,
         Err(err) => return setup_failure(&err.to_string()),
@@ -128,7 +143,8 @@ pub fn run(args: &DriversArgs) -> ExitCode {
         for seed in args.seeds() {
             let plan = Plan::draw(seed, *driver, args.ops, !args.no_faults);
             let dir = run_dir.join(format!("{driver}-{seed:#x}"));
-            let outcome = runtime.block_on(seed::run(&plan, launcher.as_ref(), &dir));
+            let running = seed::run(&plan, launcher.as_ref(), &dir, seed::LOAD_TIMEOUT);
+            let outcome = runtime.block_on(running);
             if !args.json {
                 report::print_seed(&outcome);
             }
@@ -137,7 +153,8 @@ pub fn run(args: &DriversArgs) -> ExitCode {
             }
             outcomes.push(outcome);
         }
-        reports.push(DriverReport::new(*driver, outcomes, |d, s| args.replay(d, s)));
+        let replay = |d, s| args.replay(d, s);
+        reports.push(DriverReport::new(*driver, outcomes, replay, &known));
     }
     if args.out.is_none() {
         // Removes the run directory if no failing seed kept anything in it.
@@ -168,13 +185,23 @@ mod tests {
 
     #[test]
     fn flags_parse_and_seeds_follow() {
-        let args = parse(&["--driver", "pymongo,node", "--seeds", "3", "--first-seed", "0x10"])
-            .expect("parses");
+        let args = parse(&[
+            "--driver",
+            "pymongo,node",
+            "--seeds",
+            "3",
+            "--first-seed",
+            "0x10",
+        ])
+        .expect("parses");
         assert_eq!(args.driver, [Driver::Pymongo, Driver::Node]);
         assert_eq!(args.seeds(), [16, 17, 18]);
         let one = parse(&["--driver", "rust", "--seed", "0x7"]).expect("parses");
         assert_eq!(one.seeds(), [7]);
-        assert_eq!(one.replay(Driver::Rust, 7), "poolcheck drivers --driver rust --seed 0x7");
+        assert_eq!(
+            one.replay(Driver::Rust, 7),
+            "poolcheck drivers --driver rust --seed 0x7"
+        );
     }
 
     #[test]

@@ -28,14 +28,6 @@ pub enum Driver {
 }
 
 impl Driver {
-    /// Every driver, in the order the summary lists them.
-    pub const ALL: [Driver; 4] = [
-        Driver::Pymongo,
-        Driver::PymongoAsync,
-        Driver::Node,
-        Driver::Rust,
-    ];
-
     /// The name `--driver` takes.
     pub fn name(self) -> &'static str {
         match self {
@@ -116,13 +108,6 @@ pub struct Workload {
     pub workers: Vec<Vec<PlannedOp>>,
 }
 
-impl Workload {
-    /// Operations over all workers.
-    pub fn ops(&self) -> usize {
-        self.workers.iter().map(Vec::len).sum()
-    }
-}
-
 /// Everything one seed runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -147,8 +132,8 @@ impl Plan {
         let mut rng = root.fork("workload");
         let max_pool_size = u32::try_from(rng.range(1, 6)).unwrap_or(1);
         let max_connecting = u32::try_from(rng.range(1, 3)).unwrap_or(1);
-        let wait_queue_timeout_ms = (driver.has_wait_queue_timeout() && rng.percent(50))
-            .then(|| rng.range(100, 1_000));
+        let wait_queue_timeout_ms =
+            (driver.has_wait_queue_timeout() && rng.percent(50)).then(|| rng.range(100, 1_000));
         let workers = (0..rng.range(2, 8))
             .map(|w| {
                 let mut rng = root.fork(&format!("worker{w}"));
@@ -183,11 +168,16 @@ impl Plan {
         let w = &self.workload;
         let mut uri = format!(
             "mongodb://{addr}/?directConnection=true&appName={}&maxPoolSize={}&maxConnecting={}\
-             &serverSelectionTimeoutMS=3000&connectTimeoutMS=2000&socketTimeoutMS=10000",
+             &serverSelectionTimeoutMS=3000&connectTimeoutMS=2000",
             self.app_name(),
             w.max_pool_size,
             w.max_connecting,
         );
+        // A lost reply must not block a worker for good (the Rust driver has no such
+        // option; its in-process workers are bounded by the load's timeout instead).
+        if self.driver != Driver::Rust {
+            uri.push_str("&socketTimeoutMS=10000");
+        }
         if let Some(ms) = w.wait_queue_timeout_ms {
             uri.push_str(&format!("&waitQueueTimeoutMS={ms}"));
         }
@@ -195,7 +185,11 @@ impl Plan {
     }
 
     /// The plan as a driver script reads it (see `scripts/README.md`).
-    pub fn script_input(&self, addr: SocketAddr, events_path: &std::path::Path) -> serde_json::Value {
+    pub fn script_input(
+        &self,
+        addr: SocketAddr,
+        events_path: &std::path::Path,
+    ) -> serde_json::Value {
         serde_json::json!({
             "uri": self.uri(addr),
             "app_name": self.app_name(),
@@ -267,7 +261,10 @@ mod tests {
         assert!(uri.contains(&format!("maxPoolSize={}", plan.workload.max_pool_size)));
         assert!(uri.contains("appName=poolcheck-node-1"));
         let input = plan.script_input(addr, std::path::Path::new("/tmp/e.jsonl"));
-        assert_eq!(input["workers"].as_array().map(Vec::len), Some(plan.workload.workers.len()));
+        assert_eq!(
+            input["workers"].as_array().map(Vec::len),
+            Some(plan.workload.workers.len())
+        );
         assert_eq!(input["events_path"], "/tmp/e.jsonl");
     }
 }

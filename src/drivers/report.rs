@@ -9,8 +9,10 @@ use mock_server::judge::Check;
 use serde::Serialize;
 use sim::judge::JUDGED;
 
+use super::known::Known;
 use super::plan::Driver;
 use super::seed::SeedOutcome;
+use super::session::RunError;
 
 /// The most findings printed per driver (the JSON has them all).
 const FINDINGS_SHOWN: usize = 5;
@@ -32,12 +34,10 @@ pub struct DriverReport {
     pub events: u64,
     /// Faults injected over all seeds.
     pub faults: u64,
-    /// Violations per wire check, in [`Check::ALL`] order.
-    pub wire: Vec<(String, usize)>,
-    /// Violations per event invariant, in [`JUDGED`] order.
-    pub oracle: Vec<(String, usize)>,
-    /// Seeds whose driver hung or crashed.
-    pub hangs_or_crashes: usize,
+    /// Per check — the wire checks in [`Check::ALL`] order, the event invariants in
+    /// [`JUDGED`] order, then `HANG` and `CRASH` — where it is judged, its new findings
+    /// and its known ones.
+    pub checks: Vec<CheckCount>,
     /// Seeds that could not be set up.
     pub setup_errors: usize,
     /// Each finding.
@@ -51,8 +51,13 @@ pub struct DriverReport {
 pub struct Finding {
     /// The seed.
     pub seed: u64,
-    /// What was found: a violation of either judge, a hang, a crash or a setup error.
+    /// The check: an event invariant (`LEAK`), a wire check (`WIRE-MAX`), `HANG` or
+    /// `CRASH`.
+    pub check: String,
+    /// What was found.
     pub what: String,
+    /// Whether `--known` lists it (it is reported but does not fail the verdict).
+    pub known: bool,
     /// The seed's fault plan.
     pub faults: String,
     /// The seed's files.
@@ -61,12 +66,27 @@ pub struct Finding {
     pub replay: String,
 }
 
+/// One check's count in a [`DriverReport`].
+#[derive(Debug, Serialize)]
+pub struct CheckCount {
+    /// The check's name.
+    pub check: String,
+    /// Where it is judged: `wire`, `events` or `process`.
+    pub from: &'static str,
+    /// Findings not listed as known.
+    pub new: usize,
+    /// Findings listed as known.
+    pub known: usize,
+}
+
 impl DriverReport {
-    /// Sums up `seeds`; `replay` gives the replay line of a driver's seed.
+    /// Sums up `seeds`; `replay` gives the replay line of a driver's seed, `known` the
+    /// findings already explained.
     pub fn new(
         driver: Driver,
         seeds: Vec<SeedOutcome>,
         replay: impl Fn(Driver, u64) -> String,
+        known: &Known,
     ) -> DriverReport {
         let version = seeds
             .iter()
@@ -74,32 +94,25 @@ impl DriverReport {
             .find(|v| !v.is_empty())
             .unwrap_or_default();
         let sum = |f: &dyn Fn(&SeedOutcome) -> u64| seeds.iter().map(f).sum::<u64>();
-        let wire = Check::ALL
+        let findings: Vec<Finding> = seeds
             .iter()
-            .map(|&check| {
-                let n = seeds
-                    .iter()
-                    .filter_map(|s| s.wire.as_ref())
-                    .flat_map(|w| &w.violations)
-                    .filter(|v| v.check == check)
-                    .count();
-                (check.name().to_string(), n)
-            })
+            .flat_map(|s| findings_of(s, &replay(driver, s.seed), known))
             .collect();
-        let oracle = JUDGED
-            .iter()
-            .map(|&invariant| {
-                let n = seeds
-                    .iter()
-                    .flat_map(|s| &s.events.violations)
-                    .filter(|v| v.invariant == invariant)
-                    .count();
-                (invariant.name().to_string(), n)
+        let wire = Check::ALL.iter().map(|c| (c.name(), "wire"));
+        let events = JUDGED.iter().map(|i| (i.name(), "events"));
+        let process = [("HANG", "process"), ("CRASH", "process")];
+        let checks = wire
+            .chain(events)
+            .chain(process)
+            .map(|(check, from)| {
+                let of = findings.iter().filter(|f| f.check == check);
+                CheckCount {
+                    check: check.to_string(),
+                    from,
+                    new: of.clone().filter(|f| !f.known).count(),
+                    known: of.filter(|f| f.known).count(),
+                }
             })
-            .collect();
-        let findings = seeds
-            .iter()
-            .flat_map(|s| findings_of(s, &replay(driver, s.seed)))
             .collect();
         DriverReport {
             driver,
@@ -109,21 +122,21 @@ impl DriverReport {
             cancelled: sum(&|s| s.load.as_ref().map_or(0, |l| l.cancelled)),
             events: sum(&|s| s.events.events),
             faults: sum(&|s| s.faults_injected),
-            wire,
-            oracle,
-            hangs_or_crashes: seeds
-                .iter()
-                .filter(|s| s.error.as_ref().is_some_and(|e| !e.is_setup()))
-                .count(),
+            checks,
             setup_errors: seeds.iter().filter(|s| s.is_setup_error()).count(),
             findings,
             seeds,
         }
     }
 
+    /// Findings not listed as known.
     fn violations(&self) -> usize {
-        let judged: usize = self.wire.iter().chain(&self.oracle).map(|(_, n)| n).sum();
-        judged + self.hangs_or_crashes
+        self.findings.iter().filter(|f| !f.known).count()
+    }
+
+    /// Findings listed as known.
+    fn known(&self) -> usize {
+        self.findings.iter().filter(|f| f.known).count()
     }
 
     fn wall_per_seed(&self) -> Duration {
@@ -132,22 +145,32 @@ impl DriverReport {
     }
 }
 
-fn findings_of(seed: &SeedOutcome, replay: &str) -> Vec<Finding> {
-    let mut what: Vec<String> = Vec::new();
+fn findings_of(seed: &SeedOutcome, replay: &str, known: &Known) -> Vec<Finding> {
+    let mut found: Vec<(String, String)> = Vec::new();
     if let Some(wire) = &seed.wire {
-        what.extend(wire.violations.iter().map(|v| format!("wire: {v}")));
+        found.extend(
+            wire.violations
+                .iter()
+                .map(|v| (v.check.name().to_string(), format!("wire: {v}"))),
+        );
     }
-    what.extend(
+    found.extend(
         seed.events
             .violations
             .iter()
-            .map(|v| format!("events: {v}")),
+            .map(|v| (v.invariant.name().to_string(), format!("events: {v}"))),
     );
-    what.extend(seed.error.iter().map(|e| format!("run: {e}")));
-    what.extend(seed.event_problems.iter().map(|p| format!("event log: {p}")));
-    what.into_iter()
-        .map(|what| Finding {
+    match &seed.error {
+        Some(e @ RunError::Hang { .. }) => found.push(("HANG".into(), format!("run: {e}"))),
+        Some(e @ RunError::Crash { .. }) => found.push(("CRASH".into(), format!("run: {e}"))),
+        _ => {}
+    }
+    found
+        .into_iter()
+        .map(|(check, what)| Finding {
             seed: seed.seed,
+            known: known.covers(seed.plan.driver, &check, &what),
+            check,
             what,
             faults: seed.plan.faults.to_string(),
             dir: seed.dir.display().to_string(),
@@ -187,6 +210,7 @@ pub fn print_seed(seed: &SeedOutcome) {
 /// Prints the summary and the verdict; the exit status.
 pub fn finish(reports: &[DriverReport], json: bool) -> ExitCode {
     let violations: usize = reports.iter().map(DriverReport::violations).sum();
+    let known: usize = reports.iter().map(DriverReport::known).sum();
     let setup: usize = reports.iter().map(|r| r.setup_errors).sum();
     if json {
         let verdict = match (violations, setup) {
@@ -208,10 +232,13 @@ pub fn finish(reports: &[DriverReport], json: bool) -> ExitCode {
     let ops: u64 = reports.iter().map(|r| r.ops).sum();
     if violations > 0 {
         if !json {
-            let first = reports.iter().flat_map(|r| &r.findings).next();
+            let first = reports.iter().flat_map(|r| &r.findings).find(|f| !f.known);
             println!(
                 "verdict: FAIL — {violations} violation(s) over {seeds} seeds; first: {}",
-                first.map_or(String::new(), |f| format!("seed {:#x}: {}; replay: {}", f.seed, f.what, f.replay))
+                first.map_or(String::new(), |f| format!(
+                    "seed {:#x}: {}; replay: {}",
+                    f.seed, f.what, f.replay
+                ))
             );
         }
         ExitCode::FAILURE
@@ -227,8 +254,9 @@ pub fn finish(reports: &[DriverReport], json: bool) -> ExitCode {
                 .map(|r| format!("{} {}", r.driver, r.version))
                 .collect();
             println!(
-                "verdict: OK — {}: {seeds} seeds, {ops} operations, no violation on the wire or in the events",
-                names.join(", ")
+                "verdict: OK — {}: {seeds} seeds, {ops} operations, no new violation on the wire or in the events{}",
+                names.join(", "),
+                if known > 0 { format!(" ({known} known findings, see --known)") } else { String::new() }
             );
         }
         ExitCode::SUCCESS
@@ -249,16 +277,20 @@ fn print_report(report: &DriverReport) {
         report.events,
         report.wall_per_seed().as_secs_f64(),
     );
-    println!("  {:<16} {:<8} violations", "check", "from");
-    for (name, n) in &report.wire {
-        println!("  {name:<16} {:<8} {n}", "wire");
+    println!("  cancelled operations: {}", report.driver.cancellation());
+    println!(
+        "  {:<16} {:<8} {:>10} {:>6}",
+        "check", "from", "violations", "known"
+    );
+    for c in &report.checks {
+        println!(
+            "  {:<16} {:<8} {:>10} {:>6}",
+            c.check, c.from, c.new, c.known
+        );
     }
-    for (name, n) in &report.oracle {
-        println!("  {name:<16} {:<8} {n}", "events");
-    }
-    println!("  {:<16} {:<8} {}", "HANG/CRASH", "process", report.hangs_or_crashes);
     for finding in report.findings.iter().take(FINDINGS_SHOWN) {
-        println!("  - seed {:#x}: {}", finding.seed, finding.what);
+        let tag = if finding.known { " (known)" } else { "" };
+        println!("  - seed {:#x}{tag}: {}", finding.seed, finding.what);
         println!("    faults: {}", finding.faults);
         println!("    files:  {}", finding.dir);
         println!("    replay: {}", finding.replay);

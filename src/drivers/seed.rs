@@ -30,7 +30,7 @@ pub const WIRE_GRACE: Duration = Duration::from_millis(500);
 pub const STALE_GRACE: Duration = Duration::from_millis(500);
 
 /// The longest a seed's load may run before the driver is taken to hang.
-const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What one seed found.
 #[derive(Debug, Serialize)]
@@ -101,8 +101,13 @@ pub fn oracle_config(plan: &Plan) -> OracleConfig {
 }
 
 /// Runs `plan` (`launcher`: how to start the driver's script; `None` for the Rust driver),
-/// keeping its files under `dir`.
-pub async fn run(plan: &Plan, launcher: Option<&Launcher>, dir: &Path) -> SeedOutcome {
+/// keeping its files under `dir`; a load that runs longer than `load_timeout` is a hang.
+pub async fn run(
+    plan: &Plan,
+    launcher: Option<&Launcher>,
+    dir: &Path,
+    load_timeout: Duration,
+) -> SeedOutcome {
     let started = Instant::now();
     let mut outcome = SeedOutcome {
         seed: plan.seed,
@@ -117,7 +122,7 @@ pub async fn run(plan: &Plan, launcher: Option<&Launcher>, dir: &Path) -> SeedOu
         wall: Duration::ZERO,
         dir: dir.to_path_buf(),
     };
-    let log = match drive(plan, launcher, dir, &mut outcome).await {
+    let log = match drive(plan, launcher, dir, load_timeout, &mut outcome).await {
         Ok(log) => log,
         Err(error) => {
             outcome.error = Some(error);
@@ -139,6 +144,7 @@ async fn drive(
     plan: &Plan,
     launcher: Option<&Launcher>,
     dir: &Path,
+    load_timeout: Duration,
     outcome: &mut SeedOutcome,
 ) -> Result<EventLog, RunError> {
     let setup = |detail: String| RunError::Setup { detail };
@@ -147,7 +153,7 @@ async fn drive(
         max_pool_size: plan.workload.max_pool_size,
         max_connecting: plan.workload.max_connecting,
         grace: WIRE_GRACE,
-        ..JudgeSpec::default()
+        stale_grace: Some(STALE_GRACE),
     };
     let options = ServerOptions {
         judge: Some(spec),
@@ -163,6 +169,7 @@ async fn drive(
     let phases = Phases {
         plan,
         server: mock.server().clone(),
+        load_timeout,
     };
     let log = match launcher {
         Some(launcher) => {
@@ -185,6 +192,7 @@ async fn drive(
 struct Phases<'a> {
     plan: &'a Plan,
     server: Arc<mock_server::Server>,
+    load_timeout: Duration,
 }
 
 impl Phases<'_> {
@@ -199,7 +207,7 @@ impl Phases<'_> {
             Err(e) => return Err(self.abandon(driver, dir, e).await),
         };
         let faults = self.start_faults();
-        let load = driver.load_done(LOAD_TIMEOUT).await;
+        let load = driver.load_done(self.load_timeout).await;
         outcome.faults_injected = faults.stop().await;
         match load {
             Ok(load) => outcome.load = Some(load),
@@ -220,7 +228,7 @@ impl Phases<'_> {
         outcome: &mut SeedOutcome,
     ) -> Result<EventLog, RunError> {
         let faults = self.start_faults();
-        let load = driver.load(self.plan, LOAD_TIMEOUT).await;
+        let load = driver.load(self.plan, self.load_timeout).await;
         outcome.faults_injected = faults.stop().await;
         outcome.load = Some(load?);
         driver.close(Duration::from_secs(30)).await?;
@@ -279,8 +287,14 @@ fn plan_json(plan: &Plan, input: &serde_json::Value) -> String {
     if let Some(object) = value.as_object_mut() {
         object.insert("seed".into(), serde_json::json!(plan.seed));
         object.insert("driver".into(), serde_json::json!(plan.driver));
-        object.insert("max_pool_size".into(), serde_json::json!(plan.workload.max_pool_size));
-        object.insert("max_connecting".into(), serde_json::json!(plan.workload.max_connecting));
+        object.insert(
+            "max_pool_size".into(),
+            serde_json::json!(plan.workload.max_pool_size),
+        );
+        object.insert(
+            "max_connecting".into(),
+            serde_json::json!(plan.workload.max_connecting),
+        );
         object.insert(
             "wait_queue_timeout_ms".into(),
             serde_json::json!(plan.workload.wait_queue_timeout_ms),
@@ -295,3 +309,6 @@ fn plan_json(plan: &Plan, input: &serde_json::Value) -> String {
 fn write(dir: &Path, name: &str, text: &str) {
     let _ = std::fs::write(dir.join(name), text);
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,12 +146,15 @@ impl External {
 
     /// Waits for the `ready` line.
     pub async fn ready(&mut self) -> Result<Ready, RunError> {
-        let line = self.phase("ready", PHASE_TIMEOUT).await.map_err(|e| match e {
-            RunError::Crash { stderr, status, .. } => RunError::Setup {
-                detail: format!("{status}: {stderr}"),
-            },
-            other => other,
-        })?;
+        let line = self
+            .phase("ready", PHASE_TIMEOUT)
+            .await
+            .map_err(|e| match e {
+                RunError::Crash { stderr, status, .. } => RunError::Setup {
+                    detail: format!("{status}: {stderr}"),
+                },
+                other => other,
+            })?;
         Ok(serde_json::from_value(line).unwrap_or_default())
     }
 
@@ -208,7 +211,11 @@ impl External {
     }
 
     /// Reads stdout lines until one whose `phase` is `phase`.
-    async fn phase(&mut self, phase: &str, within: Duration) -> Result<serde_json::Value, RunError> {
+    async fn phase(
+        &mut self,
+        phase: &str,
+        within: Duration,
+    ) -> Result<serde_json::Value, RunError> {
         let wait = async {
             loop {
                 match self.stdout.next_line().await {
