@@ -407,3 +407,39 @@ async fn block_release_window_releases_near_simultaneous_blocks_together() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_hangs_up_during_a_block_or_a_sleep_ends_its_connection_at_once() {
+    // A driver that cancels an operation closes its socket while the server holds the
+    // request; the connection must end then, not when the hold is over, or a pool judged
+    // from the wire would look as if it kept the connection open.
+    let server = server();
+    let mut control = connect(&server);
+    fail_command(
+        &mut control,
+        Bson::Document(doc! {"times": 1}),
+        doc! {"failCommands": ["find"], "blockConnection": true, "blockTimeMS": 60_000},
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let mut blocked = connect(&server);
+    blocked.start(doc! {"find": "c", "$db": "test"}).await;
+    assert_eq!(blocked.close().await, ConnectionEnd::ClientClosed);
+    let mut sleeping = connect(&server);
+    sleeping
+        .start(doc! {"sleep": 1, "millis": 60_000, "$db": "admin"})
+        .await;
+    assert_eq!(sleeping.close().await, ConnectionEnd::ClientClosed);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the holds were not waited out"
+    );
+    assert_eq!(server.connection_stats().current, 1);
+    // A sleep the client waits for still answers after its time.
+    let mut patient = connect(&server);
+    let reply = patient
+        .command(doc! {"sleep": 1, "millis": 250, "$db": "admin"})
+        .await;
+    assert!(is_ok(&reply), "{reply}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
