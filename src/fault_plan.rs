@@ -206,6 +206,10 @@ impl FaultPlan {
             if at_ms > horizon_ms {
                 break;
             }
+            debug_assert!(
+                steps.last().is_none_or(|s: &FaultStep| s.at_ms < at_ms),
+                "fault times increase"
+            );
             steps.push(FaultStep {
                 at_ms,
                 fault: Fault::draw(rng),

@@ -337,7 +337,7 @@ mod tests {
         assert!(!dir.exists());
         let leftovers = std::fs::read_dir(&root).map(|d| d.count()).unwrap_or(0);
         assert_eq!(leftovers, 0);
-        build_into(&dir, |tmp| create_dir(tmp)).ok();
+        build_into(&dir, create_dir).ok();
         assert!(dir.is_dir());
         let _ = std::fs::remove_dir_all(&root);
     }

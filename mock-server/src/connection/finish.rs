@@ -6,7 +6,7 @@ use bson::Document;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Connection, ConnectionEnd, Outcome, Reply};
-use crate::judge::{clearing_code, ClearCause, JudgedConnection};
+use crate::judge::{clearing_code, Announced, ClearCause, JudgedConnection};
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Sends the outcome (unless the request had `moreToCome`).
@@ -53,14 +53,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let counted = !hello && !reply.silent;
         let code = match &outcome {
-            Outcome::Reply(document) if counted => clearing_code(document, &self.server),
+            Outcome::Reply(document) if counted => {
+                clearing_code(document, &announced(&self.server))
+            }
             _ => None,
         };
         let answered = matches!(outcome, Outcome::Reply(_)) && !reply.silent;
         let result = self.finish(outcome, reply).await;
         let cause = match &result {
             Ok(()) => code.map(ClearCause::Code),
-            Err(end) if counted => ClearCause::from_end(end),
+            Err(end) if counted => clear_cause(end),
             Err(_) => None,
         };
         if let Some(judged) = &self.judged {
@@ -72,5 +74,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         result
+    }
+}
+
+/// What the server announces in hello, for [`clearing_code`].
+fn announced(server: &crate::server::Server) -> Announced {
+    let options = server.options();
+    Announced {
+        max_wire_version: options.max_wire_version,
+        topology_version: options.topology_version,
+        process_id: server.process_id(),
+    }
+}
+
+/// The clearing network error behind a connection's end, if the server caused it.
+fn clear_cause(end: &ConnectionEnd) -> Option<ClearCause> {
+    match end {
+        ConnectionEnd::FailPointClosed => Some(ClearCause::FailPointClosed),
+        ConnectionEnd::FaultReset => Some(ClearCause::FaultReset),
+        ConnectionEnd::Restarted => Some(ClearCause::Restarted),
+        _ => None,
     }
 }

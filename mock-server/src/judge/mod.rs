@@ -25,5 +25,5 @@ pub mod verdict;
 pub use checks::Judge;
 pub(crate) use checks::JudgedConnection;
 pub use config::{JudgeSpec, JudgeSpecError};
-pub(crate) use stale::{clearing_code, ClearCause};
+pub(crate) use stale::{clearing_code, Announced, ClearCause};
 pub use verdict::{Check, Verdict, Violation};

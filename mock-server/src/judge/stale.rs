@@ -44,16 +44,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use bson::oid::ObjectId;
 use bson::{Bson, Document};
 use tokio::time::Instant;
 
 use super::checks::{Judge, State};
 use super::clients::ClientKey;
 use super::verdict::Check;
-use crate::connection::ConnectionEnd;
 use crate::limits::JUDGE_CLIENTS_MAX;
 use crate::locks::lock;
-use crate::server::Server;
 
 /// The shutdown codes: every driver clears its pool on them.
 const SHUTDOWN_CODES: [i32; 2] = [91, 11600];
@@ -79,18 +78,6 @@ pub(crate) enum ClearCause {
     Code(i32),
 }
 
-impl ClearCause {
-    /// The clearing network error behind a connection's end, if the server caused it.
-    pub(crate) fn from_end(end: &ConnectionEnd) -> Option<ClearCause> {
-        match end {
-            ConnectionEnd::FailPointClosed => Some(ClearCause::FailPointClosed),
-            ConnectionEnd::FaultReset => Some(ClearCause::FaultReset),
-            ConnectionEnd::Restarted => Some(ClearCause::Restarted),
-            _ => None,
-        }
-    }
-}
-
 impl fmt::Display for ClearCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -102,23 +89,33 @@ impl fmt::Display for ClearCause {
     }
 }
 
+/// What the server announced in hello that decides whether an error clears a pool.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Announced {
+    /// `maxWireVersion`.
+    pub(crate) max_wire_version: i32,
+    /// Whether hello carries a `topologyVersion`.
+    pub(crate) topology_version: bool,
+    /// Its `processId`.
+    pub(crate) process_id: ObjectId,
+}
+
 /// The state-change code of an error reply that makes a driver clear its pool, if any.
-pub(crate) fn clearing_code(reply: &Document, server: &Server) -> Option<i32> {
+pub(crate) fn clearing_code(reply: &Document, announced: &Announced) -> Option<i32> {
     if matches!(reply.get("ok"), Some(Bson::Double(ok)) if *ok != 0.0) {
         return None;
     }
     let code = reply.get_i32("code").ok()?;
-    let options = server.options();
     let clears = SHUTDOWN_CODES.contains(&code)
-        || (options.max_wire_version < WIRE_VERSION_4_2 && STATE_CHANGE_CODES.contains(&code));
+        || (announced.max_wire_version < WIRE_VERSION_4_2 && STATE_CHANGE_CODES.contains(&code));
     if !clears {
         return None;
     }
     let newer = match reply.get("topologyVersion") {
         None => true,
         // Without topologyVersion in hello the driver knows none: every error is newer.
-        Some(_) if !options.topology_version => true,
-        Some(Bson::Document(version)) => newer_than_hello(version, server),
+        Some(_) if !announced.topology_version => true,
+        Some(Bson::Document(version)) => newer_than_hello(version, announced),
         Some(_) => false,
     };
     newer.then_some(code)
@@ -126,11 +123,11 @@ pub(crate) fn clearing_code(reply: &Document, server: &Server) -> Option<i32> {
 
 /// Whether an error's `topologyVersion` is newer than the hello's (`{processId, 0}`);
 /// one that cannot be read is not (the error is then not counted).
-fn newer_than_hello(version: &Document, server: &Server) -> bool {
+fn newer_than_hello(version: &Document, announced: &Announced) -> bool {
     let Ok(process_id) = version.get_object_id("processId") else {
         return false;
     };
-    if process_id != server.process_id() {
+    if process_id != announced.process_id {
         return true;
     }
     match version.get("counter") {
