@@ -306,3 +306,106 @@ fn serve_judge_reports_the_verdict_on_exit() {
     assert_eq!(verdict["ok"], serde_json::Value::Bool(true), "{json}");
     assert_eq!(verdict["violations"].as_array().map(Vec::len), Some(0));
 }
+
+/// `GET /metrics` over plain HTTP/1.1; the body.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics listener accepts");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request written");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+#[test]
+fn demo_serves_the_pools_metrics_in_prometheus_format() {
+    use std::io::BufRead;
+    // A free port: bound, read and released (the demo binds it next).
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args([
+            "demo",
+            "--tasks",
+            "4",
+            "--checkouts",
+            "50",
+            "--connect-fail-every",
+            "0",
+            "--no-progress",
+            "--metrics-addr",
+            &addr,
+            "--metrics-hold-ms",
+            "60000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the demo starts");
+    // The verdict line comes after the load and the close: the figures are final.
+    let stdout = child.stdout.take().expect("stdout");
+    let mut verdict = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 output");
+        if line.starts_with("verdict:") {
+            verdict = Some(line);
+            break;
+        }
+    }
+    let body = scrape(&addr);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(verdict.is_some_and(|v| v.starts_with("verdict: OK")));
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let sample = |name: &str, state: Option<&str>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == name
+                    && s.labels.get("db_client_connection_pool_name") == Some("mock:27017")
+                    && state.is_none_or(|st| s.labels.get("db_client_connection_state") == Some(st))
+            })
+            .unwrap_or_else(|| panic!("no {name} {state:?} in:\n{body}"))
+            .value
+            .clone()
+    };
+    use prometheus_parse::Value;
+    // 4 tasks × 50 checkouts, all served (no connect fails), each timed once.
+    match sample("db_client_connection_wait_time_count", None) {
+        Value::Untyped(n) | Value::Counter(n) | Value::Gauge(n) => assert_eq!(n, 200.0, "{body}"),
+        other => panic!("wait_time_count is {other:?}"),
+    }
+    assert!(matches!(sample("db_client_connection_max", None), Value::Gauge(v) if v == 10.0));
+    assert!(
+        matches!(sample("db_client_connection_count", Some("used")), Value::Gauge(v) if v == 0.0)
+    );
+    // After the close nothing is idle either.
+    assert!(
+        matches!(sample("db_client_connection_count", Some("idle")), Value::Gauge(v) if v == 0.0)
+    );
+    assert!(
+        matches!(sample("db_client_connection_pending_requests", None), Value::Gauge(v) if v == 0.0)
+    );
+    match sample("db_client_connection_use_time_count", None) {
+        Value::Untyped(n) | Value::Counter(n) | Value::Gauge(n) => assert_eq!(n, 200.0, "{body}"),
+        other => panic!("use_time_count is {other:?}"),
+    }
+    // Every connection created was established once (its create_time) and counted.
+    let created = match sample("db_client_connection_create_time_count", None) {
+        Value::Untyped(n) | Value::Counter(n) | Value::Gauge(n) => n,
+        other => panic!("create_time_count is {other:?}"),
+    };
+    assert!((1.0..=10.0).contains(&created), "{body}");
+}

@@ -69,15 +69,15 @@ async fn send_pair(conn: &mut Conn, first: &OpMsg, second: &OpMsg) {
     conn.send_raw(&bytes).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn one_pooled_connection_too_many_is_a_max_violation() {
     let server = judged("max-pool-size=3");
     let mut conns = Vec::new();
     for _ in 0..4 {
-        let mut conn = connect_as(&server, "greedy").await;
-        ping(&mut conn).await;
-        conns.push(conn);
+        conns.push(pooled(&server, "greedy").await.0);
     }
+    // Decided once the others had settle-ms (250 by default) to close.
+    tokio::time::advance(Duration::from_millis(251)).await;
     let v = verdict(&server);
     assert_eq!(count(&v, Check::Max), 1, "{v}");
     assert_eq!(v.violation_count(), 1, "{v}");
@@ -97,6 +97,37 @@ async fn one_pooled_connection_too_many_is_a_max_violation() {
             .get_document("violationCounts")
             .and_then(|c| c.get_i64("WIRE-MAX")),
         Ok(1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_closed_within_the_settle_window_is_not_counted() {
+    // A pool that let connection 1 go (its socket torn down a moment later, as CMAP
+    // allows) and pooled a replacement: four open at once for the server, three for the
+    // pool.
+    let server = judged("max-pool-size=3,settle-ms=60000");
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(pooled(&server, "tidy").await.0);
+    }
+    tokio::time::advance(Duration::from_millis(60)).await;
+    let first = conns.remove(0);
+    assert_eq!(first.close().await, ConnectionEnd::ClientClosed);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let v = verdict(&server);
+    assert!(v.is_ok(), "{v}");
+    // The same, with the old connection closed only after the window: a violation.
+    let mut late = Vec::new();
+    for _ in 0..4 {
+        late.push(pooled(&server, "late").await.0);
+    }
+    tokio::time::advance(Duration::from_millis(60_001)).await;
+    let _ = late.remove(0).close().await;
+    let v = verdict(&server);
+    assert_eq!(count(&v, Check::Max), 1, "{v}");
+    assert!(
+        v.violations[0].detail.contains("still open 60000 ms later"),
+        "{v}"
     );
 }
 

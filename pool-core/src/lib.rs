@@ -65,6 +65,8 @@ pub mod fuzzing;
 pub mod limits;
 mod maintenance;
 pub mod manager;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod options;
 pub mod pool;
 mod reclaim;
@@ -86,4 +88,4 @@ pub use pool::{Pool, PoolBuilder};
 #[cfg(feature = "tokio")]
 pub use runtime::TokioRuntime;
 pub use runtime::{BoxFuture, Runtime};
-pub use status::{CountersSnapshot, Status};
+pub use status::{ClosedBy, CountersSnapshot, Status};

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::ConnectionClosedReason;
 use crate::sync::{AtomicOps, Backend};
 
 /// A snapshot of a pool. `total`, `pending`, `generation`, `paused` and `closed` come
@@ -46,6 +47,27 @@ pub struct CountersSnapshot {
     /// `claim_timeout` (see [`PoolOptions::claim_timeout`](crate::PoolOptions::claim_timeout)).
     #[serde(default)]
     pub reclaimed: u64,
+    /// Failed checkouts that failed because their wait timed out.
+    #[serde(default)]
+    pub timeouts: u64,
+    /// Connections closed, by reason: `closed_by.stale + … + closed_by.expired == closed`.
+    #[serde(default)]
+    pub closed_by: ClosedBy,
+}
+
+/// Connections closed, by [`ConnectionClosedReason`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedBy {
+    /// Their generation was behind the pool's.
+    pub stale: u64,
+    /// Idle longer than `max_idle_time`.
+    pub idle: u64,
+    /// Failed to establish, or marked errored.
+    pub error: u64,
+    /// The pool was closed.
+    pub pool_closed: u64,
+    /// Outlived `max_lifetime`.
+    pub expired: u64,
 }
 
 /// The live counters behind [`CountersSnapshot`].
@@ -56,6 +78,20 @@ pub(crate) struct Counters<B: Backend> {
     pub(crate) checked_out: B::AtomicU64,
     pub(crate) checkout_failed: B::AtomicU64,
     pub(crate) reclaimed: B::AtomicU64,
+    pub(crate) timeouts: B::AtomicU64,
+    /// Closes by reason, in [`close_index`] order.
+    pub(crate) closed_by: [B::AtomicU64; 5],
+}
+
+/// Where a close of `reason` is counted in `Counters::closed_by`.
+fn close_index(reason: ConnectionClosedReason) -> usize {
+    match reason {
+        ConnectionClosedReason::Stale => 0,
+        ConnectionClosedReason::Idle => 1,
+        ConnectionClosedReason::Error => 2,
+        ConnectionClosedReason::PoolClosed => 3,
+        ConnectionClosedReason::Expired => 4,
+    }
 }
 
 impl<B: Backend> Counters<B> {
@@ -66,7 +102,15 @@ impl<B: Backend> Counters<B> {
             checked_out: B::AtomicU64::new(0),
             checkout_failed: B::AtomicU64::new(0),
             reclaimed: B::AtomicU64::new(0),
+            timeouts: B::AtomicU64::new(0),
+            closed_by: std::array::from_fn(|_| B::AtomicU64::new(0)),
         }
+    }
+
+    /// Counts one close of `reason` (cold path: closes only).
+    pub(crate) fn count_close(&self, reason: ConnectionClosedReason) {
+        self.closed.fetch_add(1, Relaxed);
+        self.closed_by[close_index(reason)].fetch_add(1, Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> CountersSnapshot {
@@ -76,6 +120,14 @@ impl<B: Backend> Counters<B> {
             checked_out: self.checked_out.load(Relaxed), // plus the shelves' counts
             checkout_failed: self.checkout_failed.load(Relaxed),
             reclaimed: self.reclaimed.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            closed_by: ClosedBy {
+                stale: self.closed_by[0].load(Relaxed),
+                idle: self.closed_by[1].load(Relaxed),
+                error: self.closed_by[2].load(Relaxed),
+                pool_closed: self.closed_by[3].load(Relaxed),
+                expired: self.closed_by[4].load(Relaxed),
+            },
         }
     }
 }

@@ -114,6 +114,8 @@ async fn wait_queue_timeout_fails_and_leaves_the_queue() {
             ..
         }
     )));
+    let counters = pool.status().counters;
+    assert_eq!((counters.timeouts, counters.checkout_failed), (1, 1));
     drop(held);
     assert_eq!(
         pool.check_out().await.unwrap().id(),
@@ -379,6 +381,20 @@ async fn status_agrees_with_events_under_load() {
         "ACCT: {s:?}"
     );
     assert_eq!(s.counters.checked_out, count("ConnectionCheckedOut"));
+    // Closes by reason: each close counted once, under the reason its event gives.
+    let closed_for = |reason: ConnectionClosedReason| {
+        let of = |e: &&CmapEvent| matches!(e, CmapEvent::ConnectionClosed { reason: r, .. } if *r == reason);
+        events.iter().filter(of).count() as u64
+    };
+    let by = s.counters.closed_by;
+    assert_eq!(by.error, closed_for(ConnectionClosedReason::Error));
+    assert!(by.error > 0, "the errored connections were closed: {s:?}");
+    assert_eq!(by.stale, closed_for(ConnectionClosedReason::Stale));
+    assert_eq!(
+        by.stale + by.idle + by.error + by.pool_closed + by.expired,
+        s.counters.closed,
+        "ACCT: {s:?}"
+    );
     assert_eq!(
         count("ConnectionCheckedOut"),
         count("ConnectionCheckedIn"),

@@ -62,6 +62,16 @@ pub(crate) struct DemoArgs {
     /// Do not show the progress bar.
     #[arg(long)]
     pub(super) no_progress: bool,
+
+    /// Serve the pool's OpenTelemetry connection metrics (`db.client.connection.*`) in
+    /// Prometheus text format at http://ADDR/metrics while the demo runs.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) metrics_addr: Option<std::net::SocketAddr>,
+
+    /// With --metrics-addr: keep serving this many milliseconds after the summary, so a
+    /// scraper can read the final figures.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub(super) metrics_hold_ms: u64,
 }
 
 /// What each task does.

@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pool_core::metrics::OtelMetrics;
 use poolcheck::{CmapEvent, Pool};
 use sim::oracle::OracleConfig;
 use sim::{Judge, PoolStatus};
@@ -40,6 +41,9 @@ pub(crate) use self::args::DemoArgs;
 use self::manager::MockServer;
 use self::report::{Config, Outcome, Summary};
 use self::tally::Tally;
+
+/// The mock server's address, which is also the pool's name in its metrics.
+const ADDRESS: &str = "mock:27017";
 
 /// How long a condition may hold on wall-clock time before the oracle counts it.
 const TOLERANCE: Duration = Duration::from_millis(100);
@@ -65,9 +69,31 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if args.metrics_addr.is_some() && args.metrics_hold_ms > 0 {
+        let code = print_summary(args, &summary);
+        eprintln!(
+            "poolcheck demo: serving the metrics {} ms more",
+            args.metrics_hold_ms
+        );
+        runtime.block_on(tokio::time::sleep(Duration::from_millis(
+            args.metrics_hold_ms,
+        )));
+        return code;
+    }
     // Stop the pool's background task before printing.
     drop(runtime);
     print_summary(args, &summary)
+}
+
+/// Installs the Prometheus exporter at `addr` (the global `metrics` recorder); call it
+/// inside the runtime, before the pool's metrics handler is made.
+fn serve_metrics(addr: std::net::SocketAddr) -> Result<(), String> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .map_err(|error| format!("cannot serve metrics at {addr}: {error}"))?;
+    eprintln!("poolcheck demo: metrics at http://{addr}/metrics");
+    Ok(())
 }
 
 fn print_summary(args: &DemoArgs, summary: &Summary) -> ExitCode {
@@ -115,13 +141,21 @@ async fn demo(args: &DemoArgs, workers: usize) -> Result<Summary, String> {
         args.connect_fail_every,
     );
     let (to_judge, to_tally) = (judge.clone(), tally.clone());
-    let pool = Pool::builder(server)
-        .address("mock:27017")
-        .options(args.pool_options())
-        .event_handler(move |event: CmapEvent| {
-            to_tally.event(&event);
-            to_judge.cmap(&event);
-        })
+    let judged = move |event: CmapEvent| {
+        to_tally.event(&event);
+        to_judge.cmap(&event);
+    };
+    let builder = Pool::builder(server)
+        .address(ADDRESS)
+        .options(args.pool_options());
+    let builder = match args.metrics_addr {
+        Some(addr) => {
+            serve_metrics(addr)?;
+            builder.event_handler(OtelMetrics::new(ADDRESS).then(judged))
+        }
+        None => builder.event_handler(judged),
+    };
+    let pool = builder
         .ready()
         .build()
         .map_err(|error| format!("cannot build the pool: {error}"))?;

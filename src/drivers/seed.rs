@@ -154,6 +154,7 @@ async fn drive(
         max_connecting: plan.workload.max_connecting,
         grace: WIRE_GRACE,
         stale_grace: Some(STALE_GRACE),
+        ..JudgeSpec::default()
     };
     let options = ServerOptions {
         judge: Some(spec),

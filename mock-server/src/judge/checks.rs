@@ -2,7 +2,8 @@
 //!
 //! Per client (see [`super::clients`] for grouping and what "pooled" means):
 //! - WIRE-MAX: when a connection becomes pooled, the client's open pooled connections
-//!   (itself included) number at most maxPoolSize.
+//!   (itself included) number at most maxPoolSize, counting only those still open the
+//!   spec's `settle` later (decided then, at the next close or verdict read).
 //! - WIRE-CONNECTING: when a connection becomes pooled, at no instant of its handshake
 //!   ([accepted, first hello reply sent]) are more than maxConnecting pooled handshakes of
 //!   the client under way (closed connections' handshakes count too).
@@ -63,6 +64,20 @@ pub(super) struct State {
     untracked: u64,
     violations: Vec<Violation>,
     dropped: u64,
+    /// WIRE-MAX cases waiting out the settle window; bounded by [`JUDGE_CONNECTIONS_MAX`].
+    over_max: Vec<OverMax>,
+}
+
+/// A connection pooled while its client had more than maxPoolSize pooled connections
+/// open: a WIRE-MAX violation if enough of the others are still open `settle` later.
+#[derive(Debug)]
+struct OverMax {
+    key: ClientKey,
+    /// The connection that became pooled.
+    id: i64,
+    at: Instant,
+    /// The client's other pooled connections open at `at` and not closed since.
+    others: Vec<i64>,
 }
 
 impl Judge {
@@ -107,7 +122,9 @@ impl Judge {
     /// The findings so far (WIRE-LEAK is brought up to date first).
     pub fn verdict(&self) -> Verdict {
         let mut state = lock(&self.state);
-        self.sweep_leaks(&mut state, Instant::now());
+        let now = Instant::now();
+        self.sweep_leaks(&mut state, now);
+        self.sweep_over_max(&mut state, now);
         Verdict {
             spec: self.spec,
             clients: state.clients.len(),
@@ -191,6 +208,34 @@ impl Judge {
         state.violations.push(violation);
     }
 
+    /// Decides the WIRE-MAX cases whose settle window is over: still over maxPoolSize
+    /// counting only the connections that stayed open through it.
+    fn sweep_over_max(&self, state: &mut State, now: Instant) {
+        let settle = self.spec.settle;
+        let (due, waiting): (Vec<OverMax>, Vec<OverMax>) = std::mem::take(&mut state.over_max)
+            .into_iter()
+            .partition(|case| now >= case.at + settle);
+        state.over_max = waiting;
+        for case in due {
+            let open = case.others.len() + 1;
+            if open > self.spec.max_pool_size as usize {
+                let detail = format!(
+                    "{open} pooled connections open at once (maxPoolSize {}), still open {} ms later",
+                    self.spec.max_pool_size,
+                    settle.as_millis()
+                );
+                self.report(state, Check::Max, &case.key, case.id, detail);
+            }
+        }
+    }
+
+    /// Connection `id` closed: it no longer counts in a WIRE-MAX case still settling.
+    fn closed_while_settling(state: &mut State, id: i64) {
+        for case in &mut state.over_max {
+            case.others.retain(|other| *other != id);
+        }
+    }
+
     fn sweep_leaks(&self, state: &mut State, now: Instant) {
         let leaked: Vec<(i64, ClientKey)> = state
             .open
@@ -228,18 +273,23 @@ impl Judge {
             end: tracked.hello_replied.unwrap_or(now),
         };
         state.pooled += 1;
-        let open_pooled = state
+        let others: Vec<i64> = state
             .open
-            .values()
-            .filter(|t| t.pooled && t.key == key)
-            .count();
-        if open_pooled > self.spec.max_pool_size as usize {
-            let detail = format!(
-                "{open_pooled} pooled connections open at once (maxPoolSize {})",
-                self.spec.max_pool_size
-            );
-            self.report(&mut state, Check::Max, &key, id, detail);
+            .iter()
+            .filter(|(other, t)| **other != id && t.pooled && t.key == key)
+            .map(|(other, _)| *other)
+            .collect();
+        if others.len() >= self.spec.max_pool_size as usize
+            && state.over_max.len() < JUDGE_CONNECTIONS_MAX
+        {
+            state.over_max.push(OverMax {
+                key: key.clone(),
+                id,
+                at: now,
+                others,
+            });
         }
+        self.sweep_over_max(&mut state, now);
         if !state.clients.contains_key(&key) && state.clients.len() >= JUDGE_CLIENTS_MAX {
             state.untracked += 1;
             return;
@@ -361,6 +411,8 @@ impl Drop for JudgedConnection {
         let now = Instant::now();
         let mut state = lock(&self.judge.state);
         self.judge.sweep_leaks(&mut state, now);
+        self.judge.sweep_over_max(&mut state, now);
+        Judge::closed_while_settling(&mut state, self.id);
         state.open.remove(&self.id);
     }
 }

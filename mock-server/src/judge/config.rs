@@ -1,9 +1,12 @@
 //! The judge's settings ([`JudgeSpec`]) and their `--judge` spelling.
 //!
-//! `max-pool-size=N[,max-connecting=M][,grace-ms=G][,stale-grace-ms=S]` sets the bounds
-//! of the checks:
+//! `max-pool-size=N[,max-connecting=M][,grace-ms=G][,settle-ms=T][,stale-grace-ms=S]`
+//! sets the bounds of the checks:
 //! - WIRE-MAX: at most `max-pool-size` (default 100, CMAP's maxPoolSize) pooled
-//!   connections of one client open at once.
+//!   connections of one client open at once, counting only those still open `settle-ms`
+//!   (default 250) after the newest was pooled: a connection its client let go may look
+//!   open to the server a moment longer (CMAP lets a pool tear a closed connection's
+//!   socket down later, and the server reads the hang-up when its task next runs).
 //! - WIRE-CONNECTING: at most `max-connecting` (default 2, CMAP's maxConnecting) pooled
 //!   connections of one client in their handshake at once.
 //! - WIRE-LEAK: no connection of a client stays open more than `grace-ms` (default 1000)
@@ -36,7 +39,10 @@ use std::time::Duration;
 /// assert_eq!(spec.stale_grace, None);
 /// let stale: JudgeSpec = "stale-grace-ms=500".parse().unwrap();
 /// assert_eq!(stale.stale_grace, Some(Duration::from_millis(500)));
-/// assert_eq!(stale.to_string(), "max-pool-size=100,max-connecting=2,grace-ms=1000,stale-grace-ms=500");
+/// assert_eq!(
+///     stale.to_string(),
+///     "max-pool-size=100,max-connecting=2,grace-ms=1000,settle-ms=250,stale-grace-ms=500"
+/// );
 /// assert!("max-pool-size=zero".parse::<JudgeSpec>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +54,9 @@ pub struct JudgeSpec {
     pub max_connecting: u32,
     /// How long a client's connections may stay open after it ended its sessions.
     pub grace: Duration,
+    /// How long after a connection became pooled WIRE-MAX looks at which of the client's
+    /// other connections are still open (those that close sooner are not counted).
+    pub settle: Duration,
     /// With `Some`, WIRE-STALE runs: how long after a pool-clearing error the client may
     /// still send a second request on a connection established before it (`None`, the
     /// default: the check is off).
@@ -60,6 +69,7 @@ impl Default for JudgeSpec {
             max_pool_size: 100,
             max_connecting: 2,
             grace: Duration::from_secs(1),
+            settle: Duration::from_millis(250),
             stale_grace: None,
         }
     }
@@ -69,10 +79,11 @@ impl fmt::Display for JudgeSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "max-pool-size={},max-connecting={},grace-ms={}",
+            "max-pool-size={},max-connecting={},grace-ms={},settle-ms={}",
             self.max_pool_size,
             self.max_connecting,
-            self.grace.as_millis()
+            self.grace.as_millis(),
+            self.settle.as_millis()
         )?;
         if let Some(stale) = self.stale_grace {
             write!(f, ",stale-grace-ms={}", stale.as_millis())?;
@@ -86,11 +97,11 @@ impl fmt::Display for JudgeSpec {
 #[non_exhaustive]
 pub enum JudgeSpecError {
     /// A part is not `key=value`.
-    #[error("'{0}' is not key=value (expected max-pool-size=N[,max-connecting=M][,grace-ms=G][,stale-grace-ms=S])")]
+    #[error("'{0}' is not key=value (expected max-pool-size=N[,max-connecting=M][,grace-ms=G][,settle-ms=T][,stale-grace-ms=S])")]
     NotKeyValue(String),
-    /// A key other than `max-pool-size`, `max-connecting`, `grace-ms` and
+    /// A key other than `max-pool-size`, `max-connecting`, `grace-ms`, `settle-ms` and
     /// `stale-grace-ms`.
-    #[error("unknown key '{0}' (known: max-pool-size, max-connecting, grace-ms, stale-grace-ms)")]
+    #[error("unknown key '{0}' (known: max-pool-size, max-connecting, grace-ms, settle-ms, stale-grace-ms)")]
     UnknownKey(String),
     /// A key given twice.
     #[error("'{0}' is given twice")]
@@ -138,6 +149,7 @@ impl FromStr for JudgeSpec {
                 "max-pool-size" => spec.max_pool_size = positive()?,
                 "max-connecting" => spec.max_connecting = positive()?,
                 "grace-ms" => spec.grace = Duration::from_millis(number()?),
+                "settle-ms" => spec.settle = Duration::from_millis(number()?),
                 "stale-grace-ms" => spec.stale_grace = Some(Duration::from_millis(number()?)),
                 _ => return Err(JudgeSpecError::UnknownKey(key.to_string())),
             }

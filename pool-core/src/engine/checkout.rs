@@ -33,7 +33,7 @@ use std::time::Duration;
 use super::futures::{Establish, Wait, Waited};
 use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
 use crate::error::CheckoutError;
-use crate::event::CmapEvent;
+use crate::event::{CmapEvent, ConnectionCheckOutFailedReason};
 use crate::manager::Manager;
 use crate::sync::{Backend, CounterExt};
 
@@ -167,6 +167,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         );
         self.counters.checkout_failed.fetch_add_relaxed();
         let reason = error.reason();
+        if reason == ConnectionCheckOutFailedReason::Timeout {
+            self.counters.timeouts.fetch_add_relaxed();
+        }
         self.emit(|address| CmapEvent::ConnectionCheckOutFailed {
             address,
             reason,

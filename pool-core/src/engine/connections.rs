@@ -128,7 +128,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             self.clear(false); // CMAP B3: PoolCleared comes before ConnectionClosed.
         }
         self.release_units(State::TOTAL_ONE + State::PENDING_ONE);
-        self.counters.closed.fetch_add(1, Relaxed);
+        self.counters.count_close(reason);
         self.emit(|address| CmapEvent::ConnectionClosed {
             address,
             connection_id: id,
@@ -161,7 +161,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             "I3: a closed connection gives back its total unit"
         );
         self.release_units(units);
-        self.counters.closed.fetch_add(1, Relaxed);
+        self.counters.count_close(reason);
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionClosed {
             address,

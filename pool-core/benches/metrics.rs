@@ -1,0 +1,92 @@
+//! What the OpenTelemetry metrics cost an uncontended checkout + check-in (cargo feature
+//! `metrics`): the pool with no event handler (the baseline, as `checkout.rs`), with a
+//! no-op event handler (the cost of producing events at all), with `OtelMetrics` and no
+//! recorder installed, and with `OtelMetrics` over a Prometheus recorder.
+//!
+//! Run: `cargo bench -p pool-core --bench metrics`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use pool_core::metrics::OtelMetrics;
+use pool_core::{CmapEvent, ConnectionId, Manager, Pool, PoolBuilder};
+
+/// Connections that cost nothing to make.
+struct Noop;
+
+impl Manager for Noop {
+    type Connection = ();
+    type Error = Infallible;
+
+    async fn connect(&self, _id: ConnectionId) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+const POOL_SIZE: u32 = 10;
+
+/// A ready pool with every connection established, its builder finished by `configure`.
+fn filled(
+    rt: &tokio::runtime::Runtime,
+    configure: impl FnOnce(PoolBuilder<Noop>) -> PoolBuilder<Noop>,
+) -> Pool<Noop> {
+    rt.block_on(async {
+        let builder = Pool::builder(Noop)
+            .max_pool_size(POOL_SIZE)
+            .maintenance_interval(None);
+        let pool = configure(builder).ready().build().expect("valid options");
+        let mut held = Vec::new();
+        for _ in 0..POOL_SIZE {
+            held.push(pool.check_out().await.expect("a connection"));
+        }
+        drop(held);
+        pool
+    })
+}
+
+/// One checkout polled by hand, then checked in.
+fn cycle(rt: &tokio::runtime::Runtime, pool: &Pool<Noop>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = pin!(pool.check_out());
+    let conn = match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(conn) => conn,
+        Poll::Pending => rt.block_on(fut),
+    };
+    drop(black_box(conn));
+}
+
+fn metrics(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread Tokio runtime");
+    let mut group = c.benchmark_group("metrics");
+    let bare = filled(&rt, |b| b);
+    group.bench_function("no_handler", |b| b.iter(|| cycle(&rt, &bare)));
+    let noop = filled(&rt, |b| b.event_handler(|_: CmapEvent| {}));
+    group.bench_function("noop_handler", |b| b.iter(|| cycle(&rt, &noop)));
+    let unrecorded = filled(&rt, |b| b.event_handler(OtelMetrics::new("bench")));
+    group.bench_function("otel_no_recorder", |b| b.iter(|| cycle(&rt, &unrecorded)));
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let recorded = metrics::with_local_recorder(&recorder, || {
+        filled(&rt, |b| b.event_handler(OtelMetrics::new("bench")))
+    });
+    group.bench_function("otel_prometheus", |b| b.iter(|| cycle(&rt, &recorded)));
+    group.finish();
+    // The recorded pool's figures reached the recorder.
+    let text = handle.render();
+    assert!(
+        text.contains(
+            "db_client_connection_wait_time_count{db_client_connection_pool_name=\"bench\"}"
+        ),
+        "{text}"
+    );
+}
+
+criterion_group!(benches, metrics);
+criterion_main!(benches);
