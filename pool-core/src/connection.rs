@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, Entry};
 use crate::event::ConnectionId;
+use crate::leak::LeakWatch;
 use crate::manager::Manager;
 use crate::sync::Backend;
 
@@ -15,14 +16,21 @@ pub struct PooledConnection<M: Manager, B: Backend = crate::sync::StdBackend> {
     /// `Some` until dropped.
     entry: Option<Entry<M::Connection>>,
     errored: bool,
+    /// The leak watch of this checkout (`leak_detection_threshold` on).
+    leak: Option<Arc<LeakWatch>>,
 }
 
 impl<M: Manager, B: Backend> PooledConnection<M, B> {
     pub(crate) fn new(engine: Arc<Engine<M, B>>, entry: Entry<M::Connection>) -> Self {
+        let leak = engine
+            .options
+            .leak_detection_threshold
+            .map(|threshold| LeakWatch::start(&engine, entry.id, threshold));
         PooledConnection {
             engine,
             entry: Some(entry),
             errored: false,
+            leak,
         }
     }
 
@@ -72,6 +80,9 @@ impl<M: Manager, B: Backend> DerefMut for PooledConnection<M, B> {
 impl<M: Manager, B: Backend> Drop for PooledConnection<M, B> {
     fn drop(&mut self) {
         if let Some(entry) = self.entry.take() {
+            if let Some(leak) = self.leak.take() {
+                leak.returned(&self.engine);
+            }
             let errored = self.errored;
             self.engine.check_in(entry, errored);
         }

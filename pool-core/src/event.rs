@@ -135,6 +135,28 @@ pub enum CmapEvent {
         /// The connection's id.
         connection_id: ConnectionId,
     },
+    /// A connection has been checked out for longer than `leak_detection_threshold` (not
+    /// part of CMAP; at most once per checkout).
+    ConnectionLeakSuspected {
+        /// The pool's address.
+        address: Arc<str>,
+        /// The connection's id.
+        connection_id: ConnectionId,
+        /// How long it had been out.
+        #[serde(with = "duration_ms")]
+        held: Duration,
+    },
+    /// A connection reported by `ConnectionLeakSuspected` came back (before its
+    /// `ConnectionCheckedIn`; not part of CMAP).
+    ConnectionLeakReturned {
+        /// The pool's address.
+        address: Arc<str>,
+        /// The connection's id.
+        connection_id: ConnectionId,
+        /// How long it was out.
+        #[serde(with = "duration_ms")]
+        held: Duration,
+    },
 }
 
 impl CmapEvent {
@@ -152,6 +174,8 @@ impl CmapEvent {
             CmapEvent::ConnectionCheckOutFailed { .. } => "ConnectionCheckOutFailed",
             CmapEvent::ConnectionCheckedOut { .. } => "ConnectionCheckedOut",
             CmapEvent::ConnectionCheckedIn { .. } => "ConnectionCheckedIn",
+            CmapEvent::ConnectionLeakSuspected { .. } => "ConnectionLeakSuspected",
+            CmapEvent::ConnectionLeakReturned { .. } => "ConnectionLeakReturned",
         }
     }
 
@@ -162,7 +186,9 @@ impl CmapEvent {
             | CmapEvent::ConnectionReady { connection_id, .. }
             | CmapEvent::ConnectionClosed { connection_id, .. }
             | CmapEvent::ConnectionCheckedOut { connection_id, .. }
-            | CmapEvent::ConnectionCheckedIn { connection_id, .. } => Some(*connection_id),
+            | CmapEvent::ConnectionCheckedIn { connection_id, .. }
+            | CmapEvent::ConnectionLeakSuspected { connection_id, .. }
+            | CmapEvent::ConnectionLeakReturned { connection_id, .. } => Some(*connection_id),
             _ => None,
         }
     }

@@ -62,6 +62,7 @@ pub mod event;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod leak;
 pub mod limits;
 mod maintenance;
 pub mod manager;

@@ -55,6 +55,12 @@ pub struct PoolOptions {
     /// [`CheckoutError::WaitQueueFull`](crate::CheckoutError::WaitQueueFull).
     /// Default [`limits::WAITERS_MAX_DEFAULT`].
     pub waiters_max: u32,
+    /// A connection checked out for longer than this is reported as a possible leak (an
+    /// event and a `tracing` warning with the backtrace of its checkout), and again when
+    /// it comes back. Not part of CMAP (HikariCP's `leakDetectionThreshold`). `None`, the
+    /// default, turns it off and costs nothing.
+    #[serde(rename = "leakDetectionThresholdMS", with = "millis")]
+    pub leak_detection_threshold: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -71,6 +77,7 @@ impl Default for PoolOptions {
             maintenance_interval: Some(Duration::from_secs(1)),
             claim_timeout: Some(Duration::from_secs(1)),
             waiters_max: limits::WAITERS_MAX_DEFAULT,
+            leak_detection_threshold: None,
         }
     }
 }

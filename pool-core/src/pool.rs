@@ -218,6 +218,13 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
+    /// Reports a connection held longer than `threshold` as a possible leak (`None`, the
+    /// default, turns it off); see [`PoolOptions::leak_detection_threshold`].
+    pub fn leak_detection_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.options.leak_detection_threshold = threshold;
+        self
+    }
+
     /// The address reported in events.
     pub fn address(mut self, address: impl Into<Arc<str>>) -> Self {
         self.address = address.into();

@@ -102,6 +102,14 @@ impl Tracks {
             PoolEvent::PoolReady => self.events.push(instant(HARNESS, 0, "PoolReady", t)),
             PoolEvent::PoolClosed => self.events.push(instant(HARNESS, 0, "PoolClosed", t)),
             PoolEvent::CheckOutStarted | PoolEvent::CheckOutFailed { .. } => {}
+            PoolEvent::LeakSuspected { id } => {
+                self.events
+                    .push(instant(CONNECTIONS, id, "leak suspected", t));
+            }
+            PoolEvent::LeakReturned { id } => {
+                self.events
+                    .push(instant(CONNECTIONS, id, "leak returned", t));
+            }
         }
     }
 

@@ -417,8 +417,16 @@ fn options(o: &mut Rng, scenario: &Scenario) -> PoolOptions {
         max_idle_time: o.percent(30).then(|| o.duration(ms(500), ms(5_000))),
         connect_timeout: Some(o.duration(ms(100), ms(1_000))),
         maintenance_interval: Some(o.duration(ms(100), ms(1_000))),
+        leak_detection_threshold: leak_threshold(o),
         ..PoolOptions::default()
     }
+}
+
+/// On a third of the seeds, a leak-detection threshold of 20–500 ms, drawn from a stream
+/// of its own so every other draw of the seed is what it was before the option existed.
+fn leak_threshold(o: &Rng) -> Option<Duration> {
+    let mut l = o.fork("leak_detection_threshold");
+    l.percent(33).then(|| l.duration(ms(20), ms(500)))
 }
 
 fn client_ops(w: &mut Rng, s: &Scenario) -> Vec<Op> {

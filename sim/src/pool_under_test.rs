@@ -80,6 +80,17 @@ pub enum PoolEvent {
         /// Its id.
         id: ConnectionId,
     },
+    /// A connection checked out for longer than `leak_detection_threshold` was reported as
+    /// a possible leak (not CMAP; pools with [`Capabilities::leak_detection`]).
+    LeakSuspected {
+        /// Its id.
+        id: ConnectionId,
+    },
+    /// A connection reported by `LeakSuspected` came back (before its `CheckedIn`).
+    LeakReturned {
+        /// Its id.
+        id: ConnectionId,
+    },
 }
 
 impl PoolEvent {
@@ -120,6 +131,12 @@ impl PoolEvent {
             }
             CmapEvent::ConnectionCheckedIn { connection_id, .. } => {
                 PoolEvent::CheckedIn { id: connection_id }
+            }
+            CmapEvent::ConnectionLeakSuspected { connection_id, .. } => {
+                PoolEvent::LeakSuspected { id: connection_id }
+            }
+            CmapEvent::ConnectionLeakReturned { connection_id, .. } => {
+                PoolEvent::LeakReturned { id: connection_id }
             }
             _ => return None,
         })
@@ -335,6 +352,10 @@ pub struct Capabilities {
     /// maps `maxIdleTime` onto an idle timeout of its own with jitter or a coarse reaper.
     /// IDLE judges `ConnectionClosed { reason: Idle }` against `maxIdleTime` minus this.
     pub idle_close_slack: Duration,
+    /// It reports connections held past `leak_detection_threshold`
+    /// (`ConnectionLeakSuspected`, then `ConnectionLeakReturned` when they come back), as
+    /// pool-core does. TIME then judges those reports; without it they are not expected.
+    pub leak_detection: bool,
 }
 
 impl Capabilities {
@@ -347,6 +368,7 @@ impl Capabilities {
         background_establishment: false,
         clears_on_connect_error: true,
         idle_close_slack: Duration::ZERO,
+        leak_detection: false,
     };
 }
 

@@ -84,6 +84,7 @@ zoo_tests! {
     eager_idle => "zoo-eager-idle",
     unchecked_handoff => "zoo-unchecked-handoff",
     panicking_check_in => "zoo-panicking-check-in",
+    silent_leak => "zoo-silent-leak",
 }
 
 /// Real bugs the simulator found in pool-core and that are still open.

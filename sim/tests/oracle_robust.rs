@@ -62,6 +62,8 @@ fn event() -> impl Strategy<Value = PoolEvent> {
         id().prop_map(|id| PoolEvent::CheckedIn { id }),
         id().prop_map(|id| PoolEvent::ConnectionValidating { id }),
         id().prop_map(|id| PoolEvent::ConnectionValidated { id }),
+        id().prop_map(|id| PoolEvent::LeakSuspected { id }),
+        id().prop_map(|id| PoolEvent::LeakReturned { id }),
     ]
 }
 
@@ -176,15 +178,23 @@ fn config() -> impl Strategy<Value = OracleConfig> {
 }
 
 fn capabilities() -> impl Strategy<Value = Capabilities> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), instant()).prop_map(
-        |(max_connecting, background, clears, slack)| Capabilities {
-            max_connecting,
-            clear: true,
-            background_establishment: background,
-            clears_on_connect_error: clears,
-            idle_close_slack: slack,
-        },
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        instant(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(max_connecting, background, clears, slack, leaks)| Capabilities {
+                max_connecting,
+                clear: true,
+                background_establishment: background,
+                clears_on_connect_error: clears,
+                idle_close_slack: slack,
+                leak_detection: leaks,
+            },
+        )
 }
 
 /// Feeds `steps` at instants `times` (cycled; they may go backwards).

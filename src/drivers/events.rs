@@ -108,6 +108,8 @@ fn line_of(at: Duration, event: &PoolEvent) -> serde_json::Value {
         // Not CMAP: a pool's own validation of an idle connection (no driver reports it).
         PoolEvent::ConnectionValidating { id } => ("ConnectionValidating", Some(*id), None, None),
         PoolEvent::ConnectionValidated { id } => ("ConnectionValidated", Some(*id), None, None),
+        PoolEvent::LeakSuspected { id } => ("ConnectionLeakSuspected", Some(*id), None, None),
+        PoolEvent::LeakReturned { id } => ("ConnectionLeakReturned", Some(*id), None, None),
     };
     let mut line = serde_json::json!({ "t_us": t_us, "type": kind });
     if let Some(id) = id {
@@ -153,6 +155,8 @@ fn translate(line: &Line) -> Result<Option<PoolEvent>, String> {
         "ConnectionCheckedIn" => PoolEvent::CheckedIn { id: id()? },
         "ConnectionValidating" => PoolEvent::ConnectionValidating { id: id()? },
         "ConnectionValidated" => PoolEvent::ConnectionValidated { id: id()? },
+        "ConnectionLeakSuspected" => PoolEvent::LeakSuspected { id: id()? },
+        "ConnectionLeakReturned" => PoolEvent::LeakReturned { id: id()? },
         other => return Err(format!("unknown event type '{other}'")),
     }))
 }

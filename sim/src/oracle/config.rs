@@ -47,6 +47,12 @@ pub struct OracleConfig {
     /// 0 (the default) for the simulator, where events and state never drift apart;
     /// [`crate::Judge`] sets it for pools running on real threads.
     pub event_lag: u32,
+    /// The pool's `leak_detection_threshold`: with [`OracleConfig::leak_detection`], TIME
+    /// judges its leak reports.
+    pub leak_detection_threshold: Option<Duration>,
+    /// The pool reports leaks ([`Capabilities::leak_detection`]); set by
+    /// [`Oracle::set_capabilities`].
+    pub leak_detection: bool,
 }
 
 impl Default for OracleConfig {
@@ -73,6 +79,8 @@ impl OracleConfig {
             clears_on_connect_error: Capabilities::CMAP.clears_on_connect_error,
             idle_close_slack: Duration::ZERO,
             event_lag: 0,
+            leak_detection_threshold: options.leak_detection_threshold,
+            leak_detection: false,
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod clears;
 mod config;
 pub mod errors;
 pub mod fifo;
+mod leak_reports;
 pub mod leaks;
 pub mod ledger;
 pub mod limits;
@@ -124,6 +125,7 @@ impl Oracle {
         self.config.background_establishment = capabilities.background_establishment;
         self.config.clears_on_connect_error = capabilities.clears_on_connect_error;
         self.config.idle_close_slack = capabilities.idle_close_slack;
+        self.config.leak_detection = capabilities.leak_detection;
     }
 
     /// Declares whether the harness reports every clear it asks for through
@@ -345,6 +347,9 @@ impl Oracle {
 
     /// No task is ready at `now`: judge everything that must hold between events.
     pub fn stable(&mut self, now: Duration, status: Option<&PoolStatus>) {
+        for message in leak_reports::missed(&mut self.model, &self.config, now) {
+            self.violate(Invariant::Time, now, message);
+        }
         for o in std::mem::take(&mut self.overtakes) {
             if let Some(message) = fifo::judge(&self.model, o, &self.config) {
                 self.violate(Invariant::Fifo, now, message);

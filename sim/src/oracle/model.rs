@@ -46,6 +46,24 @@ pub(crate) struct Conn {
     pub(crate) fresh: bool,
     /// When it was closed (for the late-drop check).
     pub(crate) closed_at: Option<Duration>,
+    /// When it was last checked out, while it is (leak reports).
+    pub(crate) out_since: Option<Duration>,
+    /// What the pool reported of this checkout as a possible leak.
+    pub(crate) leak: LeakReport,
+}
+
+/// A checkout's leak reports, in the order they may come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum LeakReport {
+    /// Nothing reported.
+    #[default]
+    None,
+    /// `LeakSuspected` came.
+    Suspected,
+    /// `LeakReturned` came after it.
+    Returned,
+    /// The threshold passed without a report (already a violation).
+    Missed,
 }
 
 /// One checkout of the workload.
@@ -199,7 +217,15 @@ impl Model {
             available_since: None,
             fresh: false,
             closed_at: None,
+            out_since: None,
+            leak: LeakReport::None,
         });
+        if to == Place::InUse && conn.place != Place::InUse {
+            conn.out_since = Some(now);
+            conn.leak = LeakReport::None;
+        } else if to != Place::InUse {
+            conn.out_since = None;
+        }
         conn.place = to;
         conn.available_since = (to == Place::Available).then_some(now);
         if to == Place::Closed {

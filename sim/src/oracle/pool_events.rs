@@ -8,7 +8,7 @@ use std::time::Duration;
 use pool_core::{ConnectionClosedReason, ConnectionId};
 
 use super::model::{Place, Sweep};
-use super::{limits, retirement, staleness, CheckoutId, Invariant, Oracle};
+use super::{leak_reports, limits, retirement, staleness, CheckoutId, Invariant, Oracle};
 use crate::executor::TaskId;
 use crate::pool_under_test::PoolEvent;
 
@@ -47,6 +47,9 @@ impl Oracle {
             }
             PoolEvent::CheckedOut { id } => self.on_checked_out(now, id),
             PoolEvent::CheckedIn { id } => {
+                if let Some(message) = leak_reports::on_checked_in(&self.model, &self.config, id) {
+                    self.violate(Invariant::Time, now, message);
+                }
                 self.expect_place(now, id, Place::InUse, "CheckedIn");
                 self.model.move_conn(id, Place::Available, now);
                 if let Some(conn) = self.model.conns.get_mut(&id) {
@@ -57,6 +60,18 @@ impl Oracle {
             PoolEvent::ConnectionValidated { id } => {
                 self.expect_place(now, id, Place::Validating, "ConnectionValidated");
                 self.model.move_conn(id, Place::Available, now);
+            }
+            PoolEvent::LeakSuspected { id } => {
+                if let Some(message) =
+                    leak_reports::on_suspected(&mut self.model, &self.config, now, id)
+                {
+                    self.violate(Invariant::Time, now, message);
+                }
+            }
+            PoolEvent::LeakReturned { id } => {
+                if let Some(message) = leak_reports::on_returned(&mut self.model, id) {
+                    self.violate(Invariant::Time, now, message);
+                }
             }
         }
     }

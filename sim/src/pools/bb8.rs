@@ -179,6 +179,7 @@ impl PoolUnderTest for Bb8 {
             background_establishment: true,
             clears_on_connect_error: false,
             idle_close_slack: Duration::ZERO,
+            leak_detection: false,
         }
     }
 }

@@ -132,6 +132,7 @@ impl PoolUnderTest for Deadpool {
             background_establishment: false,
             clears_on_connect_error: false,
             idle_close_slack: Duration::ZERO,
+            leak_detection: false,
         }
     }
 }

@@ -13,7 +13,8 @@ use pool_core::{CheckoutError, CmapEvent, Pool, PooledConnection};
 
 use crate::manager::{SimConnection, SimManager};
 use crate::pool_under_test::{
-    CheckoutFailure, Lease, LeaseInner, PoolEvent, PoolParams, PoolStatus, PoolUnderTest,
+    Capabilities, CheckoutFailure, Lease, LeaseInner, PoolEvent, PoolParams, PoolStatus,
+    PoolUnderTest,
 };
 use crate::runtime::{race, Either};
 
@@ -31,6 +32,15 @@ pub struct Reference {
 /// # Errors
 /// pool-core's build error, as text.
 pub fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
+    build_reporting(params, |_| true)
+}
+
+/// The reference pool with only the events `report` keeps reaching the simulator (a zoo
+/// member drops some to show the oracle notices).
+pub(crate) fn build_reporting(
+    params: PoolParams,
+    report: fn(&PoolEvent) -> bool,
+) -> Result<Arc<dyn PoolUnderTest>, String> {
     let sink = params.sink.clone();
     let pool = Pool::builder(params.manager.clone())
         .options(params.options.clone())
@@ -41,7 +51,7 @@ pub fn build(params: PoolParams) -> Result<Arc<dyn PoolUnderTest>, String> {
         .claim_timeout(Some(CLAIM_TIMEOUT))
         .runtime(Arc::new(params.runtime.clone()))
         .event_handler(move |event: CmapEvent| {
-            if let Some(event) = PoolEvent::from_cmap(&event) {
+            if let Some(event) = PoolEvent::from_cmap(&event).filter(report) {
                 sink.emit(event);
             }
         })
@@ -104,6 +114,13 @@ impl PoolUnderTest for Reference {
 
     fn status(&self) -> Option<PoolStatus> {
         Some(PoolStatus::from_status(&self.pool.status()))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            leak_detection: true,
+            ..Capabilities::CMAP
+        }
     }
 
     fn checkout_bound(&self) -> Option<Duration> {

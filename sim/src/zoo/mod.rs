@@ -29,6 +29,7 @@
 //! | `zoo-eager-idle` | closes idle connections at half maxIdleTime | IDLE |
 //! | `zoo-unchecked-handoff` | a clear between grant and claim; no re-check at claim | STALE |
 //! | `zoo-panicking-check-in` | check-in unwraps a lookup a clear emptied | PANIC |
+//! | `zoo-silent-leak` | poolcheck's pool with its leak reports lost | TIME |
 //!
 //! `zoo-validating` is a second control: the skeleton pinging an idle connection before
 //! handing it out (`ConnectionValidating`), correct, and so clean.
@@ -44,6 +45,7 @@ mod overshoot;
 mod panicking_check_in;
 mod pool_full;
 mod self_deadlock;
+mod silent_leak;
 pub(crate) mod skeleton;
 mod stale_handout;
 mod swallowed_error;
@@ -56,7 +58,7 @@ use crate::entry::PoolEntry;
 use crate::oracle::Invariant;
 
 /// Every zoo member (the control, `zoo-baseline`, first).
-pub static MEMBERS: [PoolEntry; 17] = [
+pub static MEMBERS: [PoolEntry; 18] = [
     PoolEntry {
         name: "zoo-baseline",
         summary: "the zoo's skeleton with no bug (the control)",
@@ -154,6 +156,13 @@ pub static MEMBERS: [PoolEntry; 17] = [
         expected: Some(Invariant::Idle),
         scenario: "standard",
         factory: eager_idle::build,
+    },
+    PoolEntry {
+        name: "zoo-silent-leak",
+        summary: "poolcheck's pool with its leak reports lost",
+        expected: Some(Invariant::Time),
+        scenario: "standard",
+        factory: silent_leak::build,
     },
     PoolEntry {
         name: "zoo-validating",
