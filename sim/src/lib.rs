@@ -88,6 +88,8 @@ pub mod judge;
 pub mod oracle;
 pub mod pool_under_test;
 pub mod pools;
+#[doc(hidden)]
+pub mod reference;
 
 // The machinery behind it. Public only for poolcheck's own command line, benches and
 // integration tests; not part of the API a pool author uses (everything that is, is

@@ -73,7 +73,7 @@ pub type PanicObserver = Arc<dyn Fn(&TaskPanic) + Send + Sync>;
 /// [`quiet_task_panics`] installed, a panic in a polled task is reported to it where it
 /// happens, before unwinding runs the task's destructors — so what those destructors
 /// cause (a connection dropped mid-check-in, say) is recorded after its cause. The
-/// executor still records the panic itself ([`Executor::take_panics`]).
+/// executor still records the panic itself ([`Executor::take_panics`](crate::executor::Executor::take_panics)).
 pub fn set_panic_observer(observer: Option<PanicObserver>) {
     PANIC_OBSERVER.with(|o| *o.borrow_mut() = observer);
 }

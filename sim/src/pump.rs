@@ -29,7 +29,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Ticking {
     /// On every virtual millisecond while a Tokio task is alive, or a future wrapped by
-    /// [`TokioBridge::wrap`](super::TokioBridge::wrap) waits (its `tokio::time` timers
+    /// [`TokioBridge::wrap`](crate::adapter::TokioBridge::wrap) waits (its `tokio::time` timers
     /// then fire on time). The default.
     #[default]
     WhilePending,

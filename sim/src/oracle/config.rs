@@ -51,7 +51,7 @@ pub struct OracleConfig {
     /// judges its leak reports.
     pub leak_detection_threshold: Option<Duration>,
     /// The pool reports leaks ([`Capabilities::leak_detection`]); set by
-    /// [`Oracle::set_capabilities`].
+    /// [`Oracle::set_capabilities`](crate::oracle::Oracle::set_capabilities).
     pub leak_detection: bool,
 }
 
@@ -64,7 +64,7 @@ impl Default for OracleConfig {
 
 impl OracleConfig {
     /// The limits and timeouts of `options`, a 5 ms tolerance, CMAP's capabilities
-    /// (override them with [`Oracle::set_capabilities`]).
+    /// (override them with [`Oracle::set_capabilities`](crate::oracle::Oracle::set_capabilities)).
     pub fn from_options(options: &PoolOptions) -> OracleConfig {
         OracleConfig {
             max_total: options.total_max(),

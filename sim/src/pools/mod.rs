@@ -6,7 +6,8 @@
 pub mod bb8;
 #[cfg(feature = "rivals")]
 pub mod deadpool;
-pub mod reference;
+/// The reference pool's adapter (a top-level module, so the zoo can build on it too).
+pub use crate::reference;
 
 pub use crate::entry::PoolEntry;
 use crate::error::SimError;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::pool_under_test::{PoolEvent, PoolParams, PoolUnderTest};
-use crate::pools::reference;
+use crate::reference;
 
 /// Everything but the leak reports.
 fn reported(event: &PoolEvent) -> bool {
