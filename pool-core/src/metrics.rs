@@ -35,12 +35,15 @@
 //! #     type Error = std::io::Error;
 //! #     async fn connect(&self, id: u64) -> Result<u64, std::io::Error> { Ok(id) }
 //! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
 //! // Install a recorder first (e.g. metrics_exporter_prometheus), then:
 //! let pool = Pool::builder(Numbers)
 //!     .event_handler(OtelMetrics::new("orders-db"))
 //!     .build()
 //!     .unwrap();
 //! # drop(pool);
+//! # }
 //! ```
 
 use std::collections::{HashMap, HashSet};
