@@ -8,55 +8,24 @@
 //!
 //! Run: `cargo bench -p pool-core --bench checkout`.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use pool_core::{ConnectionId, Manager, Pool};
+use pool_core::Pool;
 
-/// Connections that cost nothing to make.
-struct Noop;
+mod common;
 
-impl Manager for Noop {
-    type Connection = ();
-    type Error = Infallible;
-
-    async fn connect(&self, _id: ConnectionId) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
-
-const POOL_SIZE: u32 = 10;
+use common::{filled, POOL_SIZE};
 
 fn checkout(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a current-thread Tokio runtime");
-    let pool = rt.block_on(async {
-        let pool = Pool::builder(Noop)
-            .max_pool_size(POOL_SIZE)
-            .maintenance_interval(None)
-            .ready()
-            .build()
-            .expect("valid options");
-        // Fill the pool: every connection exists and is available before measuring.
-        let mut held = Vec::new();
-        for _ in 0..POOL_SIZE {
-            held.push(pool.check_out().await.expect("a connection"));
-        }
-        drop(held);
-        pool
-    });
-    let status = pool.status();
-    assert_eq!(
-        (status.total, status.available),
-        (POOL_SIZE, POOL_SIZE),
-        "pool not filled: {status:?}"
-    );
+    let pool: Pool<common::Noop> = filled(&rt, |b| b);
 
     let mut pending = 0u64;
     let mut group = c.benchmark_group("checkout");

@@ -5,7 +5,6 @@
 //!
 //! Run: `cargo bench -p pool-core --bench metrics`.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -13,40 +12,11 @@ use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pool_core::metrics::OtelMetrics;
-use pool_core::{CmapEvent, ConnectionId, Manager, Pool, PoolBuilder};
+use pool_core::{CmapEvent, Pool};
 
-/// Connections that cost nothing to make.
-struct Noop;
+mod common;
 
-impl Manager for Noop {
-    type Connection = ();
-    type Error = Infallible;
-
-    async fn connect(&self, _id: ConnectionId) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
-
-const POOL_SIZE: u32 = 10;
-
-/// A ready pool with every connection established, its builder finished by `configure`.
-fn filled(
-    rt: &tokio::runtime::Runtime,
-    configure: impl FnOnce(PoolBuilder<Noop>) -> PoolBuilder<Noop>,
-) -> Pool<Noop> {
-    rt.block_on(async {
-        let builder = Pool::builder(Noop)
-            .max_pool_size(POOL_SIZE)
-            .maintenance_interval(None);
-        let pool = configure(builder).ready().build().expect("valid options");
-        let mut held = Vec::new();
-        for _ in 0..POOL_SIZE {
-            held.push(pool.check_out().await.expect("a connection"));
-        }
-        drop(held);
-        pool
-    })
-}
+use common::{filled, Noop};
 
 /// One checkout polled by hand, then checked in.
 fn cycle(rt: &tokio::runtime::Runtime, pool: &Pool<Noop>) {

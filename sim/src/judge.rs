@@ -220,15 +220,7 @@ impl Judge {
             judge.events.fetch_add(1, Ordering::Relaxed);
             oracle.pool_event(now, event);
         }
-        oracle.stable(now, None);
-        oracle.after_close(now, None);
-        Verdict {
-            invariants: JUDGED.to_vec(),
-            events: judge.events(),
-            violations: oracle.violations().to_vec(),
-            suppressed: oracle.suppressed(),
-            log: Vec::new(),
-        }
+        judge.conclude(&mut oracle, now, None)
     }
 
     /// Events judged so far.
@@ -248,6 +240,11 @@ impl Judge {
     pub fn finish(&self, status: Option<&PoolStatus>) -> Verdict {
         let mut oracle = self.lock();
         let now = self.elapsed();
+        self.conclude(&mut oracle, now, status)
+    }
+
+    /// The pool was closed at `now`: the closing judgement and the verdict.
+    fn conclude(&self, oracle: &mut Oracle, now: Duration, status: Option<&PoolStatus>) -> Verdict {
         oracle.stable(now, None);
         oracle.after_close(now, status);
         if let Some(status) = status {

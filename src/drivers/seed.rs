@@ -257,10 +257,10 @@ impl Phases<'_> {
         }
     }
 
-    /// Ends a run that failed: kills the process, keeps its log and error output.
+    /// Ends a run that failed: kills the process and keeps its error output (the fault
+    /// plan is already stopped and the server healed).
     async fn abandon(&self, driver: External, dir: &Path, error: RunError) -> RunError {
-        crate::fault_plan::heal(&self.server);
-        let _log = driver.kill().await;
+        driver.kill().await;
         if let RunError::Crash { stderr, .. } | RunError::Setup { detail: stderr } = &error {
             write(dir, "stderr.txt", stderr);
         }

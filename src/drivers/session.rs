@@ -193,13 +193,10 @@ impl External {
         (EventLog::parse(&text), exited)
     }
 
-    /// Kills the process (after a hang), keeping what it logged.
-    pub async fn kill(mut self) -> EventLog {
+    /// Kills the process (after a hang or a crash). What it logged stays in its events
+    /// file: an unfinished run is not judged.
+    pub async fn kill(mut self) {
         let _ = self.child.kill().await;
-        let text = tokio::fs::read_to_string(&self.events_path)
-            .await
-            .unwrap_or_default();
-        EventLog::parse(&text)
     }
 
     async fn say(&mut self, word: &str) {

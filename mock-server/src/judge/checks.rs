@@ -122,9 +122,7 @@ impl Judge {
     /// The findings so far (WIRE-LEAK is brought up to date first).
     pub fn verdict(&self) -> Verdict {
         let mut state = lock(&self.state);
-        let now = Instant::now();
-        self.sweep_leaks(&mut state, now);
-        self.sweep_over_max(&mut state, now);
+        self.sweep(&mut state, Instant::now());
         Verdict {
             spec: self.spec,
             clients: state.clients.len(),
@@ -206,6 +204,13 @@ impl Judge {
         };
         tracing::warn!(%violation, "judge: violation");
         state.violations.push(violation);
+    }
+
+    /// Brings the time-decided checks up to `now`: WIRE-LEAK deadlines passed and WIRE-MAX
+    /// cases whose settle window is over.
+    fn sweep(&self, state: &mut State, now: Instant) {
+        self.sweep_leaks(state, now);
+        self.sweep_over_max(state, now);
     }
 
     /// Decides the WIRE-MAX cases whose settle window is over: still over maxPoolSize
@@ -410,8 +415,7 @@ impl Drop for JudgedConnection {
     fn drop(&mut self) {
         let now = Instant::now();
         let mut state = lock(&self.judge.state);
-        self.judge.sweep_leaks(&mut state, now);
-        self.judge.sweep_over_max(&mut state, now);
+        self.judge.sweep(&mut state, now);
         Judge::closed_while_settling(&mut state, self.id);
         state.open.remove(&self.id);
     }

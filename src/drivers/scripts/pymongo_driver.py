@@ -286,6 +286,17 @@ def op_document(op, w, n):
     return {"ping": 1}
 
 
+def emit_ready(driver, pymongo):
+    emit(
+        {
+            "phase": "ready",
+            "driver": driver,
+            "version": pymongo.version,
+            "runtime": "python %s" % platform.python_version(),
+        }
+    )
+
+
 def think(op):
     t = op.get("think_ms") or 0
     return t / 1000.0
@@ -299,14 +310,7 @@ def run_sync(plan, uri, log, pymongo, monitoring):
         client = pymongo.MongoClient(uri, event_listeners=[make_listener(monitoring, log)])
     except Exception as exc:
         die("cannot construct MongoClient: %r" % (exc,))
-    emit(
-        {
-            "phase": "ready",
-            "driver": "pymongo",
-            "version": pymongo.version,
-            "runtime": "python %s" % platform.python_version(),
-        }
-    )
+    emit_ready("pymongo", pymongo)
     admin = client["admin"]
     docs = client["poolcheck"]["docs"]
     tally = Tally()
@@ -379,14 +383,7 @@ def run_async(plan, uri, log, pymongo, monitoring):
             client = pymongo.AsyncMongoClient(uri, event_listeners=[make_listener(monitoring, log)])
         except Exception as exc:
             die("cannot construct AsyncMongoClient: %r" % (exc,))
-        emit(
-            {
-                "phase": "ready",
-                "driver": "pymongo-async",
-                "version": pymongo.version,
-                "runtime": "python %s" % platform.python_version(),
-            }
-        )
+        emit_ready("pymongo-async", pymongo)
         admin = client["admin"]
         docs = client["poolcheck"]["docs"]
         tally = Tally()
