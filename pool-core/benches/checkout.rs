@@ -3,7 +3,8 @@
 //! The pool holds 10 ready connections, has no event handler, no wait queue timeout and no
 //! maintenance task, so a checkout takes the lock-free fast path and completes on its first
 //! poll. `poolcheck/uncontended` polls the `check_out` future once by hand with a no-op
-//! waker, so the figure is the pool's own cost; `poolcheck/uncontended_block_on` goes
+//! waker, so the figure is the pool's own cost; `poolcheck/uncontended_borrowed` does the
+//! same with `get`, whose guard borrows the pool instead of cloning its `Arc`; `poolcheck/uncontended_block_on` goes
 //! through `Runtime::block_on` of a current-thread Tokio runtime, for comparison.
 //!
 //! Run: `cargo bench -p pool-core --bench checkout`.
@@ -37,6 +38,21 @@ fn checkout(c: &mut Criterion) {
             let conn = match fut.as_mut().poll(&mut cx) {
                 Poll::Ready(conn) => conn,
                 // Not expected on this path; stay correct if it ever happens.
+                Poll::Pending => {
+                    pending += 1;
+                    rt.block_on(fut)
+                }
+            };
+            drop(black_box(conn));
+        });
+    });
+
+    group.bench_function("poolcheck/uncontended_borrowed", |b| {
+        b.iter(|| {
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut fut = pin!(pool.get());
+            let conn = match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(conn) => conn,
                 Poll::Pending => {
                     pending += 1;
                     rt.block_on(fut)

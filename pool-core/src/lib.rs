@@ -13,13 +13,14 @@
 //!
 //! ## Map
 //! - [`pool`]: the [`Pool`] handle and its builder. Start here.
-//! - [`connection`]: the [`PooledConnection`] guard.
+//! - [`connection`]: the [`PooledConnection`] and [`BorrowedConnection`] guards.
 //! - [`manager`]: the [`Manager`] trait (make and close connections).
 //! - [`options`]: [`PoolOptions`], with CMAP's names and defaults.
 //! - [`event`]: the CMAP events and the [`EventHandler`] trait.
 //! - [`error`]: the error enums.
 //! - [`runtime`]: the clock + spawner abstraction and its Tokio implementation.
 //! - [`status`]: the [`Status`] snapshot.
+//! - [`wait_times`]: checkout wait-time percentiles ([`WaitTimes`], in the status).
 //! - [`limits`]: every hard bound.
 //! - `engine` (private): the lock-free core; its module docs list invariants I1–I8.
 //!
@@ -77,8 +78,9 @@ pub mod status;
 pub mod sync;
 #[cfg(not(feature = "model-check"))]
 mod sync;
+pub mod wait_times;
 
-pub use connection::PooledConnection;
+pub use connection::{BorrowedConnection, PooledConnection};
 pub use error::{BuildError, CheckinError, CheckoutError, OptionsError};
 pub use event::{
     CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason, ConnectionId, EventHandler,
@@ -90,3 +92,4 @@ pub use pool::{Pool, PoolBuilder};
 pub use runtime::TokioRuntime;
 pub use runtime::{BoxFuture, Runtime};
 pub use status::{ClosedBy, CountersSnapshot, Status};
+pub use wait_times::WaitTimes;

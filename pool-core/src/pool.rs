@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::connection::PooledConnection;
+use crate::connection::{BorrowedConnection, PooledConnection};
 use crate::engine::Engine;
 use crate::error::{BuildError, CheckinError, CheckoutError};
 use crate::event::{CmapEvent, EventHandler};
@@ -70,6 +70,23 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     pub async fn check_out(&self) -> Result<PooledConnection<M, B>, CheckoutError<M::Error>> {
         let entry = self.engine.check_out().await?;
         Ok(PooledConnection::new(self.engine.clone(), entry))
+    }
+
+    /// [`Pool::check_out`] with a guard that borrows the pool instead of owning a
+    /// reference to it: the same checkout, minus the two atomic read-modify-writes of the
+    /// owned guard's reference count (see [`BorrowedConnection`]). Use it whenever the
+    /// connection is used within the pool's borrow, as most request handlers do; turn the
+    /// guard into a [`PooledConnection`] with [`BorrowedConnection::into_owned`] when it
+    /// must move into a spawned task.
+    ///
+    /// # Errors
+    /// As [`Pool::check_out`].
+    ///
+    /// # Cancel safety
+    /// As [`Pool::check_out`].
+    pub async fn get(&self) -> Result<BorrowedConnection<'_, M, B>, CheckoutError<M::Error>> {
+        let entry = self.engine.check_out().await?;
+        Ok(BorrowedConnection::new(&self.engine, entry))
     }
 
     /// Checks `conn` in explicitly (dropping it does the same).

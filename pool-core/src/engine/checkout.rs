@@ -44,7 +44,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         self: &Arc<Self>,
     ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
         let timed = self.has_events() || self.options.wait_queue_timeout.is_some();
-        let started = if timed { self.now() } else { Duration::ZERO };
+        // Without events or a deadline the clock is read only once the checkout leaves
+        // the fast path (for its wait time, `wait_times`), so the fast path never reads it.
+        let mut started = if timed { self.now() } else { Duration::ZERO };
+        // Whether the checkout left the fast path (queued or established): the checkouts
+        // whose wait `wait_times` records.
+        let mut slow = false;
         self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
         // I6 compares a connection with the generation when it leaves `idle` and again
         // before its user gets it; with no await in between (the fast path) that is the
@@ -63,6 +68,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 }
                 Fast::Queue => {}
             }
+            self.leave_fast_path(&mut slow, &mut started, timed);
             let Ok(waiter) = self.enqueue() else {
                 return Err(self.checkout_failed(
                     started,
@@ -94,6 +100,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             Resource::Idle(entry) => entry,
             Resource::Create(permit) => {
                 recheck = true;
+                self.leave_fast_path(&mut slow, &mut started, timed);
                 match Establish::new(self.clone(), permit, Origin::Checkout).await {
                     // A checkout's establishment always yields its entry.
                     Ok(Some(entry)) => entry,
@@ -108,7 +115,20 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         } else {
             entry
         };
-        Ok(self.hand_out(entry, counted, started))
+        Ok(self.hand_out(entry, counted, started, slow))
+    }
+
+    /// Notes that a checkout left the fast path (it queues or establishes), the first
+    /// time it does: from here its wait is timed (the clock was not read yet if the pool
+    /// has neither events nor a deadline).
+    #[inline]
+    fn leave_fast_path(&self, slow: &mut bool, started: &mut Duration, timed: bool) {
+        if !*slow {
+            *slow = true;
+            if !timed {
+                *started = self.now();
+            }
+        }
     }
 
     /// I6 at the hand-out: a connection that waited or was established is closed, and
@@ -133,17 +153,23 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         Err(self.checkout_failed(started, error))
     }
 
-    /// Counts the checkout (unless its shelf already did) and reports
-    /// `ConnectionCheckedOut`.
+    /// Counts the checkout (unless its shelf already did), records its wait if it
+    /// `waited` (queued or established), and reports `ConnectionCheckedOut`.
     #[inline]
     fn hand_out(
         &self,
         entry: Entry<M::Connection>,
         counted: bool,
         started: Duration,
+        waited: bool,
     ) -> Entry<M::Connection> {
         if !counted {
             self.counters.checked_out.fetch_add_relaxed();
+        }
+        if waited {
+            self.counters
+                .wait
+                .record(self.now().saturating_sub(started));
         }
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionCheckedOut {

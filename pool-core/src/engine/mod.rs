@@ -284,6 +284,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             .total()
             .saturating_sub(s.pending())
             .saturating_sub(available);
+        let mut counters = self.counters.snapshot();
+        counters.checked_out += self
+            .lanes
+            .iter()
+            .map(|lane| lane.shelf.counted.load(Relaxed))
+            .sum::<u64>();
         Status {
             total: s.total(),
             available,
@@ -293,15 +299,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             generation: s.generation(),
             paused: s.paused(),
             closed: s.closed(),
-            counters: {
-                let mut counters = self.counters.snapshot();
-                counters.checked_out += self
-                    .lanes
-                    .iter()
-                    .map(|lane| lane.shelf.counted.load(Relaxed))
-                    .sum::<u64>();
-                counters
-            },
+            counters,
+            wait_times: self.counters.wait.snapshot(counters.checked_out),
         }
     }
 

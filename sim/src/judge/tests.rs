@@ -317,6 +317,7 @@ fn from_status_keeps_the_counts_and_counters() {
             checkout_failed: 1,
             ..pool_core::CountersSnapshot::default()
         },
+        wait_times: pool_core::WaitTimes::default(),
     };
     let ours = PoolStatus::from_status(&status);
     assert_eq!(
