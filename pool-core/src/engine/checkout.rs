@@ -10,10 +10,18 @@
 //!                                      ├─ refused ─────┼───────────────────┤
 //!                                      ├─ timed out ───┼───────────────────┤
 //!                                      └─ reclaimed ─ (back to try_fast)   │
-//!                     resource ─┬─ idle connection ─┐                      │
+//!                     resource ─┬─ idle connection ─┬─ (not due) ─────────┐│
+//!                               │                   └─ validate ─┬─ passed ┤
+//!                               │    failed: another resource, or queue ─┤ │
+//!                               │                                timed out ┤
 //!                               └─ permit ─ establish ─┬─ entry ─ recheck ─┼─ checked out
 //!                                                      └─ error ───────────┴─ failed
 //! ```
+//!
+//! With `test_on_borrow` ([`validate`](super::validate)), a connection taken from the pool
+//! that sat available past `validation_bypass` is validated first; one that fails is
+//! closed and the checkout goes on with another resource (or queues again), all within
+//! the deadline it started with.
 //!
 //! Every path ends in exactly one of `ConnectionCheckedOut` or `ConnectionCheckOutFailed`
 //! ([`Engine::check_out`], [`Engine::checkout_failed`]).
@@ -26,11 +34,14 @@
 //! - **I6** A connection that waited or was established is compared with the current
 //!   generation again just before it is handed out.
 //! - **I8** A checkout whose grant was reclaimed starts over with the same deadline.
+//! - **V3** (`validate.rs`) A checkout whose connection failed its validation goes on with
+//!   the same deadline, and a validated connection is re-checked for I6 too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::futures::{Establish, Wait, Waited};
+use super::validate::{Retry, Validated};
 use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionCheckOutFailedReason};
@@ -50,14 +61,87 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         // before its user gets it; with no await in between (the fast path) that is the
         // same moment, so only a resource that waited or was established is checked again.
         let mut recheck = true;
-        let mut counted = false;
-        let resource = loop {
-            match self.try_fast() {
-                Fast::Got(resource, shelf_counted) => {
-                    recheck = false;
-                    counted = shelf_counted;
-                    break resource;
+        let mut counted;
+        let deadline = self.options.wait_queue_timeout.map(|t| started + t);
+        // A resource a failed validation left this checkout to go on with (V3).
+        let mut next: Option<Resource<M::Connection>> = None;
+        loop {
+            let resource = match next.take() {
+                Some(resource) => {
+                    counted = false;
+                    resource
                 }
+                None => {
+                    let (resource, fast, shelf_counted) = self.acquire(started, deadline).await?;
+                    recheck = !fast;
+                    counted = shelf_counted;
+                    resource
+                }
+            };
+            debug_assert!(
+                !counted || matches!(resource, Resource::Idle(_)),
+                "only a shelved connection is counted before it is handed out"
+            );
+            let entry = match resource {
+                // A connection counted on its shelf was judged not due there (`try_fast`).
+                Resource::Idle(entry) if !counted && self.due_for_validation(&entry) => {
+                    recheck = true;
+                    match self.validate(entry, deadline).await {
+                        Validated::Passed(entry) => entry,
+                        Validated::Failed(entry) => {
+                            match self.after_failed_validation(entry) {
+                                Retry::Resource(resource) => next = Some(resource),
+                                Retry::Queue => {}
+                                Retry::Refused(refusal) => {
+                                    return Err(self.checkout_failed(started, refusal.into_error()))
+                                }
+                            }
+                            // V3: the checkout goes on within its original deadline.
+                            if deadline.is_some_and(|d| self.now() >= d) {
+                                if let Some(resource) = next.take() {
+                                    self.release(resource);
+                                    self.dispatch(); // I4
+                                }
+                                return Err(self.timed_out(started));
+                            }
+                            continue;
+                        }
+                        Validated::TimedOut => return Err(self.timed_out(started)),
+                    }
+                }
+                Resource::Idle(entry) => entry,
+                Resource::Create(permit) => {
+                    recheck = true;
+                    match Establish::new(self.clone(), permit, Origin::Checkout).await {
+                        // A checkout's establishment always yields its entry.
+                        Ok(Some(entry)) => entry,
+                        Ok(None) => unreachable!("Origin::Checkout returns the connection"),
+                        Err(error) => return Err(self.checkout_failed(started, error)),
+                    }
+                }
+            };
+            // I6: a clear may have happened since the connection left `idle`.
+            let entry = if recheck {
+                self.recheck_generation(entry, started)?
+            } else {
+                entry
+            };
+            return Ok(self.hand_out(entry, counted, started));
+        }
+    }
+
+    /// A resource for the checkout that started at `started`: the queue-free attempt, else
+    /// a wait in the queue until `deadline`. `Ok((resource, fast, counted))`: `fast` if it
+    /// came from the queue-free attempt (no await since it left `idle`), `counted` if its
+    /// shelf already counted the checkout.
+    async fn acquire(
+        &self,
+        started: Duration,
+        deadline: Option<Duration>,
+    ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
+        loop {
+            match self.try_fast() {
+                Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
                 }
@@ -71,44 +155,25 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     },
                 ));
             };
-            let deadline = self.options.wait_queue_timeout.map(|t| started + t);
             match Wait::new(self, waiter, deadline).await {
-                Waited::Granted(Grant::Ready(resource)) => break self.prefer_idle(resource),
+                Waited::Granted(Grant::Ready(resource)) => {
+                    return Ok((self.prefer_idle(resource), false, false))
+                }
                 Waited::Granted(Grant::Refused(refusal)) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
                 }
-                Waited::TimedOut => {
-                    let waited = self.now().saturating_sub(started);
-                    return Err(self.checkout_failed(started, CheckoutError::Timeout { waited }));
-                }
+                Waited::TimedOut => return Err(self.timed_out(started)),
                 // I8: this checkout was not polled in time and its grant went to the next
                 // waiter; start over (same deadline).
                 Waited::Reclaimed => continue,
             }
-        };
-        debug_assert!(
-            !counted || matches!(resource, Resource::Idle(_)),
-            "only a shelved connection is counted before it is handed out"
-        );
-        let entry = match resource {
-            Resource::Idle(entry) => entry,
-            Resource::Create(permit) => {
-                recheck = true;
-                match Establish::new(self.clone(), permit, Origin::Checkout).await {
-                    // A checkout's establishment always yields its entry.
-                    Ok(Some(entry)) => entry,
-                    Ok(None) => unreachable!("Origin::Checkout returns the connection"),
-                    Err(error) => return Err(self.checkout_failed(started, error)),
-                }
-            }
-        };
-        // I6: a clear may have happened since the connection left `idle`.
-        let entry = if recheck {
-            self.recheck_generation(entry, started)?
-        } else {
-            entry
-        };
-        Ok(self.hand_out(entry, counted, started))
+        }
+    }
+
+    /// Fails a checkout whose deadline passed.
+    fn timed_out(&self, started: Duration) -> CheckoutError<M::Error> {
+        let waited = self.now().saturating_sub(started);
+        self.checkout_failed(started, CheckoutError::Timeout { waited })
     }
 
     /// I6 at the hand-out: a connection that waited or was established is closed, and
