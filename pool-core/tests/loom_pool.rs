@@ -636,7 +636,11 @@ fn validating_checkout_dropped_racing_a_checkout_leaks_nothing() {
                 "LEAK at quiescence: {s:?}"
             );
             assert_eq!(
-                (s.counters.created, s.counters.closed, s.counters.closed_by.error),
+                (
+                    s.counters.created,
+                    s.counters.closed,
+                    s.counters.closed_by.error
+                ),
                 (2, 1, 1),
                 "V1: connection 1 closed once, as an error; one new connection: {s:?}"
             );

@@ -47,13 +47,16 @@ fn config() -> impl Strategy<Value = Config> {
 /// As [`config`], with test-on-borrow on: a bypass window of 0, 5 or 20 ms, and a
 /// manager whose validation fails for the connections a generated mask picks.
 fn validating_config() -> impl Strategy<Value = Config> {
-    (config(), prop_oneof![Just(0u64), Just(5), Just(20)], any::<u8>()).prop_map(
-        |(cfg, bypass, mask)| Config {
+    (
+        config(),
+        prop_oneof![Just(0u64), Just(5), Just(20)],
+        any::<u8>(),
+    )
+        .prop_map(|(cfg, bypass, mask)| Config {
             test_on_borrow_ms: Some(bypass),
             fail_mask: mask,
             ..cfg
-        },
-    )
+        })
 }
 
 proptest! {

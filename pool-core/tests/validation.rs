@@ -11,9 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pool_core::{
-    CheckoutError, CmapEvent, ConnectionClosedReason, Manager, Pool, PoolOptions,
-};
+use pool_core::{CheckoutError, CmapEvent, ConnectionClosedReason, Manager, Pool, PoolOptions};
 use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +159,10 @@ async fn validated_only_past_the_bypass_window() {
     drop(pool.check_out().await.unwrap());
     tokio::time::advance(Duration::from_millis(400)).await;
     drop(pool.check_out().await.unwrap());
-    assert!(manager.validated().is_empty(), "400 ms is within the window");
+    assert!(
+        manager.validated().is_empty(),
+        "400 ms is within the window"
+    );
     tokio::time::advance(Duration::from_millis(600)).await;
     let conn = pool.check_out().await.unwrap();
     assert_eq!(conn.id(), 1);
@@ -189,7 +190,11 @@ async fn fresh_connections_are_never_validated() {
     assert!(manager.validated().is_empty());
     drop((a, b));
     drop(pool.check_out().await.unwrap());
-    assert_eq!(manager.validated().len(), 1, "zero bypass: validated at once");
+    assert_eq!(
+        manager.validated().len(),
+        1,
+        "zero bypass: validated at once"
+    );
 }
 
 /// A failing connection is closed with reason `Error` (counted in closed_by.error) and
@@ -213,7 +218,11 @@ async fn failure_closes_with_error_and_the_checkout_goes_on() {
     manager.fail(1);
     manager.fail(2);
     let conn = pool.check_out().await.unwrap();
-    assert_eq!(conn.id(), 3, "both idle connections failed; a new one was made");
+    assert_eq!(
+        conn.id(),
+        3,
+        "both idle connections failed; a new one was made"
+    );
     let mut validated = manager.validated();
     validated.sort_unstable();
     assert_eq!(validated, vec![1, 2], "the new connection is not validated");
@@ -227,7 +236,10 @@ async fn failure_closes_with_error_and_the_checkout_goes_on() {
     let s = pool.status();
     assert_eq!((s.total, s.in_use, s.available), (1, 1, 0));
     assert_eq!(s.counters.closed_by.error, 2);
-    assert_eq!(s.counters.checked_out, 3, "each successful checkout counted once");
+    assert_eq!(
+        s.counters.checked_out, 3,
+        "each successful checkout counted once"
+    );
     assert_eq!(s.counters.checkout_failed, 0);
     drop(conn);
 
@@ -315,7 +327,11 @@ async fn a_checkout_dropped_mid_validation_leaks_nothing() {
     while pool.status().waiters == 0 {
         tokio::task::yield_now().await;
     }
-    assert_eq!(pool.status().total, 1, "the validating connection still counts");
+    assert_eq!(
+        pool.status().total,
+        1,
+        "the validating connection still counts"
+    );
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
     assert_eq!(rec.closed(), vec![(1, ConnectionClosedReason::Error)]);

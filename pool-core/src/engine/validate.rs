@@ -90,8 +90,7 @@ impl<M: Manager, B: Backend> Drop for Validation<'_, M, B> {
     fn drop(&mut self) {
         // V1: the checkout was dropped mid-check; the connection's wire state is unknown.
         if let Some(entry) = self.entry.take() {
-            self.engine
-                .close_live(entry, ConnectionClosedReason::Error);
+            self.engine.close_live(entry, ConnectionClosedReason::Error);
             self.engine.dispatch(); // V2 (I4)
         }
     }
@@ -185,7 +184,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Closes `entry`, which failed its validation (reason `Error`), and finds what its
     /// checkout goes on with (V3, I5): another available connection, else a creation under
     /// the closed connection's `total` unit, else the queue. Dispatches (V2).
-    pub(crate) fn after_failed_validation(&self, entry: Entry<M::Connection>) -> Retry<M::Connection> {
+    pub(crate) fn after_failed_validation(
+        &self,
+        entry: Entry<M::Connection>,
+    ) -> Retry<M::Connection> {
         let s = self.state();
         if s.closed() || s.paused() {
             self.close_live(entry, ConnectionClosedReason::Error);

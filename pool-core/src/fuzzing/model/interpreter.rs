@@ -65,11 +65,11 @@ pub fn run(cfg: &Config, ops: &[Op]) -> Result<(), String> {
     let pool = Pool::builder(Noop {
         fail_mask: cfg.fail_mask,
     })
-        .options(options)
-        .runtime(runtime.clone())
-        .ready()
-        .build()
-        .map_err(|e| format!("the pool refused {cfg:?}: {e}"))?;
+    .options(options)
+    .runtime(runtime.clone())
+    .ready()
+    .build()
+    .map_err(|e| format!("the pool refused {cfg:?}: {e}"))?;
     let mut interpreter = Interpreter {
         pool: &pool,
         runtime,
