@@ -1,4 +1,5 @@
-//! The eleven CMAP events and the handler that receives them.
+//! The eleven CMAP events, poolcheck's own (leak detection, test-on-borrow), and the
+//! handler that receives them.
 //!
 //! Events are emitted outside every critical section, on the thread whose action caused
 //! them. Each thread's events reach the handler in the order CMAP prescribes (for
@@ -157,6 +158,24 @@ pub enum CmapEvent {
         #[serde(with = "duration_ms")]
         held: Duration,
     },
+    /// A checkout is validating a connection it took from the pool before handing it out
+    /// (`test_on_borrow`; not part of CMAP). Followed by `ConnectionValidated` if the check
+    /// passes, else by the connection's `ConnectionClosed` (reason `error`).
+    ConnectionValidating {
+        /// The pool's address.
+        address: Arc<str>,
+        /// The connection's id.
+        connection_id: ConnectionId,
+    },
+    /// A connection passed its validation (after `ConnectionValidating`; not part of
+    /// CMAP). Its checkout's `ConnectionCheckedOut` follows, or, if the pool was cleared
+    /// or closed during the check, its `ConnectionClosed`.
+    ConnectionValidated {
+        /// The pool's address.
+        address: Arc<str>,
+        /// The connection's id.
+        connection_id: ConnectionId,
+    },
 }
 
 impl CmapEvent {
@@ -176,6 +195,8 @@ impl CmapEvent {
             CmapEvent::ConnectionCheckedIn { .. } => "ConnectionCheckedIn",
             CmapEvent::ConnectionLeakSuspected { .. } => "ConnectionLeakSuspected",
             CmapEvent::ConnectionLeakReturned { .. } => "ConnectionLeakReturned",
+            CmapEvent::ConnectionValidating { .. } => "ConnectionValidating",
+            CmapEvent::ConnectionValidated { .. } => "ConnectionValidated",
         }
     }
 
@@ -188,7 +209,9 @@ impl CmapEvent {
             | CmapEvent::ConnectionCheckedOut { connection_id, .. }
             | CmapEvent::ConnectionCheckedIn { connection_id, .. }
             | CmapEvent::ConnectionLeakSuspected { connection_id, .. }
-            | CmapEvent::ConnectionLeakReturned { connection_id, .. } => Some(*connection_id),
+            | CmapEvent::ConnectionLeakReturned { connection_id, .. }
+            | CmapEvent::ConnectionValidating { connection_id, .. }
+            | CmapEvent::ConnectionValidated { connection_id, .. } => Some(*connection_id),
             _ => None,
         }
     }

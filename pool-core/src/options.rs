@@ -61,7 +61,25 @@ pub struct PoolOptions {
     /// default, turns it off and costs nothing.
     #[serde(rename = "leakDetectionThresholdMS", with = "millis")]
     pub leak_detection_threshold: Option<Duration>,
+    /// Test-on-borrow: a checkout handed a connection that sat available for longer than
+    /// [`validation_bypass`](PoolOptions::validation_bypass) has the manager
+    /// [`validate`](crate::Manager::validate) it first; one that fails is closed (reason
+    /// `error`) and the checkout goes on, within its `wait_queue_timeout`. A connection
+    /// the checkout established itself is never validated. Not part of CMAP (HikariCP's
+    /// connection test on borrow, bb8's `test_on_check_out`). Default `false`, which
+    /// costs one branch per checkout.
+    #[serde(rename = "testOnBorrow")]
+    pub test_on_borrow: bool,
+    /// With `test_on_borrow`, a connection available for at most this long is handed out
+    /// without validation; zero validates every connection taken from the pool. HikariCP's
+    /// `aliveBypassWindowMs`. Default 500 ms.
+    #[serde(rename = "validationBypassMS", with = "millis_or_zero")]
+    pub validation_bypass: Duration,
 }
+
+/// The default [`PoolOptions::validation_bypass`]: 500 ms, as HikariCP's
+/// `aliveBypassWindowMs`.
+pub const VALIDATION_BYPASS_DEFAULT: Duration = Duration::from_millis(500);
 
 impl Default for PoolOptions {
     fn default() -> Self {
@@ -78,6 +96,8 @@ impl Default for PoolOptions {
             claim_timeout: Some(Duration::from_secs(1)),
             waiters_max: limits::WAITERS_MAX_DEFAULT,
             leak_detection_threshold: None,
+            test_on_borrow: false,
+            validation_bypass: VALIDATION_BYPASS_DEFAULT,
         }
     }
 }
@@ -145,6 +165,22 @@ impl PoolOptions {
     }
 }
 
+/// `Duration` as milliseconds, where `0` is a real zero (not "no limit"): a window, not a
+/// bound. `null` and negative values read as zero.
+mod millis_or_zero {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        super::millis::serialize(&Some(*v), s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(super::millis::deserialize(d)?.unwrap_or_default())
+    }
+}
+
 /// `Option<Duration>` as integer milliseconds; `0`, `null` and negative values mean `None`
 /// (CMAP: 0 is "no limit"; `backgroundThreadIntervalMS` < 0 is "never run").
 mod millis {
@@ -190,6 +226,22 @@ mod tests {
         assert_eq!(o.max_connecting, 2);
         assert_eq!(o.wait_queue_timeout, None);
         o.validate().unwrap();
+    }
+
+    #[test]
+    fn test_on_borrow_is_off_by_default_and_round_trips() {
+        let o = PoolOptions::default();
+        assert!(!o.test_on_borrow);
+        assert_eq!(o.validation_bypass, Duration::from_millis(500));
+        let o: PoolOptions =
+            serde_json::from_str(r#"{"testOnBorrow": true, "validationBypassMS": 0}"#).unwrap();
+        assert!(o.test_on_borrow);
+        assert_eq!(o.validation_bypass, Duration::ZERO);
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["testOnBorrow"], true);
+        assert_eq!(json["validationBypassMS"], 0);
+        let back: PoolOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
     }
 
     #[test]

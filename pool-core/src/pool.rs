@@ -242,6 +242,20 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
+    /// Validates a connection that sat available past the bypass window before handing it
+    /// out (default off); see [`PoolOptions::test_on_borrow`].
+    pub fn test_on_borrow(mut self, on: bool) -> Self {
+        self.options.test_on_borrow = on;
+        self
+    }
+
+    /// How long a connection may sit available and still be handed out unvalidated
+    /// (default 500 ms); see [`PoolOptions::validation_bypass`].
+    pub fn validation_bypass(mut self, window: Duration) -> Self {
+        self.options.validation_bypass = window;
+        self
+    }
+
     /// The address reported in events.
     pub fn address(mut self, address: impl Into<Arc<str>>) -> Self {
         self.address = address.into();

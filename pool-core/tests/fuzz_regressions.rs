@@ -73,6 +73,8 @@ fn pool_ops_single_checkout() {
         max_connecting: 1,
         wait_queue_timeout_ms: None,
         max_idle_ms: None,
+        test_on_borrow_ms: None,
+        fail_mask: 0,
     };
     if let Err(e) = model::run(&cfg, &[Op::CheckOut]) {
         panic!("{e}");
@@ -114,6 +116,8 @@ fn pool_ops_many_queued_checkouts() {
         max_connecting: 2,
         wait_queue_timeout_ms: Some(6),
         max_idle_ms: Some(18),
+        test_on_borrow_ms: None,
+        fail_mask: 0,
     };
     let ops = vec![Op::CheckOut; 25];
     let mut all = vec![Op::MarkErrored(3), Op::MarkErrored(3)];

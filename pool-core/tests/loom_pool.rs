@@ -565,3 +565,86 @@ fn interrupt_marks_only_the_establishment_it_read() {
         );
     });
 }
+
+/// A manager for the test-on-borrow model: `connect` is ready at once, and `validate` is
+/// pending at its first poll (waking itself) and fails at the second, so a checkout polled
+/// once is caught mid-check and one polled on sees the connection fail.
+struct FailsOnSecondPoll;
+
+impl pool_core::Manager for FailsOnSecondPoll {
+    type Connection = ();
+    type Error = std::io::Error;
+    async fn connect(&self, _id: u64) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+    async fn validate(&self, _conn: &mut ()) -> Result<(), std::io::Error> {
+        PendingFor(1).await;
+        Err(std::io::Error::other("the connection is dead"))
+    }
+}
+
+/// V1, V2 (the validation guard) with I3 and I4: on a pool of one with test-on-borrow
+/// (zero bypass: every connection taken from the pool is validated), a checkout polled
+/// once — caught validating the only connection, or queued behind another checkout's
+/// validation — is dropped while a second checkout runs to the end. Whoever validates the
+/// connection closes it exactly once (the dropped checkout's guard, or the failed check),
+/// the `total` unit it frees reaches the other checkout (a dispatch after the guard's
+/// close, or the failed check's unit turned into a creation permit), which is served with
+/// a new connection; nothing is left held, pending or queued.
+#[test]
+fn validating_checkout_dropped_racing_a_checkout_leaks_nothing() {
+    model(
+        "validating_checkout_dropped_racing_a_checkout_leaks_nothing",
+        3,
+        || {
+            let options = pool_core::PoolOptions {
+                max_pool_size: 1,
+                max_connecting: 1,
+                maintenance_interval: None,
+                claim_timeout: None,
+                waiters_max: 4,
+                test_on_borrow: true,
+                validation_bypass: std::time::Duration::ZERO,
+                ..pool_core::PoolOptions::default()
+            };
+            let pool = pool_core::Pool::builder(FailsOnSecondPoll)
+                .options(options)
+                .runtime(std::sync::Arc::new(common::FrozenRuntime))
+                .ready()
+                .build_with_backend::<common::LoomBackend>()
+                .expect("valid options");
+            // Connection 1, fresh (never validated), onto the main thread's shelf.
+            drop(block_on(pool.check_out()).expect("a fresh connection"));
+            let dropped = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let mut fut = Box::pin(pool.check_out());
+                    // Validating connection 1, or queued: either way pending.
+                    assert!(poll_once(&mut fut).is_none(), "a check or a queue pends");
+                    drop(fut);
+                })
+            };
+            let conn = block_on(pool.check_out()).expect("served with a new connection");
+            dropped.join().unwrap();
+            let s = pool.status();
+            assert_eq!((s.total, s.in_use, s.pending), (1, 1, 0), "I3: {s:?}");
+            drop(conn);
+            let s = pool.status();
+            assert_eq!(
+                (s.total, s.available, s.in_use, s.pending, s.waiters),
+                (1, 1, 0, 0, 0),
+                "LEAK at quiescence: {s:?}"
+            );
+            assert_eq!(
+                (
+                    s.counters.created,
+                    s.counters.closed,
+                    s.counters.closed_by.error
+                ),
+                (2, 1, 1),
+                "V1: connection 1 closed once, as an error; one new connection: {s:?}"
+            );
+            assert_eq!(s.counters.checked_out, 2, "{s:?}");
+        },
+    );
+}

@@ -6,7 +6,8 @@
 //! a real driver would see them. The manager tells a [`ManagerObserver`] when each connect
 //! starts (and which task drove it: the checkout it belongs to), how it ends, and when
 //! each connection object is finally dropped. That is how the oracle knows, independently
-//! of the pool's own events, which connections exist.
+//! of the pool's own events, which connections exist. With test-on-borrow, pool-core
+//! validates a connection with a `ping` ([`SimManager`]'s `validate`).
 
 use std::sync::Arc;
 
@@ -48,6 +49,9 @@ pub enum ConnectError {
     /// The `hello` handshake failed (an error reply, a cut connection).
     #[error("handshake failed: {0}")]
     Handshake(#[from] wire::ClientError),
+    /// The `ping` that validates a connection at checkout failed (test-on-borrow).
+    #[error("ping failed: {0}")]
+    Ping(wire::ClientError),
 }
 
 /// A connection to the mock server, as pools under test hold them.
@@ -179,5 +183,14 @@ impl pool_core::Manager for SimManager {
 
     async fn connect(&self, id: ConnectionId) -> Result<SimConnection, ConnectError> {
         self.open(id).await
+    }
+
+    /// A `ping` on the simulated wire, as `zoo-validating` does: network faults and
+    /// `failCommand` fail points reach it as they would a driver's.
+    async fn validate(&self, conn: &mut SimConnection) -> Result<(), ConnectError> {
+        conn.run_command("admin", bson::doc! { "ping": 1 })
+            .await
+            .map(drop)
+            .map_err(ConnectError::Ping)
     }
 }

@@ -418,7 +418,25 @@ fn options(o: &mut Rng, scenario: &Scenario) -> PoolOptions {
         connect_timeout: Some(o.duration(ms(100), ms(1_000))),
         maintenance_interval: Some(o.duration(ms(100), ms(1_000))),
         leak_detection_threshold: leak_threshold(o),
-        ..PoolOptions::default()
+        ..test_on_borrow(o)
+    }
+}
+
+/// On a third of the seeds, test-on-borrow with a bypass window of 0, 1, 20 or 500 ms
+/// (only pool-core reads it), drawn from a stream of its own so every other draw of the
+/// seed is what it was before the option existed.
+fn test_on_borrow(o: &Rng) -> PoolOptions {
+    let mut t = o.fork("test_on_borrow");
+    let defaults = PoolOptions::default();
+    if !t.percent(33) {
+        return defaults;
+    }
+    let windows = [0, 1, 20, 500];
+    let window = windows[t.range(0, windows.len() as u64 - 1) as usize];
+    PoolOptions {
+        test_on_borrow: true,
+        validation_bypass: ms(window),
+        ..defaults
     }
 }
 

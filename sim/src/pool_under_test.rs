@@ -138,6 +138,12 @@ impl PoolEvent {
             CmapEvent::ConnectionLeakReturned { connection_id, .. } => {
                 PoolEvent::LeakReturned { id: connection_id }
             }
+            CmapEvent::ConnectionValidating { connection_id, .. } => {
+                PoolEvent::ConnectionValidating { id: connection_id }
+            }
+            CmapEvent::ConnectionValidated { connection_id, .. } => {
+                PoolEvent::ConnectionValidated { id: connection_id }
+            }
             _ => return None,
         })
     }

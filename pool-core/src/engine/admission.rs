@@ -29,7 +29,6 @@ use std::sync::Arc;
 use super::state::State;
 use super::waiter::Cancelled;
 use super::{Engine, Entry, Fast, Grant, Permit, Refusal, Resource, WaiterOf};
-use crate::event::ConnectionClosedReason;
 use crate::manager::Manager;
 use crate::sync::{AtomicOps, Backend};
 
@@ -53,20 +52,18 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         if !self.waiters.is_empty() {
             return Fast::Queue; // I5: never overtake a queued waiter.
         }
-        // The thread's own shelf first, counting the checkout there when it is served.
-        let shelved = self
-            .lane()
-            .shelf
-            .take_counted(|entry| self.perished(entry, self.state()).is_none());
+        // The thread's own shelf first, counting the checkout there when it is served; one
+        // due for validation is not counted yet (its checkout may still fail).
+        let shelved = self.lane().shelf.take_counted(|entry| {
+            self.perished(entry, self.state()).is_none() && !self.due_for_validation(entry)
+        });
         if let Some(taken) = shelved {
             match taken {
                 Ok(entry) => return Fast::Got(Resource::Idle(entry), true),
-                Err(entry) => {
-                    let reason = self
-                        .perished(&entry, self.state())
-                        .unwrap_or(ConnectionClosedReason::Stale);
-                    self.close_live(entry, reason);
-                }
+                Err(entry) => match self.perished(&entry, self.state()) {
+                    Some(reason) => self.close_live(entry, reason),
+                    None => return Fast::Got(Resource::Idle(entry), false),
+                },
             }
         }
         match self.take_available_shared() {

@@ -10,10 +10,18 @@
 //!                                      ├─ refused ─────┼───────────────────┤
 //!                                      ├─ timed out ───┼───────────────────┤
 //!                                      └─ reclaimed ─ (back to try_fast)   │
-//!                     resource ─┬─ idle connection ─┐                      │
+//!                     resource ─┬─ idle connection ─┬─ (not due) ─────────┐│
+//!                               │                   └─ validate ─┬─ passed ┤
+//!                               │    failed: another resource, or queue ─┤ │
+//!                               │                                timed out ┤
 //!                               └─ permit ─ establish ─┬─ entry ─ recheck ─┼─ checked out
 //!                                                      └─ error ───────────┴─ failed
 //! ```
+//!
+//! With `test_on_borrow` ([`validate`](super::validate)), a connection taken from the pool
+//! that sat available past `validation_bypass` is validated first; one that fails is
+//! closed and the checkout goes on with another resource (or queues again), all within
+//! the deadline it started with.
 //!
 //! Every path ends in exactly one of `ConnectionCheckedOut` or `ConnectionCheckOutFailed`
 //! ([`Engine::check_out`], [`Engine::checkout_failed`]).
@@ -26,11 +34,14 @@
 //! - **I6** A connection that waited or was established is compared with the current
 //!   generation again just before it is handed out.
 //! - **I8** A checkout whose grant was reclaimed starts over with the same deadline.
+//! - **V3** (`validate.rs`) A checkout whose connection failed its validation goes on with
+//!   the same deadline, and a validated connection is re-checked for I6 too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::futures::{Establish, Wait, Waited};
+use super::validate::{Retry, Validated};
 use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionCheckOutFailedReason};
@@ -44,31 +55,110 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         self: &Arc<Self>,
     ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
         let timed = self.has_events() || self.options.wait_queue_timeout.is_some();
-        // Without events or a deadline the clock is read only once the checkout leaves
-        // the fast path (for its wait time, `wait_times`), so the fast path never reads it.
-        let mut started = if timed { self.now() } else { Duration::ZERO };
-        // Whether the checkout left the fast path (queued or established): the checkouts
-        // whose wait `wait_times` records.
-        let mut slow = false;
+        let mut clock = Clock {
+            started: if timed { self.now() } else { Duration::ZERO },
+            timed,
+            slow: false,
+        };
+        let started = clock.started;
         self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
         // I6 compares a connection with the generation when it leaves `idle` and again
         // before its user gets it; with no await in between (the fast path) that is the
         // same moment, so only a resource that waited or was established is checked again.
         let mut recheck = true;
-        let mut counted = false;
-        let resource = loop {
-            match self.try_fast() {
-                Fast::Got(resource, shelf_counted) => {
-                    recheck = false;
-                    counted = shelf_counted;
-                    break resource;
+        let mut counted;
+        let deadline = self.options.wait_queue_timeout.map(|t| started + t);
+        // A resource a failed validation left this checkout to go on with (V3).
+        let mut next: Option<Resource<M::Connection>> = None;
+        loop {
+            let resource = match next.take() {
+                Some(resource) => {
+                    counted = false;
+                    resource
                 }
+                None => {
+                    let (resource, fast, shelf_counted) =
+                        self.acquire(&mut clock, deadline).await?;
+                    recheck = !fast;
+                    counted = shelf_counted;
+                    resource
+                }
+            };
+            debug_assert!(
+                !counted || matches!(resource, Resource::Idle(_)),
+                "only a shelved connection is counted before it is handed out"
+            );
+            let entry = match resource {
+                // A connection counted on its shelf was judged not due there (`try_fast`).
+                Resource::Idle(entry) if !counted && self.due_for_validation(&entry) => {
+                    recheck = true;
+                    clock.leave_fast_path(self);
+                    let started = clock.started;
+                    match self.validate(entry, deadline).await {
+                        Validated::Passed(entry) => entry,
+                        Validated::Failed(entry) => {
+                            match self.after_failed_validation(entry) {
+                                Retry::Resource(resource) => next = Some(resource),
+                                Retry::Queue => {}
+                                Retry::Refused(refusal) => {
+                                    return Err(self.checkout_failed(started, refusal.into_error()))
+                                }
+                            }
+                            // V3: the checkout goes on within its original deadline.
+                            if deadline.is_some_and(|d| self.now() >= d) {
+                                if let Some(resource) = next.take() {
+                                    self.release(resource);
+                                    self.dispatch(); // I4
+                                }
+                                return Err(self.timed_out(started));
+                            }
+                            continue;
+                        }
+                        Validated::TimedOut => return Err(self.timed_out(started)),
+                    }
+                }
+                Resource::Idle(entry) => entry,
+                Resource::Create(permit) => {
+                    recheck = true;
+                    clock.leave_fast_path(self);
+                    match Establish::new(self.clone(), permit, Origin::Checkout).await {
+                        // A checkout's establishment always yields its entry.
+                        Ok(Some(entry)) => entry,
+                        Ok(None) => unreachable!("Origin::Checkout returns the connection"),
+                        Err(error) => return Err(self.checkout_failed(clock.started, error)),
+                    }
+                }
+            };
+            // I6: a clear may have happened since the connection left `idle`.
+            let entry = if recheck {
+                self.recheck_generation(entry, clock.started)?
+            } else {
+                entry
+            };
+            return Ok(self.hand_out(entry, counted, clock));
+        }
+    }
+
+    /// A resource for the checkout that started at `started`: the queue-free attempt, else
+    /// a wait in the queue until `deadline`. `Ok((resource, fast, counted))`: `fast` if it
+    /// came from the queue-free attempt (no await since it left `idle`), `counted` if its
+    /// shelf already counted the checkout.
+    async fn acquire(
+        &self,
+        clock: &mut Clock,
+        deadline: Option<Duration>,
+    ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
+        loop {
+            let started = clock.started;
+            match self.try_fast() {
+                Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
                 }
                 Fast::Queue => {}
             }
-            self.leave_fast_path(&mut slow, &mut started, timed);
+            clock.leave_fast_path(self);
+            let started = clock.started;
             let Ok(waiter) = self.enqueue() else {
                 return Err(self.checkout_failed(
                     started,
@@ -77,58 +167,25 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     },
                 ));
             };
-            let deadline = self.options.wait_queue_timeout.map(|t| started + t);
             match Wait::new(self, waiter, deadline).await {
-                Waited::Granted(Grant::Ready(resource)) => break self.prefer_idle(resource),
+                Waited::Granted(Grant::Ready(resource)) => {
+                    return Ok((self.prefer_idle(resource), false, false))
+                }
                 Waited::Granted(Grant::Refused(refusal)) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
                 }
-                Waited::TimedOut => {
-                    let waited = self.now().saturating_sub(started);
-                    return Err(self.checkout_failed(started, CheckoutError::Timeout { waited }));
-                }
+                Waited::TimedOut => return Err(self.timed_out(started)),
                 // I8: this checkout was not polled in time and its grant went to the next
                 // waiter; start over (same deadline).
                 Waited::Reclaimed => continue,
             }
-        };
-        debug_assert!(
-            !counted || matches!(resource, Resource::Idle(_)),
-            "only a shelved connection is counted before it is handed out"
-        );
-        let entry = match resource {
-            Resource::Idle(entry) => entry,
-            Resource::Create(permit) => {
-                recheck = true;
-                self.leave_fast_path(&mut slow, &mut started, timed);
-                match Establish::new(self.clone(), permit, Origin::Checkout).await {
-                    // A checkout's establishment always yields its entry.
-                    Ok(Some(entry)) => entry,
-                    Ok(None) => unreachable!("Origin::Checkout returns the connection"),
-                    Err(error) => return Err(self.checkout_failed(started, error)),
-                }
-            }
-        };
-        // I6: a clear may have happened since the connection left `idle`.
-        let entry = if recheck {
-            self.recheck_generation(entry, started)?
-        } else {
-            entry
-        };
-        Ok(self.hand_out(entry, counted, started, slow))
+        }
     }
 
-    /// Notes that a checkout left the fast path (it queues or establishes), the first
-    /// time it does: from here its wait is timed (the clock was not read yet if the pool
-    /// has neither events nor a deadline).
-    #[inline]
-    fn leave_fast_path(&self, slow: &mut bool, started: &mut Duration, timed: bool) {
-        if !*slow {
-            *slow = true;
-            if !timed {
-                *started = self.now();
-            }
-        }
+    /// Fails a checkout whose deadline passed.
+    fn timed_out(&self, started: Duration) -> CheckoutError<M::Error> {
+        let waited = self.now().saturating_sub(started);
+        self.checkout_failed(started, CheckoutError::Timeout { waited })
     }
 
     /// I6 at the hand-out: a connection that waited or was established is closed, and
@@ -153,20 +210,20 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         Err(self.checkout_failed(started, error))
     }
 
-    /// Counts the checkout (unless its shelf already did), records its wait if it
-    /// `waited` (queued or established), and reports `ConnectionCheckedOut`.
+    /// Counts the checkout (unless its shelf already did), records its wait if it left
+    /// the fast path, and reports `ConnectionCheckedOut`.
     #[inline]
     fn hand_out(
         &self,
         entry: Entry<M::Connection>,
         counted: bool,
-        started: Duration,
-        waited: bool,
+        clock: Clock,
     ) -> Entry<M::Connection> {
         if !counted {
             self.counters.checked_out.fetch_add_relaxed();
         }
-        if waited {
+        let started = clock.started;
+        if clock.slow {
             self.counters
                 .wait
                 .record(self.now().saturating_sub(started));
@@ -202,6 +259,31 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             duration: self.now().saturating_sub(started),
         });
         error
+    }
+}
+
+/// A checkout's clock: when it started, and whether it left the fast path (it queued,
+/// established or validated), which are the checkouts `wait_times` records.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// Read at once when events or a deadline need it (`timed`), else only when the
+    /// checkout leaves the fast path: the fast path never reads the clock for it.
+    started: Duration,
+    timed: bool,
+    slow: bool,
+}
+
+impl Clock {
+    /// Notes that the checkout left the fast path, reading the clock now if nothing
+    /// needed it before.
+    #[inline]
+    fn leave_fast_path<M: Manager, B: Backend>(&mut self, engine: &Engine<M, B>) {
+        if !self.slow {
+            self.slow = true;
+            if !self.timed {
+                self.started = engine.now();
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@
 //! atomic on its own and every failed step puts its resource back and retries.
 //!
 //! Labels here are the engine's (`ENG-I1` … `ENG-I8` in `INVARIANTS.md`, which also
-//! registers the submodules' `RING-`, `WAIT-`, `SHELF-`, `CLAIM-` and `INT-` labels); a
+//! registers the submodules' `RING-`, `WAIT-`, `SHELF-`, `CLAIM-`, `INT-` and `VAL-` labels); a
 //! label written `CMAP …` (`CMAP L4`, `CMAP S4`) is a CMAP rule (`CMAP-` there).
 //!
 //! Invariants (numbered for the `debug_assert!`s, loom models and sim oracles that check
@@ -34,15 +34,18 @@
 //! - **I1** `total <= total_max`: admission is a CAS that checks it.
 //! - **I2** `pending <= max_connecting` and `pending <= total`: same CAS.
 //! - **I3** Every connection is in exactly one place: pending (its establishing task),
-//!   available (in `idle` or on a shelf), granted (inside one waiter's grant), or in use
-//!   (one [`PooledConnection`](crate::PooledConnection));
+//!   available (in `idle` or on a shelf), granted (inside one waiter's grant), validating
+//!   (one checkout's validation guard), or in use (one
+//!   [`PooledConnection`](crate::PooledConnection));
 //!   `idle.len() + shelved <= total - pending`.
 //! - **I4** No lost wake-up: each push to `idle`, a shelf or `waiters` and each release of a
 //!   `total`/`pending` unit is followed, on the same thread, by a `dispatch` that starts
 //!   with a SeqCst fence; so of a resource-adder and a waiter-adder racing, at least one
 //!   sees the other.
 //! - **I5** FIFO: a checkout queues whenever the queue is non-empty, and resources go to
-//!   the head of the queue only; a newcomer never overtakes a queued waiter.
+//!   the head of the queue only; a newcomer never overtakes a queued waiter. A checkout
+//!   whose connection failed its validation was already served in turn: it takes what is
+//!   at hand without queueing, and queues again only when nothing is (`validate`, V3).
 //! - **I6** No stale hand-out: a connection is compared with the current generation
 //!   when it leaves `idle` and again just before it is handed to its user.
 //! - **I7** A paused or closed pool has no waiters once every dispatch returned: dispatch
@@ -62,6 +65,7 @@
 //! |---|---|---|
 //! | `mod.rs` | the shared types, [`Engine`] and its read-only queries | I3 (status), I6 (`perished`) |
 //! | [`checkout`] | a whole checkout, from its start to the hand-out or the failure | I3, I5, I6, I8 |
+//! | [`validate`] | test-on-borrow: validating a connection at checkout under a guard, and the checkout's retry after a failure | I3, I4, I5, V1–V3 |
 //! | [`futures`] | the two futures a checkout awaits: its wait in the queue and its establishment; each returns what it holds when dropped | I5, I8, K11 |
 //! | [`admission`] | the queue-free attempt, queueing, cancelling, taking an available connection, admitting a creation | I1, I2, I3, I4, I5 |
 //! | [`dispatch`] | pairing resources with waiters, putting resources back | I2, I3, I4, I5, I7 |
@@ -74,7 +78,8 @@
 //!
 //! The lock-free structures these build on keep invariants of their own, defined in their
 //! files: [`state`] (the packed word), [`ring`] (R1–R3), [`waiter`] (W1–W3), [`shelves`]
-//! (S1–S3), [`claims`] (C1–C4), [`interrupt`] (T1–T2), [`atomic_waker`].
+//! (S1–S3), [`claims`] (C1–C4), [`interrupt`] (T1–T2), [`atomic_waker`]; [`validate`]
+//! keeps V1–V3 for a connection under validation.
 
 pub(crate) mod admission;
 pub(crate) mod atomic_waker;
@@ -92,6 +97,7 @@ pub(crate) mod ring;
 pub(crate) mod shelves;
 pub(crate) mod signal;
 pub(crate) mod state;
+pub(crate) mod validate;
 pub(crate) mod waiter;
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
@@ -207,7 +213,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         address: Arc<str>,
     ) -> Self {
         let total_max = options.total_max();
-        let needs_clock = options.max_idle_time.is_some() || options.max_lifetime.is_some();
+        // Test-on-borrow needs `idle_since` to tell whether a connection is past its bypass.
+        let needs_clock = options.max_idle_time.is_some()
+            || options.max_lifetime.is_some()
+            || options.test_on_borrow;
         let engine = Engine {
             idle: Ring::new(total_max as usize),
             lanes: Lanes::new(B::shelf_count(), Lane::new),

@@ -53,6 +53,8 @@ pub fn run(cfg: &Config, ops: &[Op]) -> Result<(), String> {
         max_connecting: cfg.max_connecting,
         wait_queue_timeout: cfg.wait_queue_timeout_ms.map(Duration::from_millis),
         max_idle_time: cfg.max_idle_ms.map(Duration::from_millis),
+        test_on_borrow: cfg.test_on_borrow_ms.is_some(),
+        validation_bypass: Duration::from_millis(cfg.test_on_borrow_ms.unwrap_or_default()),
         maintenance_interval: None,
         // The interpreter polls every checkout after every op, so no grant ever waits to
         // be claimed; without the claim watcher nothing is spawned (checked below).
@@ -60,12 +62,14 @@ pub fn run(cfg: &Config, ops: &[Op]) -> Result<(), String> {
         waiters_max: WAITERS_MAX,
         ..PoolOptions::default()
     };
-    let pool = Pool::builder(Noop)
-        .options(options)
-        .runtime(runtime.clone())
-        .ready()
-        .build()
-        .map_err(|e| format!("the pool refused {cfg:?}: {e}"))?;
+    let pool = Pool::builder(Noop {
+        fail_mask: cfg.fail_mask,
+    })
+    .options(options)
+    .runtime(runtime.clone())
+    .ready()
+    .build()
+    .map_err(|e| format!("the pool refused {cfg:?}: {e}"))?;
     let mut interpreter = Interpreter {
         pool: &pool,
         runtime,

@@ -38,6 +38,10 @@ pub struct Config {
     pub wait_queue_timeout_ms: Option<u64>,
     /// `maxIdleTimeMS`, if any.
     pub max_idle_ms: Option<u64>,
+    /// `testOnBorrow` with this `validationBypassMS`, if on.
+    pub test_on_borrow_ms: Option<u64>,
+    /// Connection `id` fails its validation when bit `id % 8` is set (see `Noop`).
+    pub fail_mask: u8,
 }
 
 /// The most checkouts one sequence may leave queued (the pool's `waiters_max`).
@@ -99,6 +103,9 @@ impl FuzzInput {
             max_connecting: u32::from(self.max_connecting % 2) + 1,
             wait_queue_timeout_ms: self.wait_queue_timeout_ms.map(millis),
             max_idle_ms: self.max_idle_ms.map(millis),
+            // Not in the fuzz encoding (so existing corpora decode as before).
+            test_on_borrow_ms: None,
+            fail_mask: 0,
         };
         let ops = self
             .ops

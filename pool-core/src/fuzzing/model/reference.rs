@@ -108,13 +108,22 @@ impl Model {
                 .is_some_and(|m| self.now.saturating_sub(c.idle_since) > m)
     }
 
-    fn reserve(&mut self) -> Option<Grant> {
+    /// An available connection (the shelf first, then `idle`), closing perished ones on
+    /// the way.
+    fn take_available(&mut self) -> Option<ModelConn> {
         while let Some(c) = self.shelf.take().or_else(|| self.idle.pop_front()) {
             if self.perished(&c) {
                 self.total -= 1;
             } else {
-                return Some(Grant::Idle(c));
+                return Some(c);
             }
+        }
+        None
+    }
+
+    fn reserve(&mut self) -> Option<Grant> {
+        if let Some(c) = self.take_available() {
+            return Some(Grant::Idle(c));
         }
         if !self.paused
             && !self.closed
@@ -128,6 +137,18 @@ impl Model {
             });
         }
         None
+    }
+
+    /// Test-on-borrow: `c`, taken from the pool, sat available past the bypass window.
+    fn due(&self, c: &ModelConn) -> bool {
+        self.cfg
+            .test_on_borrow_ms
+            .is_some_and(|bypass| bypass == 0 || self.now.saturating_sub(c.idle_since) > bypass)
+    }
+
+    /// Connection `id` fails its validation (the manager's `fail_mask`).
+    fn fails(&self, id: u64) -> bool {
+        self.cfg.fail_mask & (1 << (id % 8)) != 0
     }
 
     fn release(&mut self, g: Grant) {
@@ -192,58 +213,127 @@ impl Model {
             return Some(Outcome::Cleared);
         }
         assert_eq!(index, self.checkouts.len());
+        self.checkouts.push(None);
+        self.acquire(index, deadline)
+    }
+
+    /// The queue-free attempt, else queueing (the pool polls its own wait once, right after
+    /// enqueueing).
+    fn acquire(&mut self, index: usize, deadline: Option<u64>) -> Option<Outcome> {
         if self.queue.is_empty() {
             if let Some(g) = self.reserve() {
-                self.checkouts.push(None);
-                return Some(self.finish(g));
+                return self.finish(index, deadline, g);
             }
         }
-        self.checkouts.push(Some(Waiting {
+        self.checkouts[index] = Some(Waiting {
             deadline,
             grant: None,
             cancelled: false,
-        }));
+        });
         self.queue.push_back(index);
         self.dispatch();
-        self.poll(index) // the pool polls its own wait once, right after enqueueing
+        self.poll(index)
     }
 
-    /// Turns a grant into an outcome (establishing instantly, as `Noop` does).
-    fn finish(&mut self, g: Grant) -> Outcome {
-        let c = match g {
-            Grant::Idle(c) => c,
-            Grant::Create { generation } => {
-                self.next_id += 1;
-                self.pending -= 1;
-                self.dispatch();
-                ModelConn {
-                    id: self.next_id,
-                    generation,
-                    idle_since: self.now,
+    /// Turns a grant into an outcome (establishing and validating instantly, as `Noop`
+    /// does); `None` if checkout `index` queued again after a failed validation.
+    fn finish(&mut self, index: usize, deadline: Option<u64>, g: Grant) -> Option<Outcome> {
+        let mut g = g;
+        loop {
+            let c = match g {
+                Grant::Idle(c) if self.due(&c) => {
+                    if deadline.is_some_and(|d| self.now >= d) {
+                        // No time left to validate it: back to the pool unvalidated.
+                        self.idle.push_back(c);
+                        self.dispatch();
+                        return Some(Outcome::Timeout);
+                    }
+                    if !self.fails(c.id) {
+                        c
+                    } else {
+                        match self.after_failed_validation() {
+                            Ok(Some(next)) => {
+                                g = next;
+                                continue;
+                            }
+                            Ok(None) => {
+                                if self.closed {
+                                    return Some(Outcome::Closed);
+                                }
+                                if self.paused {
+                                    return Some(Outcome::Cleared);
+                                }
+                                return self.acquire(index, deadline);
+                            }
+                            Err(outcome) => return Some(outcome),
+                        }
+                    }
                 }
+                Grant::Idle(c) => c,
+                Grant::Create { generation } => {
+                    self.next_id += 1;
+                    self.pending -= 1;
+                    self.dispatch();
+                    ModelConn {
+                        id: self.next_id,
+                        generation,
+                        idle_since: self.now,
+                    }
+                }
+                Grant::Refused(Outcome2::Closed) => return Some(Outcome::Closed),
+                Grant::Refused(Outcome2::Cleared) => return Some(Outcome::Cleared),
+            };
+            // I6: the generation is checked again at the hand-out.
+            if self.perished(&c) {
+                self.total -= 1;
+                self.dispatch();
+                return Some(if self.closed {
+                    Outcome::Closed
+                } else {
+                    Outcome::Cleared
+                });
             }
-            Grant::Refused(Outcome2::Closed) => return Outcome::Closed,
-            Grant::Refused(Outcome2::Cleared) => return Outcome::Cleared,
-        };
-        // I6: the generation is checked again at the hand-out.
-        if self.perished(&c) {
+            return Some(Outcome::Conn(c.id));
+        }
+    }
+
+    /// A connection failed its validation: it is closed, and the checkout goes on with
+    /// another available connection, else a creation under the closed one's unit, else
+    /// (`Ok(None)`) the queue. `Err` if the pool was closed or paused.
+    fn after_failed_validation(&mut self) -> Result<Option<Grant>, Outcome> {
+        if self.closed || self.paused {
             self.total -= 1;
             self.dispatch();
-            return if self.closed {
+            return Err(if self.closed {
                 Outcome::Closed
             } else {
                 Outcome::Cleared
-            };
+            });
         }
-        Outcome::Conn(c.id)
+        if let Some(other) = self.take_available() {
+            self.total -= 1;
+            self.dispatch();
+            return Ok(Some(Grant::Idle(other)));
+        }
+        if self.pending < self.cfg.max_connecting {
+            self.pending += 1; // the closed connection's `total` unit now backs a creation
+            self.dispatch();
+            return Ok(Some(Grant::Create {
+                generation: self.generation,
+            }));
+        }
+        self.total -= 1;
+        self.dispatch();
+        Ok(None)
     }
 
     /// One poll of waiting checkout `i`: grant first, then its timer.
     pub(super) fn poll(&mut self, i: usize) -> Option<Outcome> {
         let w = self.checkouts[i].as_mut()?;
         if let Some(g) = w.grant.take() {
+            let deadline = w.deadline;
             self.checkouts[i] = None;
-            return Some(self.finish(g));
+            return self.finish(i, deadline, g);
         }
         if w.deadline.is_some_and(|d| self.now >= d) {
             w.cancelled = true;

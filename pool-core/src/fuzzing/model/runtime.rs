@@ -10,15 +10,34 @@ use std::time::Duration;
 
 use crate::{BoxFuture, CheckoutError, Manager, PooledConnection, Runtime};
 
-/// A manager whose connections are `()` and connect at once.
+/// A manager whose connections are their ids and connect at once. Its `validate`
+/// (test-on-borrow) is ready at once and fails for connection `id` when bit `id % 8` of
+/// `fail_mask` is set.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Noop;
+pub struct Noop {
+    /// Which connections fail their validation (bit `id % 8`).
+    pub fail_mask: u8,
+}
+
+impl Noop {
+    /// True if connection `id` fails its validation.
+    pub fn fails(&self, id: u64) -> bool {
+        self.fail_mask & (1 << (id % 8)) != 0
+    }
+}
 
 impl Manager for Noop {
-    type Connection = ();
+    type Connection = u64;
     type Error = std::io::Error;
-    async fn connect(&self, _id: u64) -> Result<(), std::io::Error> {
-        Ok(())
+    async fn connect(&self, id: u64) -> Result<u64, std::io::Error> {
+        Ok(id)
+    }
+    async fn validate(&self, conn: &mut u64) -> Result<(), std::io::Error> {
+        if self.fails(*conn) {
+            Err(std::io::Error::other("validation failed"))
+        } else {
+            Ok(())
+        }
     }
 }
 
