@@ -76,13 +76,21 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     counted = false;
                     resource
                 }
-                None => {
-                    let (resource, fast, shelf_counted) =
-                        self.acquire(&mut clock, deadline).await?;
-                    recheck = !fast;
-                    counted = shelf_counted;
-                    resource
-                }
+                // The queue-free attempt inline, so the fast path never enters `acquire`.
+                None => match self.try_fast() {
+                    Fast::Got(resource, shelf_counted) => {
+                        recheck = false;
+                        counted = shelf_counted;
+                        resource
+                    }
+                    first => {
+                        let (resource, fast, shelf_counted) =
+                            self.acquire(first, &mut clock, deadline).await?;
+                        recheck = !fast;
+                        counted = shelf_counted;
+                        resource
+                    }
+                },
             };
             debug_assert!(
                 !counted || matches!(resource, Resource::Idle(_)),
@@ -139,18 +147,21 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
     }
 
-    /// A resource for the checkout that started at `started`: the queue-free attempt, else
-    /// a wait in the queue until `deadline`. `Ok((resource, fast, counted))`: `fast` if it
-    /// came from the queue-free attempt (no await since it left `idle`), `counted` if its
-    /// shelf already counted the checkout.
+    /// A resource for the checkout whose queue-free attempt gave `first`: that attempt's
+    /// resource, else a wait in the queue until `deadline`, and a new attempt after a
+    /// reclaimed grant. `Ok((resource, fast, counted))`: `fast` if it came from a
+    /// queue-free attempt (no await since it left `idle`), `counted` if its shelf already
+    /// counted the checkout.
     async fn acquire(
         &self,
+        first: Fast<M::Connection>,
         clock: &mut Clock,
         deadline: Option<Duration>,
     ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
+        let mut attempt = first;
         loop {
             let started = clock.started;
-            match self.try_fast() {
+            match attempt {
                 Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
@@ -177,7 +188,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 Waited::TimedOut => return Err(self.timed_out(started)),
                 // I8: this checkout was not polled in time and its grant went to the next
                 // waiter; start over (same deadline).
-                Waited::Reclaimed => continue,
+                Waited::Reclaimed => attempt = self.try_fast(),
             }
         }
     }
