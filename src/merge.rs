@@ -23,7 +23,8 @@ use crate::shard_result::{FailureRecord, ResultFileError, ShardResult, FORMAT_VE
 /// Flags of `poolcheck merge`.
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// The shard result files (`poolcheck sim --json-out`), one per shard.
+    /// The shard result files (`poolcheck sim --json-out`), one per shard; a directory
+    /// stands for every `*.json` file in it.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print the merged result as JSON.
@@ -307,10 +308,42 @@ fn add(m: &mut Merged, r: &ShardResult) {
     }
 }
 
+/// The files named: each file, and the `*.json` files of each directory (sorted).
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ResultFileError> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let read_err = |source| ResultFileError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut inside = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let file = entry.map_err(read_err)?.path();
+            if file.is_file() && file.extension().is_some_and(|e| e == "json") {
+                inside.push(file);
+            }
+        }
+        inside.sort();
+        files.extend(inside);
+    }
+    Ok(files)
+}
+
 /// Runs `poolcheck merge`.
 pub fn run(args: &MergeArgs) -> ExitCode {
-    let mut results = Vec::with_capacity(args.files.len());
-    for path in &args.files {
+    let files = match expand(&args.files) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("poolcheck merge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut results = Vec::with_capacity(files.len());
+    for path in &files {
         match ShardResult::read(path) {
             Ok(r) => results.push((path.clone(), r)),
             Err(e) => {

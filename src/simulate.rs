@@ -196,6 +196,13 @@ fn write_result(
     shard: Shard,
     path: &Path,
 ) -> Result<(), String> {
+    if !args.no_shrink && !args.no_progress && !args.json && report.failing.len() > 1 {
+        eprintln!(
+            "poolcheck sim: shrinking {} failing seeds for {}",
+            report.failing.len(),
+            path.display()
+        );
+    }
     let failures = failure_records::collect(report, !args.no_shrink, args.jobs)
         .map_err(|e| format!("cannot record the failures for {}: {e}", path.display()))?;
     ShardResult::from_sweep(report, args.first_seed, args.seeds, shard, failures)

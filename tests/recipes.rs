@@ -150,6 +150,40 @@ fn kubernetes_indexed_job_runs_one_shard_per_index() {
 }
 
 #[test]
+fn kubernetes_merge_job_reads_the_sweeps_volume() {
+    let sweep = documents(&read("deploy/k8s/sweep-indexed-job.yaml"));
+    let claim_of = |job: &Value| {
+        let pod = get(job, &["spec", "template", "spec"]);
+        let volumes = get(pod, &["volumes"]).as_sequence().expect("volumes");
+        volumes
+            .iter()
+            .filter_map(|v| v.get("persistentVolumeClaim"))
+            .filter_map(|c| c.get("claimName").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let sweep_job = sweep
+        .iter()
+        .find(|d| d.get("kind").and_then(Value::as_str) == Some("Job"))
+        .expect("the sweep Job");
+    let merge_docs = documents(&read("deploy/k8s/merge-job.yaml"));
+    let [merge] = merge_docs.as_slice() else {
+        panic!("one document in merge-job.yaml");
+    };
+    assert_eq!(get(merge, &["kind"]).as_str(), Some("Job"));
+    assert_eq!(claim_of(merge), claim_of(sweep_job));
+    let container = &get(merge, &["spec", "template", "spec", "containers"])
+        .as_sequence()
+        .expect("containers")[0];
+    assert_eq!(strings(get(container, &["args"])), ["merge", "/results"]);
+    let mount = &get(container, &["volumeMounts"])
+        .as_sequence()
+        .expect("mounts")[0];
+    assert_eq!(get(mount, &["mountPath"]).as_str(), Some("/results"));
+    assert_eq!(int(get(merge, &["spec", "backoffLimit"])), 0);
+}
+
+#[test]
 fn ci_workflow_sweeps_a_matrix_and_merges() {
     let wf: Value = serde_norway::from_str(&read(".github/workflows/sweep.yml")).expect("YAML");
     let shards = int(get(&wf, &["env", "SHARDS"]));

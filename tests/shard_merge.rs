@@ -87,7 +87,8 @@ fn merge(files: &[PathBuf], json: bool) -> Output {
 #[test]
 fn four_shards_merge_to_the_single_process_result() {
     let dir = scratch("equal");
-    let shard_file = |i: u32| dir.join(format!("shard-{i}.json"));
+    let shard_dir = dir.join("shards");
+    let shard_file = |i: u32| shard_dir.join(format!("shard-{i}.json"));
     // Two shards as a CI matrix starts them, two as a Kubernetes Indexed Job does; all
     // five processes at once.
     let mut children = Vec::new();
@@ -134,6 +135,10 @@ fn four_shards_merge_to_the_single_process_result() {
         text(&out.stderr)
     );
     let merged: Value = serde_json::from_slice(&out.stdout).expect("merge --json is JSON");
+    // A directory stands for the result files in it.
+    let from_dir = merge(std::slice::from_ref(&shard_dir), true);
+    assert_eq!(from_dir.status.code(), Some(1));
+    assert_eq!(from_dir.stdout, out.stdout, "merge DIR is merge DIR/*.json");
 
     for field in [
         "seeds_run",
@@ -253,7 +258,7 @@ fn a_malformed_result_file_is_named() {
     let dir = scratch("malformed");
     let bad = dir.join("shard-0.json");
     std::fs::write(&bad, "{\"format\": 1, \"pool\": ").expect("writes");
-    let out = merge(&[bad.clone()], false);
+    let out = merge(std::slice::from_ref(&bad), false);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
@@ -263,7 +268,7 @@ fn a_malformed_result_file_is_named() {
     );
 
     let missing = dir.join("nowhere.json");
-    let out = merge(&[missing.clone()], false);
+    let out = merge(std::slice::from_ref(&missing), false);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("cannot read the result file"),
