@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sim::run::{run_guarded, RunConfig};
 use sim::shrink::{shrink_within, RUNS_MAX};
-use sim::{Invariant, PoolFactory, ReplayToken, Scenario, SimError, SweepReport};
+use sim::{Failure, Invariant, PoolFactory, ReplayToken, Scenario, SimError, SweepReport};
 use thiserror::Error;
 
 use crate::shard_result::{FailureRecord, ShrunkRecord};
@@ -94,33 +94,9 @@ fn one(
     let token = ReplayToken::seed(seed);
     let replay = token.command(&report.pool, &report.scenario);
     let name = invariant.to_string();
-    let first = report.first_failure.as_ref().filter(|f| f.seed == seed);
     // The engine already shrank its first failure: the same deterministic shrink.
-    if let Some(f) = first {
-        let shrunk = f
-            .shrunk
-            .as_ref()
-            .and_then(|s| Some((s, ReplayToken::from_str(&s.token).ok()?)));
-        let signed = shrunk
-            .as_ref()
-            .map_or(&f.violation.message, |(s, _)| &s.violation.message);
-        return Ok(FailureRecord {
-            seed,
-            invariant: name.clone(),
-            message: f.violation.message.clone(),
-            token: f.token.clone(),
-            replay: f.replay.clone(),
-            signature: signature(&name, signed),
-            shrunk: shrunk.map(|(s, t)| ShrunkRecord {
-                token: s.token.clone(),
-                replay: s.replay.clone(),
-                faults: s.faults,
-                clients: s.clients,
-                ops: s.ops,
-                shape: Shape::of(seed, scenario, &t.filter).to_string(),
-                message: s.violation.message.clone(),
-            }),
-        });
+    if let Some(f) = report.first_failure.as_ref().filter(|f| f.seed == seed) {
+        return Ok(from_engine(f, scenario, &name));
     }
     let unshrunk = |message: String| FailureRecord {
         seed,
@@ -163,4 +139,32 @@ fn one(
             message: s.violation.message,
         }),
     })
+}
+
+/// The record of the failure the sweep engine already re-ran and shrank.
+fn from_engine(f: &Failure, scenario: &Scenario, name: &str) -> FailureRecord {
+    let shrunk = f
+        .shrunk
+        .as_ref()
+        .and_then(|s| Some((s, ReplayToken::from_str(&s.token).ok()?)));
+    let signed = shrunk
+        .as_ref()
+        .map_or(&f.violation.message, |(s, _)| &s.violation.message);
+    FailureRecord {
+        seed: f.seed,
+        invariant: name.to_string(),
+        message: f.violation.message.clone(),
+        token: f.token.clone(),
+        replay: f.replay.clone(),
+        signature: signature(name, signed),
+        shrunk: shrunk.map(|(s, t)| ShrunkRecord {
+            token: s.token.clone(),
+            replay: s.replay.clone(),
+            faults: s.faults,
+            clients: s.clients,
+            ops: s.ops,
+            shape: Shape::of(f.seed, scenario, &t.filter).to_string(),
+            message: s.violation.message.clone(),
+        }),
+    }
 }

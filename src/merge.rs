@@ -174,44 +174,14 @@ impl Distinct {
 /// # Errors
 /// [`MergeError`]: results of different sweeps, a shard twice, a shard missing or short.
 pub fn merge(results: &[(PathBuf, ShardResult)]) -> Result<Merged, MergeError> {
-    let Some((first_path, first)) = results.first() else {
-        return Err(MergeError::Missing {
-            count: 0,
-            missing: Vec::new(),
-        });
-    };
-    let mut by_index: BTreeMap<u32, &PathBuf> = BTreeMap::new();
-    for (path, r) in results {
-        same_sweep(first_path, first, path, r)?;
-        if let Some(earlier) = by_index.insert(r.shard.index, path) {
-            return Err(MergeError::Duplicate {
-                shard: format!("{}/{}", r.shard.index, r.shard.count),
-                first: earlier.clone(),
-                second: path.clone(),
-            });
-        }
-        let expected = Shard::new(r.shard.index, r.shard.count).map_or(0, |s| s.seeds_in(r.seeds));
-        if r.seeds_run != expected {
-            return Err(MergeError::Short {
-                path: path.clone(),
-                shard: format!("{}/{}", r.shard.index, r.shard.count),
-                seeds_run: r.seeds_run,
-                expected,
-            });
-        }
-    }
-    let count = first.shard.count;
-    let missing: Vec<u32> = (0..count).filter(|i| !by_index.contains_key(i)).collect();
-    if !missing.is_empty() {
-        return Err(MergeError::Missing { count, missing });
-    }
+    let first = complete_sweep(results)?;
     let mut merged = Merged {
         format: FORMAT_VERSION,
         pool: first.pool.clone(),
         scenario: first.scenario.clone(),
         first_seed: first.first_seed,
         seeds: first.seeds,
-        shards: count,
+        shards: first.shard.count,
         seeds_run: 0,
         determinism_checked: 0,
         checkouts: 0,
@@ -226,14 +196,62 @@ pub fn merge(results: &[(PathBuf, ShardResult)]) -> Result<Merged, MergeError> {
         coverage: BTreeMap::new(),
         verdict: "OK",
     };
-    let mut groups: BTreeMap<&str, Vec<&FailureRecord>> = BTreeMap::new();
     for (_, r) in results {
         add(&mut merged, r);
-        for f in &r.failures {
-            groups.entry(&f.signature).or_default().push(f);
+    }
+    merged.distinct = distinct(results.iter().flat_map(|(_, r)| &r.failures));
+    if merged.failed_seeds > 0 {
+        merged.verdict = "FAIL";
+    }
+    Ok(merged)
+}
+
+/// The first result, once every result is checked to be a shard of its sweep, each shard
+/// given once, none short and none missing.
+fn complete_sweep(results: &[(PathBuf, ShardResult)]) -> Result<&ShardResult, MergeError> {
+    let Some((first_path, first)) = results.first() else {
+        return Err(MergeError::Missing {
+            count: 0,
+            missing: Vec::new(),
+        });
+    };
+    let mut by_index: BTreeMap<u32, &PathBuf> = BTreeMap::new();
+    for (path, r) in results {
+        same_sweep(first_path, first, path, r)?;
+        let shard = format!("{}/{}", r.shard.index, r.shard.count);
+        if let Some(earlier) = by_index.insert(r.shard.index, path) {
+            return Err(MergeError::Duplicate {
+                shard,
+                first: earlier.clone(),
+                second: path.clone(),
+            });
+        }
+        let expected = Shard::new(r.shard.index, r.shard.count).map_or(0, |s| s.seeds_in(r.seeds));
+        if r.seeds_run != expected {
+            return Err(MergeError::Short {
+                path: path.clone(),
+                shard,
+                seeds_run: r.seeds_run,
+                expected,
+            });
         }
     }
-    merged.distinct = groups
+    let count = first.shard.count;
+    let missing: Vec<u32> = (0..count).filter(|i| !by_index.contains_key(i)).collect();
+    if missing.is_empty() {
+        Ok(first)
+    } else {
+        Err(MergeError::Missing { count, missing })
+    }
+}
+
+/// The failures grouped by signature, each group by its smallest seed, in seed order.
+fn distinct<'a>(failures: impl Iterator<Item = &'a FailureRecord>) -> Vec<Distinct> {
+    let mut groups: BTreeMap<&str, Vec<&FailureRecord>> = BTreeMap::new();
+    for f in failures {
+        groups.entry(&f.signature).or_default().push(f);
+    }
+    let mut distinct: Vec<Distinct> = groups
         .into_iter()
         .filter_map(|(signature, mut failures)| {
             failures.sort_by_key(|f| f.seed);
@@ -246,11 +264,8 @@ pub fn merge(results: &[(PathBuf, ShardResult)]) -> Result<Merged, MergeError> {
             })
         })
         .collect();
-    merged.distinct.sort_by_key(|d| d.representative.seed);
-    if merged.failed_seeds > 0 {
-        merged.verdict = "FAIL";
-    }
-    Ok(merged)
+    distinct.sort_by_key(|d| d.representative.seed);
+    distinct
 }
 
 /// Refuses `r` unless it is of the same sweep as `first`.
