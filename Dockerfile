@@ -13,6 +13,8 @@
 # `soak` run in it; `drivers` needs Python and Node, which it does not have.
 
 # ---- builder: the release binary ------------------------------------------------------
+# The slim Rust image has gcc and libc headers, which `ring` (TLS, through the mongodb
+# driver) needs; nothing links OpenSSL.
 ARG RUST_VERSION=1
 FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src

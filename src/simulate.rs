@@ -49,9 +49,9 @@ pub struct SimArgs {
     pub shards: Option<u32>,
     /// Write this shard's result (counts, every failure with its replay line and
     /// signature) as JSON to this file, for `poolcheck merge`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay")]
     pub json_out: Option<PathBuf>,
-    /// Do not shrink the first failure.
+    /// Do not shrink failures (the first one; with `--json-out`, every one).
     #[arg(long)]
     pub no_shrink: bool,
     /// Do not draw a progress bar.
