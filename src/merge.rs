@@ -1,8 +1,8 @@
 //! `poolcheck merge`: the shard results of one sweep (`poolcheck sim --json-out`) as one
 //! summary, one verdict and one replay line per distinct failure.
 //!
-//! The files must be of the same sweep — pool, scenario, first seed, seed count and shard
-//! count equal — with no shard twice and **none missing**: a missing shard is an error
+//! The files must be of the same sweep — poolcheck version, pool, scenario, first seed,
+//! seed count and shard count equal — with no shard twice and **none missing**: a missing shard is an error
 //! (exit 2) naming the missing indices, never a partial verdict, because a sweep that
 //! silently lost a shard would report OK on seeds it never ran. A shard that ran fewer
 //! seeds than its share is refused the same way. Counts are summed; failures are grouped
@@ -275,7 +275,12 @@ fn same_sweep(
     path: &std::path::Path,
     r: &ShardResult,
 ) -> Result<(), MergeError> {
-    let fields: [(&'static str, String, String); 5] = [
+    let fields: [(&'static str, String, String); 6] = [
+        (
+            "poolcheck version",
+            first.poolcheck.clone(),
+            r.poolcheck.clone(),
+        ),
         ("pool", first.pool.clone(), r.pool.clone()),
         ("scenario", first.scenario.clone(), r.scenario.clone()),
         (
@@ -550,5 +555,18 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("shard-1.json"), "{err}");
+        let mut newer = shard(2, &[]);
+        newer.1.poolcheck = "0.2.0".into();
+        let err = merge(&[shard(0, &[]), shard(1, &[]), newer]).expect_err("another build");
+        assert!(
+            matches!(
+                err,
+                MergeError::Mismatch {
+                    field: "poolcheck version",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
