@@ -21,9 +21,10 @@
 //! - `sim/`: the deterministic simulator — virtual time, a seeded scheduler, a simulated
 //!   network to the mock server, an oracle on every event, a bug zoo, replay, shrinking and
 //!   traces — and `sim::Check`, which judges anyone's pool from their own `cargo test`.
-//! - `src/`: this facade and the command line: `sim` (the sweep, the main job), `serve`,
-//!   `demo` (the pool under real concurrent load), `soak` (the official `mongodb` driver
-//!   against the mock server, judged by the same oracle).
+//! - `src/`: this facade and the command line: `sim` (the sweep, the main job; one shard of
+//!   it with `--shard`, its result file with `--json-out`), `merge` (shard results to one
+//!   verdict), `serve`, `demo` (the pool under real concurrent load), `soak` (the official
+//!   `mongodb` driver against the mock server, judged by the same oracle).
 //! - `tests/`: the CMAP spec-test runner (`cmap_spec.rs`, spec files vendored in
 //!   `tests/spec/cmap/`), the real driver against the mock server, robustness over TCP,
 //!   and tests of the binary.

@@ -10,7 +10,12 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod drivers;
+mod failure_records;
 mod fault_plan;
+mod merge;
+mod shard;
+mod shard_result;
+mod signature;
 mod simulate;
 mod soak;
 
@@ -37,6 +42,9 @@ enum Command {
     /// checks every invariant on every event; `--replay <seed>` replays one (the default
     /// job).
     Sim(simulate::SimArgs),
+    /// Merges the shard results of one sweep (`sim --json-out`) into one summary, verdict
+    /// and replay line per distinct failure; refuses a missing or duplicate shard.
+    Merge(merge::MergeArgs),
     /// Runs the pool under real concurrent load over an in-process mock manager, feeding
     /// its CMAP events to the simulator's oracle on wall-clock time.
     Demo(demo::DemoArgs),
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Sim(cli.sim)) {
         Command::Sim(args) => simulate::run(&args),
+        Command::Merge(args) => merge::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Soak(args) => soak::run(&args),
         Command::Drivers(args) => drivers::run(&args),

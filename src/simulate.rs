@@ -1,12 +1,16 @@
 //! `poolcheck sim`: the deterministic simulation sweep (the main job) and one-seed replay.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim::{Check, CheckReport, Invariant, ReplayToken, SweepReport};
+
+use crate::failure_records;
+use crate::shard::{self, Shard, ShardSpec};
+use crate::shard_result::ShardResult;
 
 /// Flags of `poolcheck sim` (and of `poolcheck` with no subcommand).
 #[derive(Debug, Clone, Args)]
@@ -34,10 +38,20 @@ pub struct SimArgs {
     /// Worker threads (each seed stays single-threaded and deterministic).
     #[arg(long, default_value_t = default_jobs())]
     pub jobs: usize,
-    /// Run shard i of n (`--shard 0/4`), so a sweep splits across machines.
-    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
-    pub shard: (u32, u32),
-    /// Do not shrink the first failure.
+    /// Run shard i of n (`--shard 0/4`), so a sweep splits across machines; `--shard auto`
+    /// reads i from POOLCHECK_SHARD_INDEX or JOB_COMPLETION_INDEX (a Kubernetes Indexed
+    /// Job) and n from --shards, POOLCHECK_SHARD_COUNT or POOLCHECK_SHARDS. Without it,
+    /// every seed runs.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<ShardSpec>,
+    /// The shard count for `--shard auto` (instead of the environment's).
+    #[arg(long, requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+    /// Write this shard's result (counts, every failure with its replay line and
+    /// signature) as JSON to this file, for `poolcheck merge`.
+    #[arg(long, conflicts_with = "replay")]
+    pub json_out: Option<PathBuf>,
+    /// Do not shrink failures (the first one; with `--json-out`, every one).
     #[arg(long)]
     pub no_shrink: bool,
     /// Do not draw a progress bar.
@@ -64,14 +78,30 @@ fn parse_token(s: &str) -> Result<ReplayToken, String> {
     ReplayToken::from_str(s).map_err(|e| format!("`{s}` is not a replay seed or token: {e}"))
 }
 
-fn parse_shard(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("`{s}` is not a shard: write i/n with 0 <= i < n, e.g. 0/4");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u32, u32) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-    if n == 0 || i >= n {
-        return Err(bad());
+fn parse_shard(s: &str) -> Result<ShardSpec, String> {
+    ShardSpec::from_str(s)
+}
+
+/// The shard this process runs (exit 2 with the reason when `--shard auto` finds none).
+fn resolve_shard(args: &SimArgs) -> Result<Shard, ExitCode> {
+    if args.shards.is_some() && args.shard != Some(ShardSpec::Auto) {
+        eprintln!(
+            "poolcheck sim: --shards N goes with --shard auto (--shard I/N names its own count)"
+        );
+        return Err(ExitCode::from(2));
     }
-    Ok((i, n))
+    if args.shard.is_none() {
+        if let Some(var) = shard::ignored_env(shard::process_env) {
+            eprintln!(
+                "poolcheck sim: note: {var} is set but --shard is absent, so every seed runs; \
+                 pass --shard auto to run this job's shard"
+            );
+        }
+    }
+    shard::resolve(args.shard, args.shards, shard::process_env).map_err(|e| {
+        eprintln!("poolcheck sim: {e}");
+        ExitCode::from(2)
+    })
 }
 
 /// Runs the sweep or the replay; exit 0 when no invariant was violated.
@@ -116,6 +146,10 @@ fn replay(args: &SimArgs, token: &ReplayToken) -> ExitCode {
 }
 
 fn sweep(args: &SimArgs) -> ExitCode {
+    let shard = match resolve_shard(args) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
     // The built-in pools go through the same public path as anyone's: a `sim::Check`.
     let entry = match sim::pools::find(&args.pool) {
         Ok(entry) => entry,
@@ -129,14 +163,14 @@ fn sweep(args: &SimArgs) -> ExitCode {
         .seeds(args.seeds)
         .first_seed(args.first_seed)
         .jobs(args.jobs.max(1))
-        .shard(args.shard.0, args.shard.1)
+        .shard(shard.index, shard.count)
         .shrink(!args.no_shrink)
         .ignore_env()
         .cli_replay_lines();
     if let Some(dir) = &args.trace {
         check = check.trace_dir(dir);
     }
-    let mut result = run_with_bar(check, args);
+    let mut result = run_with_bar(check, args, shard);
     if let Some(e) = result.error {
         eprintln!("poolcheck sim: {e}");
         return ExitCode::from(2);
@@ -145,16 +179,43 @@ fn sweep(args: &SimArgs) -> ExitCode {
         eprintln!("poolcheck sim: the sweep produced no report");
         return ExitCode::from(2);
     };
+    if let Some(path) = &args.json_out {
+        if let Err(message) = write_result(&report, args, shard, path) {
+            eprintln!("poolcheck sim: {message}");
+            return ExitCode::from(2);
+        }
+    }
     print_summary(&report, args.json);
     verdict(&report)
 }
 
+/// Records every failure (shrunk unless `--no-shrink`) and writes the shard's result file.
+fn write_result(
+    report: &SweepReport,
+    args: &SimArgs,
+    shard: Shard,
+    path: &Path,
+) -> Result<(), String> {
+    if !args.no_shrink && !args.no_progress && !args.json && report.failing.len() > 1 {
+        eprintln!(
+            "poolcheck sim: shrinking {} failing seeds for {}",
+            report.failing.len(),
+            path.display()
+        );
+    }
+    let failures = failure_records::collect(report, !args.no_shrink, args.jobs)
+        .map_err(|e| format!("cannot record the failures for {}: {e}", path.display()))?;
+    ShardResult::from_sweep(report, args.first_seed, args.seeds, shard, failures)
+        .write(path)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs the check with a progress bar (hidden with `--no-progress` or `--json`).
-fn run_with_bar(check: Check, args: &SimArgs) -> CheckReport {
+fn run_with_bar(check: Check, args: &SimArgs, shard: Shard) -> CheckReport {
     let bar = if args.no_progress || args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(args.seeds / u64::from(args.shard.1))
+        ProgressBar::new(shard.seeds_in(args.seeds))
     };
     let style = ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} seeds {msg}",
