@@ -103,6 +103,7 @@ pub mod executor;
 pub mod faults;
 #[doc(hidden)]
 pub mod manager;
+mod mode;
 #[doc(hidden)]
 pub mod net;
 mod panics;
@@ -123,6 +124,8 @@ mod shared;
 #[doc(hidden)]
 pub mod shrink;
 #[doc(hidden)]
+pub mod swarm;
+#[doc(hidden)]
 pub mod sweep;
 #[doc(hidden)]
 pub mod sync;
@@ -137,12 +140,15 @@ pub mod workload;
 pub mod zoo;
 
 pub use check::{
-    Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_REPLAY, ENV_SEEDS, ENV_TRACE,
+    Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_MODE, ENV_REPLAY, ENV_SEEDS,
+    ENV_TRACE,
 };
 pub use error::SimError;
 pub use executor::TaskId;
 pub use judge::{Judge, Verdict};
 pub use manager::{SimConnection, SimManager};
+pub use mode::{Mode, Strategy};
+pub use oracle::coverage::{CoverState, Coverage};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
 pub use pool_under_test::{
