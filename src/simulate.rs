@@ -48,7 +48,7 @@ pub struct SimArgs {
     pub json: bool,
     /// How seeds explore: random, swarm (a random subset of fault kinds and op styles per
     /// seed), pct (priority scheduling with change points) or portfolio (one of them per
-    /// seed) [default: portfolio]. A replay token names its own mode.
+    /// seed) [default: random]. A replay token names its own mode.
     #[arg(long, value_parser = parse_mode)]
     pub mode: Option<Mode>,
 }

@@ -55,6 +55,16 @@
 //! assert!(failure.replay.contains("POOLCHECK_REPLAY='0x"));
 //! ```
 //!
+//! ## Modes and coverage
+//! A sweep explores in a [`Mode`]: `random` (the default), `swarm` (a random subset of
+//! fault kinds and op styles per seed: `swarm`), `pct` (the PCT priority scheduler:
+//! `executor::pct`) or `portfolio` (one of them per seed). [`Check::mode`] and
+//! `POOLCHECK_MODE` choose it; a replay token records it. Each run counts the interesting
+//! pool states it reached ([`Coverage`], see [`oracle::coverage`]) and a sweep sums them
+//! ([`SweepReport::coverage`], [`SweepReport::never_reached`]).
+//! [`SweepConfig::stop_at_first`] (or [`Check::stop_at_first`]) ends a sweep at its first
+//! failing seed, for time-to-detect measurements.
+//!
 //! ## What the simulation explores, and what it does not
 //! Task interleavings at await points (chosen by the seed), timing (latency, think and
 //! hold times, deadlines), cancellation (checkouts dropped mid-way, zombies) and faults.

@@ -620,3 +620,134 @@ pub(crate) fn replay_pool(
         trace_files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Record;
+
+    fn config(pool: &str, mode: Mode, seeds: u64) -> SweepConfig {
+        SweepConfig {
+            seeds,
+            pool: pool.to_string(),
+            scenario: "smoke".to_string(),
+            jobs: 2,
+            shrink: false,
+            mode,
+            ..SweepConfig::default()
+        }
+    }
+
+    /// What must repeat of a sweep.
+    fn fingerprint(r: &SweepReport) -> impl PartialEq + std::fmt::Debug {
+        (
+            r.seeds_run,
+            r.steps,
+            r.checkouts,
+            r.faults,
+            r.simulated,
+            r.failing.clone(),
+            r.coverage.clone(),
+            r.first_failure.as_ref().map(|f| f.token.clone()),
+        )
+    }
+
+    #[test]
+    fn sweeps_repeat_in_every_mode() {
+        for mode in Mode::ALL {
+            let a = sweep(&config("zoo-lost-wakeup", mode, 10), |_| {}).unwrap();
+            let b = sweep(&config("zoo-lost-wakeup", mode, 10), |_| {}).unwrap();
+            assert_eq!(a.mode, mode);
+            assert_eq!(fingerprint(&a), fingerprint(&b), "{mode}");
+            assert!(!a.violations.contains_key(&Invariant::Nondet), "{mode}");
+            assert_eq!(a.coverage.len(), crate::CoverState::ALL.len());
+            assert!(a.coverage.values().any(|n| *n > 0), "{mode}: some coverage");
+        }
+        // The modes explore differently.
+        let steps: std::collections::BTreeSet<u64> = Mode::ALL
+            .iter()
+            .map(|m| sweep(&config("poolcheck", *m, 6), |_| {}).unwrap().steps)
+            .collect();
+        assert_eq!(steps.len(), Mode::ALL.len(), "{steps:?}");
+    }
+
+    #[test]
+    fn a_failure_replays_in_its_mode() {
+        for mode in [Mode::Swarm, Mode::Pct, Mode::Portfolio] {
+            let report = sweep(&config("zoo-pool-full", mode, 12), |_| {}).unwrap();
+            let failure = report.first_failure.expect("zoo-pool-full fails");
+            assert!(
+                failure.token.contains(&format!(":m={mode}")),
+                "{}",
+                failure.token
+            );
+            assert!(failure.replay.contains(&failure.token));
+            let token: ReplayToken = failure.token.parse().unwrap();
+            let again = replay(&token, "zoo-pool-full", "smoke", None).unwrap();
+            assert_eq!(again.report.violation.as_ref(), Some(&failure.violation));
+            assert_eq!(again.report.strategy, mode.strategy(failure.seed));
+            // The same seed as a random run is another run.
+            let random = replay(
+                &ReplayToken::seed(failure.seed),
+                "zoo-pool-full",
+                "smoke",
+                None,
+            )
+            .unwrap();
+            let strategy = mode.strategy(failure.seed);
+            if strategy.swarm || strategy.pct {
+                assert_ne!(random.report.trace_hash, again.report.trace_hash);
+            }
+        }
+    }
+
+    #[test]
+    fn the_strategy_is_in_the_trace_and_a_swarm_replay_repeats_it() {
+        let pool = pools::find("poolcheck").unwrap().pool_factory();
+        let scenario = Scenario::named("smoke").unwrap();
+        let traced = |mode: Mode| {
+            let token = ReplayToken::seed_in(5, mode);
+            let r = replay_pool(&token, &pool, &scenario, None, false).unwrap();
+            let run = run_guarded(&RunConfig {
+                keep_trace: true,
+                mode,
+                ..RunConfig::new(pool.clone(), scenario.clone(), 5)
+            })
+            .unwrap();
+            assert_eq!(r.report.trace_hash, run.trace_hash, "{mode}");
+            run.records
+                .iter()
+                .filter_map(|r| match &r.record {
+                    Record::Harness { action } if action.starts_with("strategy") => {
+                        Some(action.clone())
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(traced(Mode::Random).is_empty(), "random records nothing");
+        let swarm = traced(Mode::Swarm);
+        assert!(swarm.len() == 1 && swarm[0].starts_with("strategy swarm: swarm: faults ["));
+        let pct = traced(Mode::Pct);
+        assert!(pct.len() == 1 && pct[0].contains("pct depth"), "{pct:?}");
+    }
+
+    #[test]
+    fn stop_at_first_ends_at_the_first_failing_seed() {
+        let whole = sweep(&config("zoo-overshoot", Mode::Random, 40), |_| {}).unwrap();
+        let first = whole.first_failure.as_ref().expect("overshoot fails").seed;
+        let stopped = sweep(
+            &SweepConfig {
+                stop_at_first: true,
+                ..config("zoo-overshoot", Mode::Random, 40)
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(stopped.first_failure.map(|f| f.seed), Some(first));
+        // Every seed up to the first failing one, and at most one more per other job.
+        let index = first - 1;
+        assert!(stopped.seeds_run > index && stopped.seeds_run <= index + 2);
+        assert!(stopped.seeds_run < whole.seeds_run);
+    }
+}

@@ -44,9 +44,9 @@ pub struct Pct {
     priorities: BTreeMap<u64, u64>,
     used: BTreeSet<u64>,
     /// Step indices at which the running task is demoted, ascending, not yet reached.
-    change_points: Vec<u64>,
+    pending: Vec<u64>,
     /// The change points as drawn (for the trace).
-    drawn: Vec<u64>,
+    change_points: Vec<u64>,
     depth: u32,
     /// The next (lowest yet) demoted priority.
     next_low: u64,
@@ -73,7 +73,7 @@ impl Pct {
             rng,
             priorities: BTreeMap::new(),
             used: BTreeSet::new(),
-            drawn: change_points.clone(),
+            pending: change_points.clone(),
             change_points,
             depth: depth.max(1),
             next_low: LOW,
@@ -89,7 +89,7 @@ impl Pct {
 
     /// The change points drawn (step indices), ascending.
     pub fn change_points(&self) -> &[u64] {
-        &self.drawn
+        &self.change_points
     }
 
     /// Task `id`'s priority, if it has one.
@@ -119,8 +119,8 @@ impl Pct {
 
     /// The task to poll among `ready`, with `steps` polls made so far.
     pub fn pick(&mut self, ready: &BTreeSet<u64>, steps: u64) -> Option<u64> {
-        while self.change_points.first().is_some_and(|&at| at <= steps) {
-            self.change_points.remove(0);
+        while self.pending.first().is_some_and(|&at| at <= steps) {
+            self.pending.remove(0);
             if let Some(last) = self.last {
                 self.demote(last);
             }
