@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sim::{Check, CheckReport, Invariant, ReplayToken, SweepReport};
+use sim::{Check, CheckReport, Invariant, Mode, ReplayToken, SweepReport};
 
 use crate::failure_records;
 use crate::shard::{self, Shard, ShardSpec};
@@ -60,6 +60,15 @@ pub struct SimArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How seeds explore: random, swarm (a random subset of fault kinds and op styles per
+    /// seed), pct (priority scheduling with change points) or portfolio (one of them per
+    /// seed) [default: random]. A replay token names its own mode.
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Mode::from_str(s).map_err(|e| e.to_string())
 }
 
 fn default_jobs() -> usize {
@@ -113,6 +122,11 @@ pub fn run(args: &SimArgs) -> ExitCode {
 }
 
 fn replay(args: &SimArgs, token: &ReplayToken) -> ExitCode {
+    // A token names its mode; `--mode` applies to one that does not.
+    let token = &ReplayToken {
+        mode: token.mode.or(args.mode),
+        ..token.clone()
+    };
     match sim::replay(token, &args.pool, &args.scenario, args.trace.as_deref()) {
         Ok(r) => {
             let report = &r.report;
@@ -165,6 +179,7 @@ fn sweep(args: &SimArgs) -> ExitCode {
         .jobs(args.jobs.max(1))
         .shard(shard.index, shard.count)
         .shrink(!args.no_shrink)
+        .mode(args.mode.unwrap_or(Mode::DEFAULT))
         .ignore_env()
         .cli_replay_lines();
     if let Some(dir) = &args.trace {
@@ -241,8 +256,8 @@ fn print_summary(report: &SweepReport, json: bool) {
         }
     } else {
         println!(
-            "poolcheck sim — pool `{}`, scenario `{}`",
-            report.pool, report.scenario
+            "poolcheck sim — pool `{}`, scenario `{}`, mode `{}`",
+            report.pool, report.scenario, report.mode
         );
         println!("  seeds run          {}", report.seeds_run);
         println!(
@@ -264,6 +279,13 @@ fn print_summary(report: &SweepReport, json: bool) {
         for inv in Invariant::ALL {
             let n = report.violations.get(&inv).copied().unwrap_or(0);
             println!("    {:<6} {n}", inv.to_string());
+        }
+        println!("  coverage (interesting states reached, summed over seeds):");
+        for (state, n) in &report.coverage {
+            println!("    {state:<28} {n}");
+        }
+        if !report.never_reached.is_empty() {
+            println!("  never reached: {}", report.never_reached.join(", "));
         }
     }
 }

@@ -42,6 +42,8 @@ fn sim(c: &mut Criterion) {
                 shard: (0, 1),
                 shrink: false,
                 trace_dir: None,
+                mode: sim::Mode::Random,
+                stop_at_first: false,
             };
             next_seed.set(next_seed.get() + iters);
             let start = Instant::now();

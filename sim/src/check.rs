@@ -27,6 +27,7 @@
 //! | `POOLCHECK_SEEDS=N` | sweep `N` seeds per scenario |
 //! | `POOLCHECK_FIRST_SEED=S` | start at seed `S` (decimal or 0x-hex) |
 //! | `POOLCHECK_JOBS=N` | worker threads |
+//! | `POOLCHECK_MODE=MODE` | explore in `random`, `swarm`, `pct` or `portfolio` mode (see [`Mode`]) |
 //! | `POOLCHECK_TRACE=DIR` | write the trace of a failure (or of the replayed case) into `DIR`: `.jsonl` and `.perfetto.json` (open it in ui.perfetto.dev) |
 //!
 //! A value that does not parse is an error the report carries ([`SimError::BadEnv`]).
@@ -35,6 +36,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::error::SimError;
+use crate::mode::Mode;
 use crate::oracle::Violation;
 use crate::plan::Scenario;
 use crate::pool_under_test::{PoolFactory, PoolParams, PoolUnderTest};
@@ -53,6 +55,8 @@ pub const ENV_FIRST_SEED: &str = "POOLCHECK_FIRST_SEED";
 pub const ENV_JOBS: &str = "POOLCHECK_JOBS";
 /// Where traces go.
 pub const ENV_TRACE: &str = "POOLCHECK_TRACE";
+/// The exploration mode.
+pub const ENV_MODE: &str = "POOLCHECK_MODE";
 
 /// A check of one pool: which scenarios, how many seeds, what to do with a failure.
 /// Build it with [`Check::new`], run it with [`Check::run`].
@@ -72,6 +76,8 @@ pub struct Check {
     test_name: Option<String>,
     use_env: bool,
     cli_replay: bool,
+    mode: Mode,
+    stop_at_first: bool,
 }
 
 impl Check {
@@ -82,7 +88,7 @@ impl Check {
     ///
     /// Defaults: scenario `standard`, 100 seeds from seed 1, one worker thread per core,
     /// shrinking on (400 re-runs), the determinism self-check on 4 seeds, stop each run at
-    /// its first violation, environment variables honoured.
+    /// its first violation, [`Mode::DEFAULT`], environment variables honoured.
     pub fn new<F, P, E>(factory: F) -> Check
     where
         F: Fn(PoolParams) -> Result<P, E> + Send + Sync + 'static,
@@ -109,7 +115,22 @@ impl Check {
             test_name: None,
             use_env: true,
             cli_replay: false,
+            mode: Mode::DEFAULT,
+            stop_at_first: false,
         }
+    }
+
+    /// How the seeds explore (default [`Mode::DEFAULT`]; `POOLCHECK_MODE` overrides it).
+    pub fn mode(mut self, mode: Mode) -> Check {
+        self.mode = mode;
+        self
+    }
+
+    /// Stop each scenario's sweep at its first failing seed (in seed order): the report's
+    /// `seeds_run` is then how many seeds it took to find it.
+    pub fn stop_at_first(mut self, on: bool) -> Check {
+        self.stop_at_first = on;
+        self
     }
 
     /// The pool's name in reports and trace file names (default `pool`).
@@ -306,6 +327,8 @@ impl Check {
             trace_dir: env.trace.clone().or_else(|| self.trace_dir.clone()),
             all_violations: self.all_violations,
             determinism_checks: self.determinism_checks,
+            mode: env.mode.unwrap_or(self.mode),
+            stop_at_first: self.stop_at_first,
             replay_style: if self.cli_replay {
                 ReplayStyle::Cli
             } else {
@@ -326,6 +349,7 @@ struct Env {
     first_seed: Option<u64>,
     jobs: Option<usize>,
     trace: Option<PathBuf>,
+    mode: Option<Mode>,
 }
 
 impl Env {
@@ -366,6 +390,12 @@ impl Env {
             first_seed: number(ENV_FIRST_SEED)?,
             jobs,
             trace: var(ENV_TRACE).map(PathBuf::from),
+            mode: var(ENV_MODE)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| bad(ENV_MODE, &v, "expected random, swarm, pct or portfolio"))
+                })
+                .transpose()?,
         })
     }
 }

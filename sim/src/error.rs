@@ -40,6 +40,14 @@ pub enum SimError {
         /// The names known.
         known: String,
     },
+    /// No exploration mode of that name.
+    #[error("unknown mode '{name}'; known modes: {known}")]
+    UnknownMode {
+        /// The name given.
+        name: String,
+        /// The names known.
+        known: String,
+    },
     /// A replay token that does not parse.
     #[error("bad replay token '{token}': {reason}")]
     BadReplayToken {

@@ -55,6 +55,16 @@
 //! assert!(failure.replay.contains("POOLCHECK_REPLAY='0x"));
 //! ```
 //!
+//! ## Modes and coverage
+//! A sweep explores in a [`Mode`]: `random` (the default), `swarm` (a random subset of
+//! fault kinds and op styles per seed: `swarm`), `pct` (the PCT priority scheduler:
+//! `executor::pct`) or `portfolio` (one of them per seed). [`Check::mode`] and
+//! `POOLCHECK_MODE` choose it; a replay token records it. Each run counts the interesting
+//! pool states it reached ([`Coverage`], see [`oracle::coverage`]) and a sweep sums them
+//! ([`SweepReport::coverage`], [`SweepReport::never_reached`]).
+//! [`SweepConfig::stop_at_first`] (or [`Check::stop_at_first`]) ends a sweep at its first
+//! failing seed, for time-to-detect measurements.
+//!
 //! ## What the simulation explores, and what it does not
 //! Task interleavings at await points (chosen by the seed), timing (latency, think and
 //! hold times, deadlines), cancellation (checkouts dropped mid-way, zombies) and faults.
@@ -103,6 +113,7 @@ pub mod executor;
 pub mod faults;
 #[doc(hidden)]
 pub mod manager;
+mod mode;
 #[doc(hidden)]
 pub mod net;
 mod panics;
@@ -123,6 +134,8 @@ mod shared;
 #[doc(hidden)]
 pub mod shrink;
 #[doc(hidden)]
+pub mod swarm;
+#[doc(hidden)]
 pub mod sweep;
 #[doc(hidden)]
 pub mod sync;
@@ -137,12 +150,15 @@ pub mod workload;
 pub mod zoo;
 
 pub use check::{
-    Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_REPLAY, ENV_SEEDS, ENV_TRACE,
+    Check, CheckReport, Replayed, ENV_FIRST_SEED, ENV_JOBS, ENV_MODE, ENV_REPLAY, ENV_SEEDS,
+    ENV_TRACE,
 };
 pub use error::SimError;
 pub use executor::TaskId;
 pub use judge::{Judge, Verdict};
 pub use manager::{SimConnection, SimManager};
+pub use mode::{Mode, Strategy};
+pub use oracle::coverage::{CoverState, Coverage};
 pub use oracle::{Invariant, Violation};
 pub use plan::{PlanFilter, Scenario};
 pub use pool_under_test::{

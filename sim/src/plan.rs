@@ -6,7 +6,8 @@
 //! forked stream (options, each client, faults), so dropping a client or a fault while
 //! shrinking leaves every other draw unchanged. A [`PlanFilter`] keeps a subset of the
 //! faults and clients and caps the ops per client: that is what the shrinker edits and
-//! what a replay token carries.
+//! what a replay token carries. In swarm mode a [`Swarm`] subset of fault kinds and op
+//! styles is drawn first (its own stream) and the plan keeps to it.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use serde::Serialize;
 use crate::error::SimError;
 use crate::net::Latency;
 use crate::rng::Rng;
+
+pub use crate::swarm::{FaultClass, OpFeature, Swarm};
 
 /// How one checkout is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -325,6 +328,8 @@ pub struct Plan {
     pub latency: Latency,
     /// When the workload is expected to be over.
     pub horizon: Duration,
+    /// The swarm subset the plan was drawn with (`None`: not a swarm run).
+    pub swarm: Option<Swarm>,
 }
 
 fn ms(n: u64) -> Duration {
@@ -332,17 +337,30 @@ fn ms(n: u64) -> Duration {
 }
 
 impl Plan {
-    /// The plan of `seed` in `scenario`.
+    /// The plan of `seed` in `scenario` (no swarm subset: every fault kind and op style
+    /// the scenario has).
     pub fn generate(seed: u64, scenario: &Scenario) -> Plan {
+        Plan::generate_with(seed, scenario, false)
+    }
+
+    /// The plan of `seed` in `scenario`; with `swarm`, only the fault kinds and op
+    /// styles of the seed's [`Swarm`] subset (drawn from a stream of its own, so without
+    /// swarm every draw is what it was before swarm testing existed).
+    pub fn generate_with(seed: u64, scenario: &Scenario, swarm: bool) -> Plan {
         let root = Rng::new(seed);
+        let swarm = swarm.then(|| Swarm::draw(&root, scenario));
         let options = options(&mut root.fork("options"), scenario);
+        let ops_scenario = match &swarm {
+            Some(swarm) => swarm.applied_to(scenario),
+            None => scenario.clone(),
+        };
         let mut workload = root.fork("workload");
         let count = workload.range(scenario.clients.0, scenario.clients.1) as usize;
         let clients: Vec<(usize, Vec<Op>)> = (0..count)
             .map(|i| {
                 (
                     i,
-                    client_ops(&mut root.fork(&format!("client{i}")), scenario),
+                    client_ops(&mut root.fork(&format!("client{i}")), &ops_scenario),
                 )
             })
             .collect();
@@ -353,7 +371,8 @@ impl Plan {
             .unwrap_or_default();
         let mut f = root.fork("faults");
         let n = f.range(scenario.faults.0, scenario.faults.1);
-        let mut faults: Vec<Fault> = (0..n).map(|_| fault(&mut f, horizon)).collect();
+        let classes = swarm.as_ref().map(|s| s.faults.as_slice());
+        let mut faults: Vec<Fault> = (0..n).map(|_| fault(&mut f, horizon, classes)).collect();
         faults.sort_by_key(|fault| fault.at);
         let mut l = root.fork("latency");
         let min = Duration::from_micros(l.range(50, 400));
@@ -367,6 +386,7 @@ impl Plan {
             faults: faults.into_iter().enumerate().collect(),
             latency,
             horizon,
+            swarm,
         }
     }
 
@@ -482,46 +502,58 @@ fn client_ops(w: &mut Rng, s: &Scenario) -> Vec<Op> {
         .collect()
 }
 
-fn fault(f: &mut Rng, horizon: Duration) -> Fault {
+fn fault(f: &mut Rng, horizon: Duration, classes: Option<&[FaultClass]>) -> Fault {
     // Half a millisecond off the millisecond grid: mock-server's Tokio sleeps end on
     // whole milliseconds, so a fault never lands in the same instant as one.
     let at = ms(f.range(0, horizon.as_millis() as u64)) + Duration::from_micros(500);
     let length = f.duration(ms(20), ms(800));
-    let kind = match f.below(11) {
-        0 => FaultKind::RefuseConnects { length },
-        1 => FaultKind::DelayConnects {
+    let class = match classes {
+        // Without swarm: the draws every plan made before swarm testing existed.
+        None => match f.below(11) {
+            0 => FaultClass::RefuseConnects,
+            1 => FaultClass::DelayConnects,
+            2 => FaultClass::BlackHoleConnects,
+            3 | 4 => FaultClass::ResetCheckedOut,
+            5 => FaultClass::Partition,
+            6 => FaultClass::LatencySpike,
+            7 => FaultClass::ServerRestart,
+            8 => FaultClass::HelloError,
+            9 => FaultClass::HelloBlock,
+            _ if f.percent(50) => FaultClass::ServerBlackHole,
+            _ => FaultClass::ClearPool,
+        },
+        Some(enabled) => *f.pick(enabled).unwrap_or(&FaultClass::ResetCheckedOut),
+    };
+    let kind = match class {
+        FaultClass::RefuseConnects => FaultKind::RefuseConnects { length },
+        FaultClass::DelayConnects => FaultKind::DelayConnects {
             length,
             delay: f.duration(ms(10), ms(600)),
         },
-        2 => FaultKind::BlackHoleConnects { length },
-        3 | 4 => FaultKind::ResetCheckedOut,
-        5 => FaultKind::Partition { length },
-        6 => FaultKind::LatencySpike {
+        FaultClass::BlackHoleConnects => FaultKind::BlackHoleConnects { length },
+        FaultClass::ResetCheckedOut => FaultKind::ResetCheckedOut,
+        FaultClass::Partition => FaultKind::Partition { length },
+        FaultClass::LatencySpike => FaultKind::LatencySpike {
             length,
             extra: f.duration(ms(5), ms(300)),
         },
-        7 => FaultKind::ServerRestart {
+        FaultClass::ServerRestart => FaultKind::ServerRestart {
             downtime: f.duration(ms(30), ms(500)),
             interrupt: f.percent(50),
         },
-        8 => FaultKind::HelloError {
+        FaultClass::HelloError => FaultKind::HelloError {
             times: f.range(1, 4) as u32,
             code: *f.pick(&[91, 11600, 13436, 2]).unwrap_or(&91),
         },
-        9 => FaultKind::HelloBlock {
+        FaultClass::HelloBlock => FaultKind::HelloBlock {
             times: f.range(1, 4) as u32,
             block: ms(f.range(10, 600)),
         },
-        _ => {
-            if f.percent(50) {
-                FaultKind::ServerBlackHole { length }
-            } else {
-                FaultKind::ClearPool {
-                    pause: f.duration(ms(15), ms(300)),
-                    interrupt: f.percent(50),
-                }
-            }
-        }
+        FaultClass::ServerBlackHole => FaultKind::ServerBlackHole { length },
+        FaultClass::ClearPool => FaultKind::ClearPool {
+            pause: f.duration(ms(15), ms(300)),
+            interrupt: f.percent(50),
+        },
     };
     Fault { at, kind }
 }

@@ -60,6 +60,8 @@ pub struct Recording {
     pub checkouts: u64,
     /// Faults injected.
     pub faults: u64,
+    /// The interesting states reached.
+    pub coverage: crate::oracle::coverage::Coverage,
 }
 
 impl Recorder {
@@ -312,6 +314,7 @@ impl Recorder {
             trace,
             checkouts: state.checkouts,
             faults: state.faults,
+            coverage: state.oracle.coverage().clone(),
         }
     }
 }

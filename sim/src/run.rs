@@ -15,7 +15,9 @@ use crate::error::SimError;
 use crate::executor::{catch_quietly, Advance, Budget, Executor, TaskKind, TaskPanic};
 use crate::faults;
 use crate::manager::SimManager;
+use crate::mode::{Mode, Strategy};
 use crate::net::SimNet;
+use crate::oracle::coverage::Coverage;
 use crate::oracle::{Invariant, Oracle, OracleConfig, Violation};
 use crate::plan::{Plan, PlanFilter, Scenario};
 use crate::pool_under_test::{PoolFactory, PoolParams, PoolStatus, PoolUnderTest};
@@ -47,6 +49,8 @@ pub struct RunConfig {
     /// Keep running after the first violation and report every one (a bug that hides
     /// behind an earlier finding is still seen); by default a run stops at its first.
     pub all_violations: bool,
+    /// The exploration mode (the seed's [`Strategy`] follows from it).
+    pub mode: Mode,
 }
 
 impl RunConfig {
@@ -60,9 +64,26 @@ impl RunConfig {
             filter: PlanFilter::default(),
             keep_trace: false,
             all_violations: false,
+            mode: Mode::Random,
         }
     }
+
+    /// The seed's strategy under the mode.
+    pub fn strategy(&self) -> Strategy {
+        self.mode.strategy(self.seed)
+    }
+
+    /// The seed's whole plan (before the filter), with the swarm subset if the strategy
+    /// has one.
+    pub fn plan(&self) -> Plan {
+        Plan::generate_with(self.seed, &self.scenario, self.strategy().swarm)
+    }
 }
+
+/// Polls per op the PCT scheduler expects (its change points fall within
+/// `ops × STEPS_PER_OP`): about what the reference pool takes in the standard scenario
+/// (151 285 polls for 18 432 checkouts over its first 50 seeds).
+pub const STEPS_PER_OP: u64 = 8;
 
 /// What a run found.
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +113,10 @@ pub struct RunReport {
     pub ops: usize,
     /// The plan's fault count.
     pub planned_faults: usize,
+    /// What the run explored with.
+    pub strategy: Strategy,
+    /// The interesting states the run reached.
+    pub coverage: Coverage,
     /// The records, if kept.
     #[serde(skip)]
     pub records: Vec<TraceRecord>,
@@ -119,6 +144,8 @@ impl RunReport {
             clients: 0,
             ops: 0,
             planned_faults: 0,
+            strategy: Strategy::default(),
+            coverage: Coverage::default(),
             records: Vec::new(),
         }
     }
@@ -149,16 +176,23 @@ enum Phase {
 /// [`SimError`] if the world cannot be built (a pool that refuses its options, the time
 /// bridge). Pool misbehaviour is a [`Violation`] in the report, never an error.
 pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
-    let plan = Plan::generate(config.seed, &config.scenario).filtered(&config.filter);
+    let strategy = config.strategy();
+    let plan = config.plan().filtered(&config.filter);
     let root = Rng::new(config.seed);
     let budget = Budget {
         steps_max: STEPS_MAX,
         time_max: plan.horizon + Duration::from_secs(600),
     };
-    let mut executor = Executor::new(root.fork("scheduler"), budget)?;
+    let mut executor = if strategy.pct {
+        let expected = (plan.op_count() as u64).max(1) * STEPS_PER_OP;
+        Executor::new_pct(root.fork("scheduler"), budget, expected)?
+    } else {
+        Executor::new(root.fork("scheduler"), budget)?
+    };
     let runtime = executor.handle();
     let options = plan.options.clone();
     let recorder = recorder(config, &options, &runtime);
+    record_strategy(&recorder, strategy, &plan, &executor);
     let server = Arc::new(mock_server::Server::new(mock_server::ServerOptions {
         seed: config.seed,
         ..mock_server::ServerOptions::default()
@@ -216,6 +250,25 @@ fn recorder(
     // Keep going: `recorder.failed()` stays false, so the phase loop runs to the end.
     recorder.set_keep_going(config.all_violations);
     recorder
+}
+
+/// Writes the strategy of a swarm or PCT run into the trace (a random run records
+/// nothing, so its trace is what it was before modes existed).
+fn record_strategy(recorder: &Recorder, strategy: Strategy, plan: &Plan, executor: &Executor) {
+    if let Some(swarm) = &plan.swarm {
+        recorder.harness(format!("strategy {}: {swarm}", strategy.name()), false);
+    }
+    if let crate::executor::Scheduler::Pct(pct) = executor.scheduler() {
+        recorder.harness(
+            format!(
+                "strategy {}: pct depth {}, change points at steps {:?}",
+                strategy.name(),
+                pct.depth(),
+                pct.change_points()
+            ),
+            false,
+        );
+    }
 }
 
 /// Builds the pool under test and records what it declares. `Ok(None)`: it panicked while
@@ -318,6 +371,8 @@ fn finish(
         clients: plan.clients.len(),
         ops: plan.op_count(),
         planned_faults: plan.faults.len(),
+        strategy: config.strategy(),
+        coverage: recording.coverage,
         records: recording.trace.into_records(),
     }
 }

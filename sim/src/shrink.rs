@@ -132,7 +132,7 @@ pub fn shrink_within(
     violation: &Violation,
     budget: usize,
 ) -> Result<Shrunk, SimError> {
-    let plan = Plan::generate(config.seed, &config.scenario);
+    let plan = config.plan();
     let mut s = Shrinker {
         base: config,
         invariant: violation.invariant,
@@ -243,11 +243,11 @@ impl Shrinker<'_> {
             (true, Some(v)) => (filter, v),
             _ => (config.filter.clone(), violation.clone()),
         };
-        let kept = Plan::generate(config.seed, &config.scenario).filtered(&filter);
+        let kept = config.plan().filtered(&filter);
         Ok(Shrunk {
             token: ReplayToken {
-                seed: config.seed,
                 filter,
+                ..ReplayToken::seed_in(config.seed, config.mode)
             },
             violation,
             runs: self.runs,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::SimError;
+use crate::mode::Mode;
+use crate::oracle::coverage::Coverage;
 use crate::oracle::{Invariant, Violation};
 use crate::plan::Scenario;
 use crate::pool_under_test::PoolFactory;
@@ -41,6 +43,13 @@ pub struct SweepConfig {
     pub shrink: bool,
     /// Write the first failure's trace (JSON lines and Perfetto) into this directory.
     pub trace_dir: Option<PathBuf>,
+    /// How the seeds explore (see [`Mode`]).
+    pub mode: Mode,
+    /// Stop once a seed fails: seeds after the first failing one (in seed order) are not
+    /// started, those before it all run, so `first_failure` is the same as a whole
+    /// sweep's and `seeds_run` tells how many seeds the sweep took to get there (up to
+    /// `jobs − 1` more, that were already running). For time-to-detect measurements.
+    pub stop_at_first: bool,
 }
 
 impl Default for SweepConfig {
@@ -54,6 +63,8 @@ impl Default for SweepConfig {
             shard: (0, 1),
             shrink: true,
             trace_dir: None,
+            mode: Mode::DEFAULT,
+            stop_at_first: false,
         }
     }
 }
@@ -114,6 +125,8 @@ pub(crate) struct Settings {
     /// How many seeds to run a second time and compare (the determinism self-check).
     pub(crate) determinism_checks: u64,
     pub(crate) replay_style: ReplayStyle,
+    pub(crate) mode: Mode,
+    pub(crate) stop_at_first: bool,
 }
 
 impl Settings {
@@ -129,6 +142,8 @@ impl Settings {
             all_violations: false,
             determinism_checks: DETERMINISM_CHECKS,
             replay_style: ReplayStyle::Cli,
+            mode: config.mode,
+            stop_at_first: config.stop_at_first,
         }
     }
 }
@@ -192,6 +207,8 @@ pub struct SweepReport {
     pub pool: String,
     /// The scenario.
     pub scenario: String,
+    /// The exploration mode.
+    pub mode: Mode,
     /// Seeds run.
     pub seeds_run: u64,
     /// Seeds run a second time by the determinism self-check.
@@ -214,6 +231,11 @@ pub struct SweepReport {
     pub failing: Vec<(u64, Invariant)>,
     /// The failing seed with the lowest index.
     pub first_failure: Option<Failure>,
+    /// How often each interesting state was reached, summed over the seeds, by name
+    /// (every state, zeros included; see [`crate::oracle::coverage`]).
+    pub coverage: BTreeMap<String, u64>,
+    /// The states no seed reached.
+    pub never_reached: Vec<String>,
 }
 
 impl SweepReport {
@@ -251,6 +273,7 @@ pub(crate) fn sweep_pool(
     let started = Instant::now();
     let config_of = |seed: u64| RunConfig {
         all_violations: settings.all_violations,
+        mode: settings.mode,
         ..RunConfig::new(pool.clone(), scenario.clone(), seed)
     };
     let mut results = run_seeds(&indices, settings, &config_of, progress);
@@ -259,6 +282,7 @@ pub(crate) fn sweep_pool(
     let mut report = SweepReport {
         pool: pool.name().to_string(),
         scenario: scenario.name.to_string(),
+        mode: settings.mode,
         seeds_run: 0,
         determinism_checked: 0,
         simulated: Duration::ZERO,
@@ -270,6 +294,8 @@ pub(crate) fn sweep_pool(
         violations: BTreeMap::new(),
         failing: Vec::new(),
         first_failure: None,
+        coverage: BTreeMap::new(),
+        never_reached: Vec::new(),
     };
     let mut runs = Vec::with_capacity(results.len());
     for (_, result) in results {
@@ -279,9 +305,8 @@ pub(crate) fn sweep_pool(
     if let Some(r) = tally(runs, &nondet, &mut report) {
         report.first_failure = Some(failure(pool, scenario, settings, &r)?);
     }
-    debug_assert_eq!(
-        report.seeds_run,
-        indices.len() as u64,
+    debug_assert!(
+        settings.stop_at_first || report.seeds_run == indices.len() as u64,
         "every seed is tallied"
     );
     Ok(report)
@@ -311,17 +336,26 @@ fn run_seeds(
 ) -> Vec<(u64, Result<RunReport, SimError>)> {
     let total = indices.len() as u64;
     let next = AtomicU64::new(0);
+    // With `stop_at_first`: the lowest position of a failing seed so far; positions
+    // after it are not started.
+    let stop = AtomicU64::new(u64::MAX);
     let mut results = Vec::with_capacity(indices.len());
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         for _ in 0..settings.jobs.max(1) {
             let tx = tx.clone();
-            let next = &next;
+            let (next, stop) = (&next, &stop);
             scope.spawn(move || loop {
                 let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if n as u64 > stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let Some(&i) = indices.get(n) else { break };
                 let seed = settings.first_seed.wrapping_add(i);
                 let result = run_guarded(&config_of(seed));
+                if settings.stop_at_first && matches!(&result, Ok(r) if r.violation.is_some()) {
+                    stop.fetch_min(n as u64, Ordering::SeqCst);
+                }
                 if tx.send((i, result)).is_err() {
                     break;
                 }
@@ -352,8 +386,10 @@ fn tally(
     report: &mut SweepReport,
 ) -> Option<RunReport> {
     let mut first: Option<RunReport> = None;
+    let mut coverage = Coverage::default();
     for r in runs {
         report.seeds_run += 1;
+        coverage.add(&r.coverage);
         report.simulated += r.simulated;
         report.checkouts += r.checkouts;
         report.faults += r.faults;
@@ -377,6 +413,12 @@ fn tally(
             }
         }
     }
+    report.coverage = coverage.to_map();
+    report.never_reached = coverage
+        .never_reached()
+        .into_iter()
+        .map(|s| s.name().to_string())
+        .collect();
     first
 }
 
@@ -444,13 +486,16 @@ fn failure(
     settings: &Settings,
     r: &RunReport,
 ) -> Result<Failure, SimError> {
-    let token = ReplayToken::seed(r.seed);
+    let token = ReplayToken::seed_in(r.seed, settings.mode);
     let violation = r.violation.clone().unwrap_or_else(|| Violation {
         invariant: Invariant::Live,
         at: Duration::ZERO,
         message: String::new(),
     });
-    let base = RunConfig::new(pool.clone(), scenario.clone(), r.seed);
+    let base = RunConfig {
+        mode: settings.mode,
+        ..RunConfig::new(pool.clone(), scenario.clone(), r.seed)
+    };
     // A NONDET seed does not repeat, so it cannot be shrunk.
     let shrunk: Option<Shrunk> = if settings.shrink && violation.invariant != Invariant::Nondet {
         Some(shrink_within(&base, &violation, settings.shrink_budget)?)
@@ -551,6 +596,7 @@ pub(crate) fn replay_pool(
         filter: token.filter.clone(),
         keep_trace: trace_stem.is_some(),
         all_violations,
+        mode: token.mode(),
         ..RunConfig::new(pool.clone(), scenario.clone(), token.seed)
     })?;
     let mut trace_files = Vec::new();
@@ -573,4 +619,135 @@ pub(crate) fn replay_pool(
         report,
         trace_files,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Record;
+
+    fn config(pool: &str, mode: Mode, seeds: u64) -> SweepConfig {
+        SweepConfig {
+            seeds,
+            pool: pool.to_string(),
+            scenario: "smoke".to_string(),
+            jobs: 2,
+            shrink: false,
+            mode,
+            ..SweepConfig::default()
+        }
+    }
+
+    /// What must repeat of a sweep.
+    fn fingerprint(r: &SweepReport) -> impl PartialEq + std::fmt::Debug {
+        (
+            r.seeds_run,
+            r.steps,
+            r.checkouts,
+            r.faults,
+            r.simulated,
+            r.failing.clone(),
+            r.coverage.clone(),
+            r.first_failure.as_ref().map(|f| f.token.clone()),
+        )
+    }
+
+    #[test]
+    fn sweeps_repeat_in_every_mode() {
+        for mode in Mode::ALL {
+            let a = sweep(&config("zoo-lost-wakeup", mode, 10), |_| {}).unwrap();
+            let b = sweep(&config("zoo-lost-wakeup", mode, 10), |_| {}).unwrap();
+            assert_eq!(a.mode, mode);
+            assert_eq!(fingerprint(&a), fingerprint(&b), "{mode}");
+            assert!(!a.violations.contains_key(&Invariant::Nondet), "{mode}");
+            assert_eq!(a.coverage.len(), crate::CoverState::ALL.len());
+            assert!(a.coverage.values().any(|n| *n > 0), "{mode}: some coverage");
+        }
+        // The modes explore differently.
+        let steps: std::collections::BTreeSet<u64> = Mode::ALL
+            .iter()
+            .map(|m| sweep(&config("poolcheck", *m, 6), |_| {}).unwrap().steps)
+            .collect();
+        assert_eq!(steps.len(), Mode::ALL.len(), "{steps:?}");
+    }
+
+    #[test]
+    fn a_failure_replays_in_its_mode() {
+        for mode in [Mode::Swarm, Mode::Pct, Mode::Portfolio] {
+            let report = sweep(&config("zoo-pool-full", mode, 12), |_| {}).unwrap();
+            let failure = report.first_failure.expect("zoo-pool-full fails");
+            assert!(
+                failure.token.contains(&format!(":m={mode}")),
+                "{}",
+                failure.token
+            );
+            assert!(failure.replay.contains(&failure.token));
+            let token: ReplayToken = failure.token.parse().unwrap();
+            let again = replay(&token, "zoo-pool-full", "smoke", None).unwrap();
+            assert_eq!(again.report.violation.as_ref(), Some(&failure.violation));
+            assert_eq!(again.report.strategy, mode.strategy(failure.seed));
+            // The same seed as a random run is another run.
+            let random = replay(
+                &ReplayToken::seed(failure.seed),
+                "zoo-pool-full",
+                "smoke",
+                None,
+            )
+            .unwrap();
+            let strategy = mode.strategy(failure.seed);
+            if strategy.swarm || strategy.pct {
+                assert_ne!(random.report.trace_hash, again.report.trace_hash);
+            }
+        }
+    }
+
+    #[test]
+    fn the_strategy_is_in_the_trace_and_a_swarm_replay_repeats_it() {
+        let pool = pools::find("poolcheck").unwrap().pool_factory();
+        let scenario = Scenario::named("smoke").unwrap();
+        let traced = |mode: Mode| {
+            let token = ReplayToken::seed_in(5, mode);
+            let r = replay_pool(&token, &pool, &scenario, None, false).unwrap();
+            let run = run_guarded(&RunConfig {
+                keep_trace: true,
+                mode,
+                ..RunConfig::new(pool.clone(), scenario.clone(), 5)
+            })
+            .unwrap();
+            assert_eq!(r.report.trace_hash, run.trace_hash, "{mode}");
+            run.records
+                .iter()
+                .filter_map(|r| match &r.record {
+                    Record::Harness { action } if action.starts_with("strategy") => {
+                        Some(action.clone())
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(traced(Mode::Random).is_empty(), "random records nothing");
+        let swarm = traced(Mode::Swarm);
+        assert!(swarm.len() == 1 && swarm[0].starts_with("strategy swarm: swarm: faults ["));
+        let pct = traced(Mode::Pct);
+        assert!(pct.len() == 1 && pct[0].contains("pct depth"), "{pct:?}");
+    }
+
+    #[test]
+    fn stop_at_first_ends_at_the_first_failing_seed() {
+        let whole = sweep(&config("zoo-overshoot", Mode::Random, 40), |_| {}).unwrap();
+        let first = whole.first_failure.as_ref().expect("overshoot fails").seed;
+        let stopped = sweep(
+            &SweepConfig {
+                stop_at_first: true,
+                ..config("zoo-overshoot", Mode::Random, 40)
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(stopped.first_failure.map(|f| f.seed), Some(first));
+        // Every seed up to the first failing one, and at most one more per other job.
+        let index = first - 1;
+        assert!(stopped.seeds_run > index && stopped.seeds_run <= index + 2);
+        assert!(stopped.seeds_run < whole.seeds_run);
+    }
 }

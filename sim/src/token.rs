@@ -4,11 +4,17 @@
 //! faults 2 and 5, clients 0 and 3, and at most 4 ops per client (`f=` alone keeps no
 //! fault); `:p=0.1,3.0` then keeps only op 1 of client 0 and op 0 of client 3. Decimal
 //! seeds are accepted too.
+//!
+//! `:m=MODE` names the exploration [`Mode`] the run was made in (`0x2a:m=pct`); the
+//! seed's strategy (for `portfolio`, which of random, swarm, pct and swarm+pct) follows
+//! from the seed and the mode. A token without `m=` is a `random` run: tokens written
+//! before modes existed replay as they always did.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::SimError;
+use crate::mode::Mode;
 use crate::plan::PlanFilter;
 
 /// A seed and the part of its plan to keep.
@@ -18,6 +24,8 @@ pub struct ReplayToken {
     pub seed: u64,
     /// What of the plan to keep.
     pub filter: PlanFilter,
+    /// The exploration mode (`None`: not recorded, a `random` run).
+    pub mode: Option<Mode>,
 }
 
 impl ReplayToken {
@@ -26,7 +34,22 @@ impl ReplayToken {
         ReplayToken {
             seed,
             filter: PlanFilter::default(),
+            mode: None,
         }
+    }
+
+    /// The whole plan of `seed` in `mode` (`random` is written without `m=`, as before
+    /// modes existed).
+    pub fn seed_in(seed: u64, mode: Mode) -> ReplayToken {
+        ReplayToken {
+            mode: (mode != Mode::Random).then_some(mode),
+            ..ReplayToken::seed(seed)
+        }
+    }
+
+    /// The mode the token's run is made in.
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or_default()
     }
 
     /// The one-line command that replays this token.
@@ -46,6 +69,9 @@ fn list(items: &[usize]) -> String {
 impl fmt::Display for ReplayToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#x}", self.seed)?;
+        if let Some(mode) = self.mode {
+            write!(f, ":m={mode}")?;
+        }
         if let Some(faults) = &self.filter.faults {
             write!(f, ":f={}", list(faults))?;
         }
@@ -82,6 +108,7 @@ impl FromStr for ReplayToken {
         }
         .map_err(|_| bad("the seed must be a decimal or 0x-hex u64"))?;
         let mut filter = PlanFilter::default();
+        let mut mode = None;
         for part in parts {
             let (key, value) = part
                 .split_once('=')
@@ -94,6 +121,13 @@ impl FromStr for ReplayToken {
                     .collect()
             };
             match key {
+                "m" => {
+                    mode = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("m= takes random, swarm, pct or portfolio"))?,
+                    );
+                }
                 "f" => filter.faults = Some(numbers()?),
                 "c" => filter.clients = Some(numbers()?),
                 "o" => filter.ops_max = Some(value.parse().map_err(|_| bad("o= takes a number"))?),
@@ -110,10 +144,10 @@ impl FromStr for ReplayToken {
                             .collect::<Result<_, _>>()?,
                     );
                 }
-                _ => return Err(bad("unknown key (expected f, c, o or p)")),
+                _ => return Err(bad("unknown key (expected m, f, c, o or p)")),
             }
         }
-        Ok(ReplayToken { seed, filter })
+        Ok(ReplayToken { seed, filter, mode })
     }
 }
 
@@ -136,5 +170,33 @@ mod tests {
         assert!("0xzz".parse::<ReplayToken>().is_err());
         assert!("0x1:q=1".parse::<ReplayToken>().is_err());
         assert!("0x1:p=1".parse::<ReplayToken>().is_err());
+    }
+
+    #[test]
+    fn tokens_carry_their_mode() {
+        for text in [
+            "0x2a:m=swarm",
+            "0x2a:m=pct:f=1",
+            "0x7:m=portfolio:c=1:p=1.0",
+        ] {
+            let token: ReplayToken = text.parse().unwrap();
+            assert_eq!(token.to_string(), text);
+        }
+        let pct: ReplayToken = "0x2a:m=pct:f=1".parse().unwrap();
+        assert_eq!(pct.mode(), Mode::Pct);
+        assert_eq!(pct.filter.faults, Some(vec![1]));
+        // Old tokens have no mode and are random runs; random is written without one.
+        let old: ReplayToken = "0x2a:f=1".parse().unwrap();
+        assert_eq!((old.mode, old.mode()), (None, Mode::Random));
+        assert_eq!(ReplayToken::seed_in(42, Mode::Random).to_string(), "0x2a");
+        assert_eq!(
+            ReplayToken::seed_in(42, Mode::Swarm).to_string(),
+            "0x2a:m=swarm"
+        );
+        assert_eq!(
+            "0x2a:m=random".parse::<ReplayToken>().unwrap().mode(),
+            Mode::Random
+        );
+        assert!("0x2a:m=fast".parse::<ReplayToken>().is_err());
     }
 }

@@ -22,6 +22,14 @@
 //! every timer due at that instant. No wall clock, no threads, no sockets: the same seed
 //! and the same inputs give the same run, bit for bit.
 //!
+//! # Schedulers
+//!
+//! Which ready task runs is the [`Scheduler`]'s choice: [`Scheduler::Random`] picks
+//! uniformly by the seed (the scheduler every run used before modes existed, draw for
+//! draw), [`Scheduler::Pct`] runs the ready task of highest priority and demotes the
+//! running one at a few seeded change points (see [`pct`]). Holds, races and time work
+//! the same under both.
+//!
 //! # Held wake-ups
 //!
 //! On a real runtime a woken task is not polled at once: other threads run, timers fire,
@@ -72,6 +80,19 @@ use crate::rng::Rng;
 use crate::runtime::SimRuntime;
 use crate::shared::{Core, Shared, TaskWaker, DONE, IDLE};
 use crate::time_bridge::{tokio_deadline, TimeBridge};
+
+pub mod pct;
+
+pub use self::pct::Pct;
+
+/// How the executor picks the next ready task.
+#[derive(Debug, Clone)]
+pub enum Scheduler {
+    /// Uniformly at random, from the executor's scheduler stream.
+    Random,
+    /// PCT priorities and change points (see [`pct`]).
+    Pct(Pct),
+}
 
 /// Bounds on one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +152,8 @@ pub struct Executor {
     shared: Arc<Shared>,
     tasks: Vec<Option<Task>>,
     scheduler: Rng,
+    /// Picks among the ready tasks (with `scheduler` when random).
+    picker: Scheduler,
     /// Decides holds and their lengths (its own stream: the picks do not shift).
     holds: Rng,
     hold: HoldPolicy,
@@ -154,6 +177,33 @@ impl Executor {
     pub fn new(scheduler: Rng, budget: Budget) -> Result<Executor, SimError> {
         let hold = HoldPolicy::draw(&mut scheduler.fork("hold-policy"));
         Executor::with_hold(scheduler, budget, hold)
+    }
+
+    /// An executor like [`Executor::new`] (the same hold policy, races and holds) that
+    /// picks ready tasks with the PCT scheduler, drawn from `scheduler.fork("pct")` for a
+    /// run of about `expected_steps` polls.
+    ///
+    /// # Errors
+    /// [`SimError::Runtime`] if the time bridge's Tokio runtime cannot be built.
+    pub fn new_pct(
+        scheduler: Rng,
+        budget: Budget,
+        expected_steps: u64,
+    ) -> Result<Executor, SimError> {
+        let pct = Pct::draw(scheduler.fork("pct"), expected_steps);
+        let mut executor = Executor::new(scheduler, budget)?;
+        executor.picker = Scheduler::Pct(pct);
+        Ok(executor)
+    }
+
+    /// The scheduler that picks the ready tasks.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.picker
+    }
+
+    /// Uses `picker` from now on (before the first task is spawned).
+    pub fn set_scheduler(&mut self, picker: Scheduler) {
+        self.picker = picker;
     }
 
     /// An executor like [`Executor::new`] with the hold policy `hold`.
@@ -186,6 +236,7 @@ impl Executor {
             holds: scheduler.fork("holds"),
             coins: scheduler.fork("race-coins"),
             scheduler,
+            picker: Scheduler::Random,
             hold,
             released: BTreeSet::new(),
             budget,
@@ -248,8 +299,14 @@ impl Executor {
                         return Ok(());
                     }
                 }
-                let pick = self.scheduler.below(core.ready.len() as u64) as usize;
-                let Some(id) = core.ready.iter().nth(pick).copied() else {
+                let chosen = match &mut self.picker {
+                    Scheduler::Random => {
+                        let pick = self.scheduler.below(core.ready.len() as u64) as usize;
+                        core.ready.iter().nth(pick).copied()
+                    }
+                    Scheduler::Pct(pct) => pct.pick(&core.ready, self.steps),
+                };
+                let Some(id) = chosen else {
                     return Ok(());
                 };
                 core.ready.remove(&id);
@@ -385,6 +442,9 @@ impl Executor {
     fn absorb_spawned(&mut self) {
         let spawned = std::mem::take(&mut self.shared.lock().spawned);
         for (id, future, kind) in spawned {
+            if let Scheduler::Pct(pct) = &mut self.picker {
+                pct.spawned(id);
+            }
             let waker = Waker::from(Arc::new(TaskWaker {
                 id,
                 shared: Arc::downgrade(&self.shared),

@@ -176,3 +176,95 @@ fn panics_are_caught_and_budgets_enforced() {
     );
     assert!(matches!(ex.run_ready(), Err(SimError::StepBudget { .. })));
 }
+
+/// The ordering bug of the PCT test: task B takes `STEPS` yields and then reads a flag
+/// that task A sets after one yield; the bug is B reading it unset, which needs B to
+/// run all its steps before A's second poll. Returns whether seed `seed` found it.
+fn ordering_bug_found(seed: u64, pct: bool) -> bool {
+    const STEPS: usize = 10;
+    let mut ex = Executor::with_hold(Rng::new(seed), budget(), HoldPolicy::NEVER).unwrap();
+    if pct {
+        ex.set_scheduler(Scheduler::Pct(Pct::draw(Rng::new(seed).fork("pct"), 100)));
+    }
+    let rt = ex.handle();
+    let flag = Arc::new(AtomicU64::new(0));
+    let bug = Arc::new(AtomicU64::new(0));
+    let a = flag.clone();
+    rt.spawn_task(
+        TaskKind::Harness,
+        Box::pin(async move {
+            yield_now().await;
+            a.store(1, Ordering::SeqCst);
+        }),
+    );
+    let (b, found) = (flag.clone(), bug.clone());
+    rt.spawn_task(
+        TaskKind::Harness,
+        Box::pin(async move {
+            for _ in 0..STEPS {
+                yield_now().await;
+            }
+            if b.load(Ordering::SeqCst) == 0 {
+                found.store(1, Ordering::SeqCst);
+            }
+        }),
+    );
+    ex.run_ready().unwrap();
+    assert!(ex.is_done(TaskId(0)) && ex.is_done(TaskId(1)));
+    bug.load(Ordering::SeqCst) == 1
+}
+
+#[test]
+fn pct_finds_an_ordering_bug_that_random_scheduling_rarely_does() {
+    let random = (1..=200).filter(|&s| ordering_bug_found(s, false)).count();
+    let pct = (1..=200).filter(|&s| ordering_bug_found(s, true)).count();
+    // Random needs B picked over A ten times in a row (about 1 in 1000 runs); PCT needs
+    // B's priority above A's and no change point demoting it early (about 1 in 3).
+    assert!(pct >= 40, "pct found it in {pct} of 200 runs");
+    assert!(pct > 10 * random.max(1), "pct {pct}, random {random}");
+    // The same seed schedules the same way.
+    for seed in 1..=20 {
+        assert_eq!(
+            ordering_bug_found(seed, true),
+            ordering_bug_found(seed, true)
+        );
+    }
+}
+
+#[test]
+fn pct_runs_every_task_despite_a_spinning_one() {
+    // A spinner yields until the flag is set; the setter is ready all along. Strict
+    // priorities alone would poll the spinner forever (a false livelock) when it ranks
+    // first; the yield-streak demotion lets the setter run.
+    for seed in 1..=30 {
+        let mut ex = Executor::with_hold(Rng::new(seed), budget(), HoldPolicy::NEVER).unwrap();
+        ex.set_scheduler(Scheduler::Pct(Pct::draw(Rng::new(seed), 100)));
+        let rt = ex.handle();
+        let flag = Arc::new(AtomicU64::new(0));
+        let spin = flag.clone();
+        rt.spawn_task(
+            TaskKind::Pool,
+            Box::pin(async move {
+                while spin.load(Ordering::SeqCst) == 0 {
+                    yield_now().await;
+                }
+            }),
+        );
+        let set = flag.clone();
+        rt.spawn_task(
+            TaskKind::Pool,
+            Box::pin(async move {
+                set.store(1, Ordering::SeqCst);
+            }),
+        );
+        ex.run_ready().unwrap();
+        assert!(
+            ex.steps() < 2 * u64::from(pct::YIELD_STREAK_MAX) + 4,
+            "seed {seed}"
+        );
+        assert!(
+            ex.is_done(TaskId(0)) && ex.is_done(TaskId(1)),
+            "seed {seed}"
+        );
+    }
+}

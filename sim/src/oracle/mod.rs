@@ -37,6 +37,7 @@
 pub mod accounting;
 pub mod clears;
 mod config;
+pub mod coverage;
 pub mod errors;
 pub mod fifo;
 mod leak_reports;
@@ -88,6 +89,8 @@ pub struct Oracle {
     disagreement: String,
     /// Overtakes to judge at the next stable point.
     overtakes: Vec<Overtake>,
+    /// The interesting states reached ([`coverage`]).
+    cover: coverage::Tracker,
 }
 
 impl Oracle {
@@ -105,6 +108,7 @@ impl Oracle {
             disagree_since: None,
             disagreement: String::new(),
             overtakes: Vec::new(),
+            cover: coverage::Tracker::default(),
         }
     }
 
@@ -281,6 +285,9 @@ impl Oracle {
 
     /// Checkout `k` ended.
     pub fn checkout_ended(&mut self, now: Duration, k: CheckoutId, outcome: &CheckoutOutcome) {
+        if *outcome == CheckoutOutcome::Cancelled {
+            self.cover_cancelled(k);
+        }
         if !self.model.outstanding.remove(&k) {
             return;
         }
@@ -347,6 +354,7 @@ impl Oracle {
 
     /// No task is ready at `now`: judge everything that must hold between events.
     pub fn stable(&mut self, now: Duration, status: Option<&PoolStatus>) {
+        self.cover_stable();
         for message in leak_reports::missed(&mut self.model, &self.config, now) {
             self.violate(Invariant::Time, now, message);
         }

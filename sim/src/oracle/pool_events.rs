@@ -21,6 +21,7 @@ impl Oracle {
     /// A pool event, reported from `task` (the task matters for `ConnectionValidating`:
     /// the checkout running on it is validating, not waiting).
     pub fn pool_event_from(&mut self, now: Duration, task: Option<TaskId>, event: &PoolEvent) {
+        self.cover_event(now, event);
         match *event {
             PoolEvent::PoolReady => {
                 self.model.paused = false;
