@@ -1,8 +1,8 @@
 //! `poolcheck merge`: the shard results of one sweep (`poolcheck sim --json-out`) as one
 //! summary, one verdict and one replay line per distinct failure.
 //!
-//! The files must be of the same sweep — poolcheck version, pool, scenario, first seed,
-//! seed count and shard count equal — with no shard twice and **none missing**: a missing shard is an error
+//! The files must be of the same sweep — poolcheck version, pool, scenario, mode, first
+//! seed, seed count and shard count equal — with no shard twice and **none missing**: a missing shard is an error
 //! (exit 2) naming the missing indices, never a partial verdict, because a sweep that
 //! silently lost a shard would report OK on seeds it never ran. A shard that ran fewer
 //! seeds than its share is refused the same way. Counts are summed; failures are grouped
@@ -112,6 +112,8 @@ pub struct Merged {
     pub pool: String,
     /// The scenario.
     pub scenario: String,
+    /// The exploration mode.
+    pub mode: String,
     /// The first seed.
     pub first_seed: u64,
     /// Seeds in the sweep.
@@ -179,6 +181,7 @@ pub fn merge(results: &[(PathBuf, ShardResult)]) -> Result<Merged, MergeError> {
         format: FORMAT_VERSION,
         pool: first.pool.clone(),
         scenario: first.scenario.clone(),
+        mode: first.mode.clone(),
         first_seed: first.first_seed,
         seeds: first.seeds,
         shards: first.shard.count,
@@ -275,7 +278,7 @@ fn same_sweep(
     path: &std::path::Path,
     r: &ShardResult,
 ) -> Result<(), MergeError> {
-    let fields: [(&'static str, String, String); 6] = [
+    let fields: [(&'static str, String, String); 7] = [
         (
             "poolcheck version",
             first.poolcheck.clone(),
@@ -283,6 +286,7 @@ fn same_sweep(
         ),
         ("pool", first.pool.clone(), r.pool.clone()),
         ("scenario", first.scenario.clone(), r.scenario.clone()),
+        ("mode", first.mode.clone(), r.mode.clone()),
         (
             "first seed",
             first.first_seed.to_string(),
@@ -400,8 +404,8 @@ pub fn run(args: &MergeArgs) -> ExitCode {
 fn print_text(m: &Merged) {
     let secs = |ns: u64| ns as f64 / 1e9;
     println!(
-        "poolcheck merge — pool `{}`, scenario `{}`, seeds {:#x}.. ({} seeds), {} shards",
-        m.pool, m.scenario, m.first_seed, m.seeds, m.shards
+        "poolcheck merge — pool `{}`, scenario `{}`, mode `{}`, seeds {:#x}.. ({} seeds), {} shards",
+        m.pool, m.scenario, m.mode, m.first_seed, m.seeds, m.shards
     );
     println!("  seeds run          {}", m.seeds_run);
     println!("  simulated time     {:.1} s", secs(m.simulated_ns));
@@ -415,6 +419,21 @@ fn print_text(m: &Merged) {
     println!("  violations (seeds failing, by first violated invariant):");
     for (inv, n) in &m.violations {
         println!("    {inv:<6} {n}");
+    }
+    if !m.coverage.is_empty() {
+        println!("  coverage (interesting states reached, summed over shards):");
+        for (state, n) in &m.coverage {
+            println!("    {state:<32} {n}");
+        }
+        let never: Vec<&str> = m
+            .coverage
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(state, _)| state.as_str())
+            .collect();
+        if !never.is_empty() {
+            println!("  never reached: {}", never.join(", "));
+        }
     }
     if m.failures_listed < m.failed_seeds {
         println!(
@@ -475,6 +494,7 @@ mod tests {
             poolcheck: "0.1.0".into(),
             pool: "zoo-x".into(),
             scenario: "standard".into(),
+            mode: "random".into(),
             first_seed: 1,
             seeds: 10,
             shard: ShardId { index, count },

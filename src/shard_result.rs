@@ -5,7 +5,7 @@
 //! shard), what ran (seeds, checkouts, faults, steps, simulated and wall time in
 //! nanoseconds), what failed (failing seeds by invariant, and each failure with its replay
 //! line and [signature](crate::signature)), and an optional `coverage` map (state name →
-//! count, summed by merge; empty while the sweep engine reports no coverage). Unknown
+//! count, summed by merge). Unknown
 //! fields are refused on read, so a file from a newer format is reported, not misread.
 
 use std::collections::BTreeMap;
@@ -32,6 +32,10 @@ pub struct ShardResult {
     pub pool: String,
     /// The scenario.
     pub scenario: String,
+    /// The exploration mode (`random`, `swarm`, `pct`, `portfolio`); files written before
+    /// modes existed read as `random`, which is what they ran.
+    #[serde(default = "random_mode")]
+    pub mode: String,
     /// The sweep's first seed (seed `i` is `first_seed + i`).
     pub first_seed: u64,
     /// Seeds in the whole sweep, before sharding.
@@ -59,8 +63,8 @@ pub struct ShardResult {
     /// The failing seeds, in seed order. The sweep engine lists at most 100 per shard;
     /// `failed_seeds` counts them all.
     pub failures: Vec<FailureRecord>,
-    /// Coverage: how often each state was reached, summed over seeds (empty when the
-    /// sweep engine reports none).
+    /// Coverage: how often each interesting state was reached, summed over seeds (every
+    /// state the simulator counts, zeros included; absent in older files).
     #[serde(default)]
     pub coverage: BTreeMap<String, u64>,
 }
@@ -157,6 +161,11 @@ pub enum ResultFileError {
     },
 }
 
+/// The mode of a result file written before modes existed.
+fn random_mode() -> String {
+    "random".to_string()
+}
+
 impl ShardResult {
     /// The result of `report`, the sweep of seeds `first_seed..first_seed + seeds` cut
     /// into `shard`, with its `failures` recorded.
@@ -172,6 +181,7 @@ impl ShardResult {
             poolcheck: env!("CARGO_PKG_VERSION").to_string(),
             pool: report.pool.clone(),
             scenario: report.scenario.clone(),
+            mode: report.mode.to_string(),
             first_seed,
             seeds,
             shard: ShardId {
@@ -192,8 +202,7 @@ impl ShardResult {
             simulated_ns: nanos(report.simulated),
             wall_ns: nanos(report.wall),
             failures,
-            // The sweep engine reports no coverage yet.
-            coverage: BTreeMap::new(),
+            coverage: report.coverage.clone(),
         }
     }
 
@@ -260,6 +269,7 @@ mod tests {
             poolcheck: "0.1.0".into(),
             pool: "zoo-x".into(),
             scenario: "standard".into(),
+            mode: "random".into(),
             first_seed: 1,
             seeds: 10,
             shard: ShardId { index: 1, count: 2 },

@@ -148,9 +148,18 @@ fn four_shards_merge_to_the_single_process_result() {
         "failed_seeds",
         "violations",
         "simulated_ns",
+        "coverage",
+        "mode",
     ] {
         assert_eq!(merged[field], whole[field], "{field}");
     }
+    let reached = merged["coverage"]
+        .as_object()
+        .expect("a coverage map")
+        .values()
+        .filter(|n| n.as_u64() > Some(0))
+        .count();
+    assert!(reached > 0, "the sweep reached some interesting state");
     assert_eq!(merged["seeds_run"], 20);
     assert_eq!(merged["verdict"], "FAIL");
 
