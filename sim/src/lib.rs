@@ -122,6 +122,7 @@ pub mod runtime;
 mod shared;
 #[doc(hidden)]
 pub mod shrink;
+pub mod stress;
 #[doc(hidden)]
 pub mod sweep;
 #[doc(hidden)]

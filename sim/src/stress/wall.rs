@@ -1,0 +1,159 @@
+//! [`WallClock`]: what a [`SimRuntime`](crate::SimRuntime) made by `SimRuntime::wall`
+//! runs on: wall-clock time since the clock was made, Tokio timers, and tasks spawned on a
+//! Tokio runtime (multi-thread in a stress run).
+//!
+//! Every task it spawns is polled through a wrapper that names it (so
+//! [`SimRuntime::current_task`](crate::SimRuntime::current_task) works as in the
+//! simulation: the recorder attributes events and connects to the checkout whose task
+//! caused them) and catches its panics, which go to the clock's panic observer (the
+//! recorder: a PANIC violation) instead of tearing a Tokio worker's task down silently.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pool_core::runtime::BoxFuture;
+
+use crate::panics::{poll_caught, PanicObserver, TaskPanic};
+use crate::shared::{TaskId, TaskKind};
+
+thread_local! {
+    /// The wall-clock task this thread is polling, if any.
+    static CURRENT: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Wall-clock time, Tokio timers and a Tokio spawner, with task ids and caught panics.
+pub struct WallClock {
+    start: Instant,
+    handle: tokio::runtime::Handle,
+    next_task: AtomicU64,
+    observer: Mutex<Option<PanicObserver>>,
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WallClock")
+            .field("now", &self.now())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WallClock {
+    /// A clock whose time 0 is now, spawning on `handle`'s runtime.
+    pub(crate) fn new(handle: tokio::runtime::Handle) -> WallClock {
+        WallClock {
+            start: Instant::now(),
+            handle,
+            next_task: AtomicU64::new(0),
+            observer: Mutex::new(None),
+        }
+    }
+
+    /// Sets who hears of a task's panic.
+    pub(crate) fn set_panic_observer(&self, observer: Option<PanicObserver>) {
+        *self.observer.lock().unwrap_or_else(PoisonError::into_inner) = observer;
+    }
+
+    /// Time since the clock was made.
+    pub(crate) fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The wall-clock task being polled on this thread, if any.
+    pub(crate) fn current() -> Option<TaskId> {
+        CURRENT.with(Cell::get).map(TaskId)
+    }
+
+    /// A Tokio sleep until `deadline` on this clock.
+    pub(crate) fn sleep_until(&self, deadline: Duration) -> tokio::time::Sleep {
+        let _entered = self.handle.enter();
+        let at = self.start.checked_add(deadline).unwrap_or_else(far_future);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at))
+    }
+
+    /// Spawns `future` as task `kind` on the Tokio runtime.
+    pub(crate) fn spawn(self: &Arc<Self>, kind: TaskKind, future: BoxFuture<()>) -> TaskId {
+        let id = self.next_task.fetch_add(1, Ordering::Relaxed);
+        let task = Named {
+            id,
+            kind,
+            clock: self.clone(),
+            future: Some(future),
+        };
+        // The join handle is not needed: a task's end is seen through what it reports.
+        drop(self.handle.spawn(task));
+        TaskId(id)
+    }
+
+    fn panicked(&self, panic: TaskPanic) {
+        let observer = self
+            .observer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(observer) = observer {
+            observer(&panic);
+        }
+    }
+}
+
+/// About thirty years from now: a deadline past any run.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// A spawned task: polled with its id set and its panics caught.
+struct Named {
+    id: u64,
+    kind: TaskKind,
+    clock: Arc<WallClock>,
+    /// `None` once it finished or panicked.
+    future: Option<BoxFuture<()>>,
+}
+
+impl Future for Named {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let (id, kind, now) = (self.id, self.kind, self.clock.now());
+        let Some(future) = self.future.as_mut() else {
+            return Poll::Ready(());
+        };
+        let was = CURRENT.with(|c| c.replace(Some(id)));
+        let polled = poll_caught(TaskId(id), kind, now, || future.as_mut().poll(cx));
+        CURRENT.with(|c| c.set(was));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => {
+                self.future = None;
+                Poll::Ready(())
+            }
+            Err(message) => {
+                // Drop what is left of the task (its destructors run as in the
+                // simulation, after the panic is reported).
+                self.clock.panicked(TaskPanic {
+                    task: TaskId(id),
+                    kind,
+                    at: now,
+                    message,
+                });
+                let was = CURRENT.with(|c| c.replace(Some(id)));
+                let dropped = poll_caught(TaskId(id), kind, now, || self.future = None);
+                CURRENT.with(|c| c.set(was));
+                if let Err(message) = dropped {
+                    self.clock.panicked(TaskPanic {
+                        task: TaskId(id),
+                        kind,
+                        at: self.clock.now(),
+                        message: format!("dropping a panicked task: {message}"),
+                    });
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
