@@ -88,6 +88,8 @@ pub struct Oracle {
     disagreement: String,
     /// Overtakes to judge at the next stable point.
     overtakes: Vec<Overtake>,
+    /// When the latest `PoolCleared` was reported (STALE's arrival slack).
+    cleared_at: Duration,
 }
 
 impl Oracle {
@@ -105,6 +107,7 @@ impl Oracle {
             disagree_since: None,
             disagreement: String::new(),
             overtakes: Vec::new(),
+            cleared_at: Duration::ZERO,
         }
     }
 
@@ -317,7 +320,8 @@ impl Oracle {
                 let fresh = conn.is_some_and(|x| x.fresh);
                 let own = self.model.driven_by.get(id) == Some(&k);
                 let granted_ahead = own.then_some(c.ahead_at_grant.as_slice());
-                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead);
+                let due = now.saturating_add(self.config.arrival_slack);
+                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead, due);
                 self.overtakes.extend(overtaken);
             }
             CheckoutOutcome::Failed(failure) => {
@@ -350,7 +354,11 @@ impl Oracle {
         for message in leak_reports::missed(&mut self.model, &self.config, now) {
             self.violate(Invariant::Time, now, message);
         }
-        for o in std::mem::take(&mut self.overtakes) {
+        let (due, later) = std::mem::take(&mut self.overtakes)
+            .into_iter()
+            .partition(|o| o.due <= now);
+        self.overtakes = later;
+        for o in due {
             if let Some(message) = fifo::judge(&self.model, o, &self.config) {
                 self.violate(Invariant::Fifo, now, message);
             }

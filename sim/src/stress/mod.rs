@@ -26,7 +26,13 @@
 //! by default, as `poolcheck soak` uses) instead of the simulator's 5 ms of virtual time,
 //! so a starvation or a late checkout shorter than that goes unseen, and one caused only by
 //! a descheduled thread on a loaded machine could be reported. MAX allows one creation per
-//! worker thread to race a close's event ([`OracleConfig::event_lag`]). Not judged: a
+//! worker thread to race a close's event ([`OracleConfig::event_lag`]). FIFO and STALE
+//! are judged with the tolerance as [`OracleConfig::arrival_slack`]: a checkout's start is
+//! recorded before its thread reaches the pool, a grant is claimed only when the waiter's
+//! thread runs, and a checkout may take a connection before a clear and report it after,
+//! so only an overtake of a checkout that began at least the tolerance earlier and still
+//! waits the tolerance after counts, and only a stale hand-out reported at least the
+//! tolerance after the clear. Not judged: a
 //! deadlock as such (the simulator sees that no task can run and no timer is pending; on
 //! real time a deadlock shows only as the starvation and overdue checkouts it causes),
 //! and NONDET (a sweep's re-run check).
@@ -97,7 +103,8 @@ impl StressConfig {
     }
 
     /// The oracle's configuration for a round with `options`: the simulator's, on the
-    /// wall-clock tolerance and with one event lag per worker thread.
+    /// wall-clock tolerance, with one event lag per worker thread and the tolerance as
+    /// the arrival slack of FIFO and STALE.
     fn oracle(&self, options: &pool_core::PoolOptions) -> OracleConfig {
         OracleConfig {
             max_total: options.total_max(),
@@ -107,6 +114,7 @@ impl StressConfig {
             checkout_bound: None,
             background_establishment: false,
             event_lag: u32::try_from(self.worker_threads).unwrap_or(u32::MAX),
+            arrival_slack: self.tolerance,
             ..OracleConfig::from_options(options)
         }
     }
