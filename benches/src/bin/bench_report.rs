@@ -489,7 +489,10 @@ fn time_to_detect(w: &mut String, side: &BTreeMap<String, Value>) {
          cargo bench -p benches --bench time_to_detect -- --test   # CI's smoke: one member, seconds\n```\n"
     );
     let table = side.get("table");
-    match table.and_then(|t| t.get("markdown")).and_then(Value::as_str) {
+    match table
+        .and_then(|t| t.get("markdown"))
+        .and_then(Value::as_str)
+    {
         Some(markdown) => {
             let when = table
                 .and_then(|t| t.get("unix_time"))

@@ -37,8 +37,8 @@
 //! real time a deadlock shows only as the starvation and overdue checkouts it causes),
 //! and NONDET (a sweep's re-run check).
 
-mod world;
 pub mod wall;
+mod world;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -156,7 +156,11 @@ impl std::fmt::Display for StressReport {
             self.elapsed.as_secs_f64()
         );
         match (&self.violation, self.seed) {
-            (Some(v), Some(seed)) => write!(f, "{}: FAIL (plan seed {seed:#x}) — {v}; {counts}", self.pool),
+            (Some(v), Some(seed)) => write!(
+                f,
+                "{}: FAIL (plan seed {seed:#x}) — {v}; {counts}",
+                self.pool
+            ),
             (Some(v), None) => write!(f, "{}: FAIL — {v}; {counts}", self.pool),
             (None, _) => write!(f, "{}: OK — {counts}", self.pool),
         }

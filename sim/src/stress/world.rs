@@ -50,7 +50,9 @@ pub(super) async fn round(
     progress
         .checkouts
         .fetch_add(recording.checkouts, Ordering::Relaxed);
-    progress.faults.fetch_add(recording.faults, Ordering::Relaxed);
+    progress
+        .faults
+        .fetch_add(recording.faults, Ordering::Relaxed);
     found.map(|()| recording.violations.into_iter().next())
 }
 
