@@ -1,7 +1,7 @@
 //! [`SimRuntime`]: the handle to the executor's virtual clock, timers and spawner that
 //! pools, the network and the harness hold; plus [`Sleep`], [`yield_now`] and [`race`].
 //!
-//! A `SimRuntime` is normally the simulation's (virtual time). [`SimRuntime::wall`] makes
+//! A `SimRuntime` is normally the simulation's (virtual time). `SimRuntime::wall` makes
 //! one on wall-clock time over a Tokio runtime instead ([`crate::stress`]): the same
 //! pools, network and harness then run on real threads.
 

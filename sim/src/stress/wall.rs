@@ -5,8 +5,10 @@
 //! Every task it spawns is polled through a wrapper that names it (so
 //! [`SimRuntime::current_task`](crate::SimRuntime::current_task) works as in the
 //! simulation: the recorder attributes events and connects to the checkout whose task
-//! caused them) and catches its panics, which go to the clock's panic observer (the
-//! recorder: a PANIC violation) instead of tearing a Tokio worker's task down silently.
+//! caused them) and catches its panics, which go to the clock's recorder (a PANIC
+//! violation) instead of ending a Tokio task silently. As in the simulation, the
+//! recorder hears of a panic at the panic site, before unwinding runs the task's
+//! destructors, so what those cause (a connection dropped mid-check-in) comes after it.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use pool_core::runtime::BoxFuture;
 
-use crate::panics::{poll_caught, PanicObserver, TaskPanic};
+use crate::panics::{poll_caught, set_panic_observer, PanicObserver, TaskPanic};
+use crate::recorder::Recorder;
 use crate::shared::{TaskId, TaskKind};
 
 thread_local! {
@@ -31,7 +34,14 @@ pub struct WallClock {
     start: Instant,
     handle: tokio::runtime::Handle,
     next_task: AtomicU64,
-    observer: Mutex<Option<PanicObserver>>,
+    recorder: Mutex<Option<Listener>>,
+}
+
+/// The recorder that hears of panics, and its observer for the panic site.
+#[derive(Clone)]
+struct Listener {
+    recorder: Arc<Recorder>,
+    at_site: PanicObserver,
 }
 
 impl std::fmt::Debug for WallClock {
@@ -49,13 +59,26 @@ impl WallClock {
             start: Instant::now(),
             handle,
             next_task: AtomicU64::new(0),
-            observer: Mutex::new(None),
+            recorder: Mutex::new(None),
         }
     }
 
-    /// Sets who hears of a task's panic.
-    pub(crate) fn set_panic_observer(&self, observer: Option<PanicObserver>) {
-        *self.observer.lock().unwrap_or_else(PoisonError::into_inner) = observer;
+    /// Sets (or, with `None`, clears) the recorder that hears of a task's panic.
+    pub(crate) fn set_recorder(&self, recorder: Option<Arc<Recorder>>) {
+        let listener = recorder.map(|recorder| {
+            let site = recorder.clone();
+            let at_site: PanicObserver =
+                Arc::new(move |panic: &TaskPanic| site.panicked_at_site(panic));
+            Listener { recorder, at_site }
+        });
+        *self.recorder.lock().unwrap_or_else(PoisonError::into_inner) = listener;
+    }
+
+    fn listener(&self) -> Option<Listener> {
+        self.recorder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Time since the clock was made.
@@ -89,14 +112,11 @@ impl WallClock {
         TaskId(id)
     }
 
+    /// Records a caught panic (the panic site already told the recorder, unless its lock
+    /// was busy then; a repeat is dropped by the oracle's ledger).
     fn panicked(&self, panic: TaskPanic) {
-        let observer = self
-            .observer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(observer) = observer {
-            observer(&panic);
+        if let Some(listener) = self.listener() {
+            listener.recorder.panicked(&panic);
         }
     }
 }
@@ -120,11 +140,14 @@ impl Future for Named {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let (id, kind, now) = (self.id, self.kind, self.clock.now());
+        let at_site = self.clock.listener().map(|l| l.at_site);
         let Some(future) = self.future.as_mut() else {
             return Poll::Ready(());
         };
         let was = CURRENT.with(|c| c.replace(Some(id)));
+        set_panic_observer(at_site);
         let polled = poll_caught(TaskId(id), kind, now, || future.as_mut().poll(cx));
+        set_panic_observer(None);
         CURRENT.with(|c| c.set(was));
         match polled {
             Ok(Poll::Pending) => Poll::Pending,

@@ -39,13 +39,10 @@ pub(super) async fn round(
     let runtime = SimRuntime::wall(clock.clone());
     let oracle = Oracle::new(config.oracle(&plan.options));
     let recorder = Arc::new(Recorder::new(runtime.clone(), oracle, false));
-    let observer = recorder.clone();
-    clock.set_panic_observer(Some(Arc::new(move |panic: &TaskPanic| {
-        observer.panicked(panic)
-    })));
+    clock.set_recorder(Some(recorder.clone()));
     let found = play(config, &plan, &root, seed, &runtime, &recorder, progress).await;
-    // The observer holds the recorder, which holds the clock: break the cycle.
-    clock.set_panic_observer(None);
+    // The clock holds the recorder, which holds the clock: break the cycle.
+    clock.set_recorder(None);
     let recording = recorder.finish();
     progress
         .checkouts
