@@ -22,7 +22,7 @@
 //! (the stress cap, default 60), `--seeds-max N` (default 100000), `--members a,b` (a
 //! subset), `--no-controls`.
 //!
-//! Run: `cargo bench -p benches --bench time_to_detect` (release build, ~10–20 min on a
+//! Run: `cargo bench -p benches --bench time_to_detect` (release build, ~5–20 min on a
 //! 2-core machine: most of it is the stress test's cap on members it does not find).
 
 use std::process::ExitCode;

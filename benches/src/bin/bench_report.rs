@@ -216,7 +216,7 @@ fn intro(w: &mut String) {
     let _ = writeln!(w, "```sh");
     let _ = writeln!(
         w,
-        "# Everything (six bench targets: ~6 min of criterion measuring on 2 cores, 10–20 min of time_to_detect, plus the build), then this file:"
+        "# Everything (six bench targets: ~6 min of criterion measuring on 2 cores, 5–20 min of time_to_detect, plus the build), then this file:"
     );
     let _ = writeln!(
         w,
@@ -484,7 +484,7 @@ fn time_to_detect(w: &mut String, side: &BTreeMap<String, Value>) {
     );
     let _ = writeln!(
         w,
-        "```sh\ncargo bench -p benches --bench time_to_detect            # ~10–20 min on 2 cores\n\
+        "```sh\ncargo bench -p benches --bench time_to_detect            # ~5–20 min on 2 cores: each member the stress test misses costs its cap\n\
          cargo bench -p benches --bench time_to_detect -- --cap 30 --members zoo-barging,zoo-overshoot\n\
          cargo bench -p benches --bench time_to_detect -- --test   # CI's smoke: one member, seconds\n```\n"
     );
