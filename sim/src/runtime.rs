@@ -14,7 +14,19 @@ use std::time::Duration;
 use pool_core::runtime::BoxFuture;
 
 use crate::shared::{Shared, TaskId, TaskKind, TimerKey};
-use crate::stress::wall::WallClock;
+
+/// A clock other than the executor's: wall-clock time, its timers and spawner
+/// (`crate::stress` implements it on Tokio).
+pub(crate) trait ExternalClock: Send + Sync {
+    /// Time now.
+    fn now(&self) -> Duration;
+    /// The task being polled on this thread, if any.
+    fn current_task(&self) -> Option<TaskId>;
+    /// Completes once the time reaches `deadline`.
+    fn sleep_until(&self, deadline: Duration) -> BoxFuture<()>;
+    /// Spawns a task of `kind`.
+    fn spawn(self: Arc<Self>, kind: TaskKind, future: BoxFuture<()>) -> TaskId;
+}
 
 /// The simulation's [`pool_core::Runtime`]: virtual clock, timers, spawner. Also what the
 /// network, the manager and the harness use to sleep and spawn.
@@ -29,7 +41,7 @@ enum Clock {
     /// The executor's virtual time.
     Virtual(Arc<Shared>),
     /// Wall-clock time on a Tokio runtime.
-    Wall(Arc<WallClock>),
+    Wall(Arc<dyn ExternalClock>),
 }
 
 impl std::fmt::Debug for SimRuntime {
@@ -49,7 +61,7 @@ impl SimRuntime {
 
     /// A runtime on wall-clock time: time 0 is now, sleeps are Tokio timers and tasks are
     /// spawned on the Tokio runtime of `clock` (see [`crate::stress`]).
-    pub(crate) fn wall(clock: Arc<WallClock>) -> SimRuntime {
+    pub(crate) fn wall(clock: Arc<dyn ExternalClock>) -> SimRuntime {
         SimRuntime {
             clock: Clock::Wall(clock),
         }
@@ -67,7 +79,7 @@ impl SimRuntime {
     pub fn current_task(&self) -> Option<TaskId> {
         match &self.clock {
             Clock::Virtual(shared) => shared.current(),
-            Clock::Wall(_) => WallClock::current(),
+            Clock::Wall(wall) => wall.current_task(),
         }
     }
 
@@ -82,7 +94,7 @@ impl SimRuntime {
                 },
             },
             Clock::Wall(wall) => Sleep {
-                timer: Timer::Wall(Box::pin(wall.sleep_until(deadline))),
+                timer: Timer::Wall(wall.sleep_until(deadline)),
             },
         }
     }
@@ -105,7 +117,7 @@ impl SimRuntime {
     pub fn spawn_task(&self, kind: TaskKind, future: BoxFuture<()>) -> TaskId {
         match &self.clock {
             Clock::Virtual(shared) => shared.spawn(future, kind),
-            Clock::Wall(wall) => wall.spawn(kind, future),
+            Clock::Wall(wall) => wall.clone().spawn(kind, future),
         }
     }
 }
@@ -136,7 +148,7 @@ enum Timer {
         deadline: Duration,
         key: Option<TimerKey>,
     },
-    Wall(Pin<Box<tokio::time::Sleep>>),
+    Wall(BoxFuture<()>),
 }
 
 impl Future for Sleep {

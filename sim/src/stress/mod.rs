@@ -269,6 +269,11 @@ pub fn stress(config: &StressConfig) -> Result<StressReport, StressError> {
     });
     // Tasks of a round stopped at its violation (and a deadlocked pool's) are dropped.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    report(config, &progress)
+}
+
+/// The report of a finished stress run, or the error that ended it.
+fn report(config: &StressConfig, progress: &Progress) -> Result<StressReport, StressError> {
     if let Some(error) = progress
         .error
         .lock()
@@ -284,7 +289,7 @@ pub fn stress(config: &StressConfig) -> Result<StressReport, StressError> {
         .take();
     let (violation, seed, elapsed) = match found {
         Some((violation, seed, elapsed)) => (Some(violation), Some(seed), elapsed),
-        None => (None, None, start.elapsed()),
+        None => (None, None, progress.start.elapsed()),
     };
     Ok(StressReport {
         pool: config.pool.name().to_string(),

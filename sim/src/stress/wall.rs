@@ -22,6 +22,7 @@ use pool_core::runtime::BoxFuture;
 
 use crate::panics::{poll_caught, set_panic_observer, PanicObserver, TaskPanic};
 use crate::recorder::Recorder;
+use crate::runtime::ExternalClock;
 use crate::shared::{TaskId, TaskKind};
 
 thread_local! {
@@ -81,43 +82,46 @@ impl WallClock {
             .clone()
     }
 
-    /// Time since the clock was made.
-    pub(crate) fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
-
-    /// The wall-clock task being polled on this thread, if any.
-    pub(crate) fn current() -> Option<TaskId> {
-        CURRENT.with(Cell::get).map(TaskId)
-    }
-
-    /// A Tokio sleep until `deadline` on this clock.
-    pub(crate) fn sleep_until(&self, deadline: Duration) -> tokio::time::Sleep {
-        let _entered = self.handle.enter();
-        let at = self.start.checked_add(deadline).unwrap_or_else(far_future);
-        tokio::time::sleep_until(tokio::time::Instant::from_std(at))
-    }
-
-    /// Spawns `future` as task `kind` on the Tokio runtime.
-    pub(crate) fn spawn(self: &Arc<Self>, kind: TaskKind, future: BoxFuture<()>) -> TaskId {
-        let id = self.next_task.fetch_add(1, Ordering::Relaxed);
-        let task = Named {
-            id,
-            kind,
-            clock: self.clone(),
-            future: Some(future),
-        };
-        // The join handle is not needed: a task's end is seen through what it reports.
-        drop(self.handle.spawn(task));
-        TaskId(id)
-    }
-
     /// Records a caught panic (the panic site already told the recorder, unless its lock
     /// was busy then; a repeat is dropped by the oracle's ledger).
     fn panicked(&self, panic: TaskPanic) {
         if let Some(listener) = self.listener() {
             listener.recorder.panicked(&panic);
         }
+    }
+}
+
+impl ExternalClock for WallClock {
+    /// Time since the clock was made.
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The wall-clock task being polled on this thread, if any.
+    fn current_task(&self) -> Option<TaskId> {
+        CURRENT.with(Cell::get).map(TaskId)
+    }
+
+    /// A Tokio sleep until `deadline` on this clock.
+    fn sleep_until(&self, deadline: Duration) -> BoxFuture<()> {
+        let _entered = self.handle.enter();
+        let at = self.start.checked_add(deadline).unwrap_or_else(far_future);
+        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(at)))
+    }
+
+    /// Spawns `future` as task `kind` on the Tokio runtime.
+    fn spawn(self: Arc<Self>, kind: TaskKind, future: BoxFuture<()>) -> TaskId {
+        let id = self.next_task.fetch_add(1, Ordering::Relaxed);
+        let handle = self.handle.clone();
+        let task = Named {
+            id,
+            kind,
+            clock: self,
+            future: Some(future),
+        };
+        // The join handle is not needed: a task's end is seen through what it reports.
+        drop(handle.spawn(task));
+        TaskId(id)
     }
 }
 
