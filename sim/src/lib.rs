@@ -133,6 +133,7 @@ pub mod runtime;
 mod shared;
 #[doc(hidden)]
 pub mod shrink;
+pub mod stress;
 #[doc(hidden)]
 pub mod swarm;
 #[doc(hidden)]

@@ -93,8 +93,10 @@ impl Recorder {
     /// Runs `f` on the oracle and trace unless the run is over, then traces new
     /// violations.
     fn with(&self, f: impl FnOnce(&mut State, Duration)) {
-        let now = self.runtime.now();
         let mut state = self.lock();
+        // Read under the lock: on wall-clock time (`crate::stress`) observations from
+        // several threads then reach the oracle in the order of their times.
+        let now = self.runtime.now();
         if state.finished {
             return;
         }

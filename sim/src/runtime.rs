@@ -1,5 +1,9 @@
 //! [`SimRuntime`]: the handle to the executor's virtual clock, timers and spawner that
 //! pools, the network and the harness hold; plus [`Sleep`], [`yield_now`] and [`race`].
+//!
+//! A `SimRuntime` is normally the simulation's (virtual time). `SimRuntime::wall` makes
+//! one on wall-clock time over a Tokio runtime instead ([`crate::stress`]): the same
+//! pools, network and harness then run on real threads.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,11 +15,33 @@ use pool_core::runtime::BoxFuture;
 
 use crate::shared::{Shared, TaskId, TaskKind, TimerKey};
 
+/// A clock other than the executor's: wall-clock time, its timers and spawner
+/// (`crate::stress` implements it on Tokio).
+pub(crate) trait ExternalClock: Send + Sync {
+    /// Time now.
+    fn now(&self) -> Duration;
+    /// The task being polled on this thread, if any.
+    fn current_task(&self) -> Option<TaskId>;
+    /// Completes once the time reaches `deadline`.
+    fn sleep_until(&self, deadline: Duration) -> BoxFuture<()>;
+    /// Spawns a task of `kind`.
+    fn spawn(self: Arc<Self>, kind: TaskKind, future: BoxFuture<()>) -> TaskId;
+}
+
 /// The simulation's [`pool_core::Runtime`]: virtual clock, timers, spawner. Also what the
 /// network, the manager and the harness use to sleep and spawn.
 #[derive(Clone)]
 pub struct SimRuntime {
-    shared: Arc<Shared>,
+    clock: Clock,
+}
+
+/// Whose time a [`SimRuntime`] keeps.
+#[derive(Clone)]
+enum Clock {
+    /// The executor's virtual time.
+    Virtual(Arc<Shared>),
+    /// Wall-clock time on a Tokio runtime.
+    Wall(Arc<dyn ExternalClock>),
 }
 
 impl std::fmt::Debug for SimRuntime {
@@ -28,25 +54,48 @@ impl std::fmt::Debug for SimRuntime {
 
 impl SimRuntime {
     pub(crate) fn new(shared: Arc<Shared>) -> SimRuntime {
-        SimRuntime { shared }
+        SimRuntime {
+            clock: Clock::Virtual(shared),
+        }
     }
 
-    /// Virtual time now.
+    /// A runtime on wall-clock time: time 0 is now, sleeps are Tokio timers and tasks are
+    /// spawned on the Tokio runtime of `clock` (see [`crate::stress`]).
+    pub(crate) fn wall(clock: Arc<dyn ExternalClock>) -> SimRuntime {
+        SimRuntime {
+            clock: Clock::Wall(clock),
+        }
+    }
+
+    /// Time now: virtual, or wall-clock time since a wall runtime was made.
     pub fn now(&self) -> Duration {
-        self.shared.now()
+        match &self.clock {
+            Clock::Virtual(shared) => shared.now(),
+            Clock::Wall(wall) => wall.now(),
+        }
     }
 
     /// The task being polled, if any.
     pub fn current_task(&self) -> Option<TaskId> {
-        self.shared.current()
+        match &self.clock {
+            Clock::Virtual(shared) => shared.current(),
+            Clock::Wall(wall) => wall.current_task(),
+        }
     }
 
-    /// Completes once virtual time reaches `deadline`.
+    /// Completes once the time reaches `deadline`.
     pub fn sleep_until(&self, deadline: Duration) -> Sleep {
-        Sleep {
-            shared: self.shared.clone(),
-            deadline,
-            key: None,
+        match &self.clock {
+            Clock::Virtual(shared) => Sleep {
+                timer: Timer::Virtual {
+                    shared: shared.clone(),
+                    deadline,
+                    key: None,
+                },
+            },
+            Clock::Wall(wall) => Sleep {
+                timer: Timer::Wall(wall.sleep_until(deadline)),
+            },
         }
     }
 
@@ -57,13 +106,19 @@ impl SimRuntime {
 
     /// Announces the lengths of the Tokio sleeps server tasks may start (the block time of
     /// the fail point in force); see `time_bridge.rs`.
+    /// (Nothing to announce on wall-clock time: Tokio's sleeps are real.)
     pub fn set_server_sleeps(&self, lengths: Vec<Duration>) {
-        self.shared.set_server_sleeps(lengths);
+        if let Clock::Virtual(shared) = &self.clock {
+            shared.set_server_sleeps(lengths);
+        }
     }
 
     /// Spawns a task of `kind`.
     pub fn spawn_task(&self, kind: TaskKind, future: BoxFuture<()>) -> TaskId {
-        self.shared.spawn(future, kind)
+        match &self.clock {
+            Clock::Virtual(shared) => shared.spawn(future, kind),
+            Clock::Wall(wall) => wall.clone().spawn(kind, future),
+        }
     }
 }
 
@@ -77,33 +132,46 @@ impl pool_core::Runtime for SimRuntime {
     }
 
     fn spawn(&self, task: BoxFuture<()>) {
-        self.shared.spawn(task, TaskKind::Pool);
+        self.spawn_task(TaskKind::Pool, task);
     }
 }
 
-/// A virtual-time sleep. Cancel-safe: dropping it removes its timer.
+/// A sleep on the runtime's time. Cancel-safe: dropping it removes its timer.
 pub struct Sleep {
-    shared: Arc<Shared>,
-    deadline: Duration,
-    key: Option<TimerKey>,
+    timer: Timer,
+}
+
+/// A virtual-time timer, or a Tokio one.
+enum Timer {
+    Virtual {
+        shared: Arc<Shared>,
+        deadline: Duration,
+        key: Option<TimerKey>,
+    },
+    Wall(BoxFuture<()>),
 }
 
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.shared.now() >= self.deadline {
-            if let Some(key) = self.key.take() {
-                self.shared.cancel_timer(key);
+        let (shared, deadline, key) = match &mut self.timer {
+            Timer::Wall(sleep) => return sleep.as_mut().poll(cx),
+            Timer::Virtual {
+                shared,
+                deadline,
+                key,
+            } => (shared, *deadline, key),
+        };
+        if shared.now() >= deadline {
+            if let Some(key) = key.take() {
+                shared.cancel_timer(key);
             }
             return Poll::Ready(());
         }
-        match self.key {
-            Some(key) => self.shared.update_timer(key, cx.waker()),
-            None => {
-                let key = self.shared.register_timer(self.deadline, cx.waker());
-                self.key = Some(key);
-            }
+        match *key {
+            Some(key) => shared.update_timer(key, cx.waker()),
+            None => *key = Some(shared.register_timer(deadline, cx.waker())),
         }
         Poll::Pending
     }
@@ -111,8 +179,10 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.shared.cancel_timer(key);
+        if let Timer::Virtual { shared, key, .. } = &mut self.timer {
+            if let Some(key) = key.take() {
+                shared.cancel_timer(key);
+            }
         }
     }
 }

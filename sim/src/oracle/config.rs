@@ -53,6 +53,16 @@ pub struct OracleConfig {
     /// The pool reports leaks ([`Capabilities::leak_detection`]); set by
     /// [`Oracle::set_capabilities`](crate::oracle::Oracle::set_capabilities).
     pub leak_detection: bool,
+    /// The allowance for observations made on real threads a moment away from the pool
+    /// step they report (`crate::stress`). FIFO: a checkout that began less than this
+    /// before the one served is not overtaken (its thread may not have reached the
+    /// pool's queue yet), and an overtake is judged only this long after it (a grant to
+    /// the earlier checkout may not have been claimed by its thread yet). STALE: a
+    /// connection of the previous generation checked out less than this after the
+    /// `PoolCleared` is not stale (the checkout may have taken it before the clear and
+    /// reported it after). Zero (the default) in the simulator, where each of those is
+    /// one step.
+    pub arrival_slack: Duration,
 }
 
 impl Default for OracleConfig {
@@ -81,6 +91,7 @@ impl OracleConfig {
             event_lag: 0,
             leak_detection_threshold: options.leak_detection_threshold,
             leak_detection: false,
+            arrival_slack: Duration::ZERO,
         }
     }
 }

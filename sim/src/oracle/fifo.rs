@@ -45,6 +45,9 @@ pub(crate) struct Overtake {
     pub(crate) overtaken: CheckoutId,
     /// The winner's connection was fresh from its establishment (rule 2).
     pub(crate) fresh: bool,
+    /// Judged at the first stable point from then on
+    /// ([`OracleConfig::arrival_slack`] after the winner was served).
+    pub(crate) due: std::time::Duration,
 }
 
 /// The earlier checkouts that `k`'s success with a connection (`fresh` or not) overtakes
@@ -55,6 +58,7 @@ pub(crate) fn overtaken(
     k: CheckoutId,
     fresh: bool,
     granted_ahead: Option<&[CheckoutId]>,
+    due: std::time::Duration,
 ) -> Vec<Overtake> {
     model
         .waiting()
@@ -64,6 +68,7 @@ pub(crate) fn overtaken(
             winner: k,
             overtaken: j,
             fresh,
+            due,
         })
         .collect()
 }
@@ -76,6 +81,9 @@ pub(crate) fn judge(model: &Model, o: Overtake, config: &OracleConfig) -> Option
     }
     let earlier = model.checkout(j)?;
     let later = model.checkout(k)?;
+    if later.started < earlier.started.saturating_add(config.arrival_slack) {
+        return None;
+    }
     if config.background_establishment && o.fresh {
         let ahead = model.waiting().take_while(|w| *w < k).count() as u64;
         if u64::from(model.pending) >= ahead {

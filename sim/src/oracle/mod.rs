@@ -91,6 +91,8 @@ pub struct Oracle {
     overtakes: Vec<Overtake>,
     /// The interesting states reached ([`coverage`]).
     cover: coverage::Tracker,
+    /// When the latest `PoolCleared` was reported (STALE's arrival slack).
+    cleared_at: Duration,
 }
 
 impl Oracle {
@@ -109,6 +111,7 @@ impl Oracle {
             disagreement: String::new(),
             overtakes: Vec::new(),
             cover: coverage::Tracker::default(),
+            cleared_at: Duration::ZERO,
         }
     }
 
@@ -324,7 +327,8 @@ impl Oracle {
                 let fresh = conn.is_some_and(|x| x.fresh);
                 let own = self.model.driven_by.get(id) == Some(&k);
                 let granted_ahead = own.then_some(c.ahead_at_grant.as_slice());
-                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead);
+                let due = now.saturating_add(self.config.arrival_slack);
+                let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead, due);
                 self.overtakes.extend(overtaken);
             }
             CheckoutOutcome::Failed(failure) => {
@@ -358,7 +362,11 @@ impl Oracle {
         for message in leak_reports::missed(&mut self.model, &self.config, now) {
             self.violate(Invariant::Time, now, message);
         }
-        for o in std::mem::take(&mut self.overtakes) {
+        let (due, later) = std::mem::take(&mut self.overtakes)
+            .into_iter()
+            .partition(|o| o.due <= now);
+        self.overtakes = later;
+        for o in due {
             if let Some(message) = fifo::judge(&self.model, o, &self.config) {
                 self.violate(Invariant::Fifo, now, message);
             }
