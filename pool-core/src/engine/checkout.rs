@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use super::futures::{Establish, Wait, Waited};
 use super::validate::{Retry, Validated};
-use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
+use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionCheckOutFailedReason};
 use crate::manager::Manager;
@@ -65,6 +65,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let deadline = self.options.wait_queue_timeout.map(|t| started + t);
         // A resource a failed validation left this checkout to go on with (V3).
         let mut next: Option<Resource<M::Connection>> = None;
+        // A retry queued ahead of the later checkouts after a failed validation (V3).
+        let mut queued = None;
         loop {
             let resource = match next.take() {
                 Some(resource) => {
@@ -72,7 +74,8 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     resource
                 }
                 None => {
-                    let (resource, fast, shelf_counted) = self.acquire(started, deadline).await?;
+                    let (resource, fast, shelf_counted) =
+                        self.acquire(started, deadline, queued.take()).await?;
                     recheck = !fast;
                     counted = shelf_counted;
                     resource
@@ -91,6 +94,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                         Validated::Failed(entry) => {
                             match self.after_failed_validation(entry) {
                                 Retry::Resource(resource) => next = Some(resource),
+                                Retry::Queued(waiter) => queued = Some(waiter),
                                 Retry::Queue => {}
                                 Retry::Refused(refusal) => {
                                     return Err(self.checkout_failed(started, refusal.into_error()))
@@ -101,6 +105,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                                 if let Some(resource) = next.take() {
                                     self.release(resource);
                                     self.dispatch(); // I4
+                                }
+                                if let Some(waiter) = queued.take() {
+                                    drop(Wait::new(self, waiter, None)); // leaves the queue
                                 }
                                 return Err(self.timed_out(started));
                             }
@@ -138,8 +145,16 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         &self,
         started: Duration,
         deadline: Option<Duration>,
+        queued: Option<Arc<WaiterOf<M, B>>>,
     ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
+        let mut queued = queued;
         loop {
+            if let Some(waiter) = queued.take() {
+                match self.wait(started, deadline, waiter).await? {
+                    Some(resource) => return Ok((resource, false, false)),
+                    None => continue,
+                }
+            }
             match self.try_fast() {
                 Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
@@ -155,18 +170,29 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     },
                 ));
             };
-            match Wait::new(self, waiter, deadline).await {
-                Waited::Granted(Grant::Ready(resource)) => {
-                    return Ok((self.prefer_idle(resource), false, false))
-                }
-                Waited::Granted(Grant::Refused(refusal)) => {
-                    return Err(self.checkout_failed(started, refusal.into_error()))
-                }
-                Waited::TimedOut => return Err(self.timed_out(started)),
-                // I8: this checkout was not polled in time and its grant went to the next
-                // waiter; start over (same deadline).
-                Waited::Reclaimed => continue,
+            if let Some(resource) = self.wait(started, deadline, waiter).await? {
+                return Ok((resource, false, false));
             }
+        }
+    }
+
+    /// Waits in the queue until `deadline`: the resource granted, or `None` if the grant
+    /// was reclaimed and the checkout must start over (I8: same deadline).
+    async fn wait(
+        &self,
+        started: Duration,
+        deadline: Option<Duration>,
+        waiter: Arc<WaiterOf<M, B>>,
+    ) -> Result<Option<Resource<M::Connection>>, CheckoutError<M::Error>> {
+        match Wait::new(self, waiter, deadline).await {
+            Waited::Granted(Grant::Ready(resource)) => Ok(Some(self.prefer_idle(resource))),
+            Waited::Granted(Grant::Refused(refusal)) => {
+                Err(self.checkout_failed(started, refusal.into_error()))
+            }
+            Waited::TimedOut => Err(self.timed_out(started)),
+            // I8: this checkout was not polled in time and its grant went to the next
+            // waiter; start over (same deadline).
+            Waited::Reclaimed => Ok(None),
         }
     }
 
