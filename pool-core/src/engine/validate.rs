@@ -163,6 +163,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         };
         match outcome {
             Some(Ok(())) => {
+                // Just checked: not idle any more (the I6 re-check that follows must not
+                // close it as idle for the time it sat before the check).
+                let mut entry = entry;
+                entry.idle_since = self.now();
                 self.emit(|address| CmapEvent::ConnectionValidated {
                     address,
                     connection_id: id,
