@@ -15,7 +15,9 @@
 //!   another core writes. Shelved connections are available like those in `idle`: a
 //!   checkout looks at its own shelf, then `idle`, then every other shelf, before it
 //!   admits a creation or queues.
-//! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s).
+//! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s), and
+//!   `retries`, a second one (used only with `test_on_borrow`) for checkouts whose
+//!   connection failed its validation; dispatch serves it first ([`validate`]).
 //!
 //! A *resource* is what serves a checkout: an idle connection or a creation permit
 //! (admission already counted in `total` and `pending`). Whoever adds a resource or a
