@@ -27,6 +27,8 @@ struct Script {
     delay: Duration,
     /// Validations never finish.
     hang: bool,
+    /// Connects that take this long, by connection id (the others are instant).
+    slow_connects: Vec<(u64, Duration)>,
 }
 
 /// Connections are their ids; `validate` follows the script and records its calls.
@@ -51,6 +53,16 @@ impl Manager for Checked {
     type Error = Dead;
 
     async fn connect(&self, id: u64) -> Result<u64, Dead> {
+        let delay = self
+            .script
+            .lock()
+            .unwrap()
+            .slow_connects
+            .iter()
+            .find_map(|&(slow, d)| (slow == id).then_some(d));
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         Ok(id)
     }
 
@@ -375,4 +387,61 @@ async fn a_clear_during_validation_still_closes_the_connection() {
     );
     assert_eq!(rec.closed(), vec![(1, ConnectionClosedReason::Stale)]);
     assert_eq!(pool.status().total, 0);
+}
+
+/// I5 with V3: a checkout whose connection failed while `max_connecting` was taken (so it
+/// could neither take another connection nor make one) keeps its turn: the next resource
+/// goes to it, not to the checkout that queued while it was validating.
+#[tokio::test(start_paused = true)]
+async fn a_failed_checkout_keeps_its_turn() {
+    let (manager, rec) = (Checked::default(), Recorder::default());
+    let pool = build(
+        &manager,
+        PoolOptions {
+            max_pool_size: 2,
+            max_connecting: 1,
+            ..on(Duration::ZERO)
+        },
+        &rec,
+    );
+    drop(pool.check_out().await.unwrap());
+    {
+        let mut script = manager.script.lock().unwrap();
+        script.failing.insert(1);
+        script.delay = Duration::from_millis(10);
+        script.slow_connects.push((2, Duration::from_millis(50)));
+    }
+    let spawn = |pool: &Pool<Checked>| {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.check_out().await.map(|c| (c.id(), c)) })
+    };
+    let validating = manager.started.notified();
+    let first = spawn(&pool); // validates connection 1, which fails after 10 ms
+    validating.await;
+    let second = spawn(&pool); // establishes connection 2 (50 ms), taking max_connecting
+    while pool.status().pending == 0 {
+        tokio::task::yield_now().await;
+    }
+    let third = spawn(&pool); // the pool is full: it queues
+    while pool.status().waiters == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Bounded (virtual time), so a checkout that lost its turn fails the test, not hangs it.
+    let first = tokio::time::timeout(Duration::from_secs(60), first).await;
+    let (id, first_conn) = first
+        .expect("the failed checkout is served before the later one")
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, 3, "the failed checkout made the next connection");
+    let (id, second_conn) = second.await.unwrap().unwrap();
+    assert_eq!(id, 2);
+    assert!(
+        !third.is_finished(),
+        "the later checkout still waits its turn"
+    );
+    drop(second_conn);
+    let (id, _third_conn) = third.await.unwrap().unwrap();
+    assert_eq!(id, 2, "served by the next check-in");
+    assert_eq!(rec.closed(), vec![(1, ConnectionClosedReason::Error)]);
+    drop(first_conn);
 }

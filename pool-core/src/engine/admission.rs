@@ -49,7 +49,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             !s.paused() && !s.closed(),
             "only a ready pool serves a checkout"
         );
-        if !self.waiters.is_empty() {
+        if !self.queue_empty() {
             return Fast::Queue; // I5: never overtake a queued waiter.
         }
         // The thread's own shelf first, counting the checkout there when it is served; one

@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use super::futures::{Establish, Wait, Waited};
 use super::validate::{Retry, Validated};
-use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource};
+use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{CmapEvent, ConnectionCheckOutFailedReason};
 use crate::manager::Manager;
@@ -70,22 +70,36 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         let deadline = self.options.wait_queue_timeout.map(|t| started + t);
         // A resource a failed validation left this checkout to go on with (V3).
         let mut next: Option<Resource<M::Connection>> = None;
+        // A retry queued ahead of the later checkouts after a failed validation (V3).
+        let mut queued = None;
         loop {
             let resource = match next.take() {
                 Some(resource) => {
                     counted = false;
                     resource
                 }
-                // The queue-free attempt inline, so the fast path never enters `acquire`.
-                None => match self.try_fast() {
-                    Fast::Got(resource, shelf_counted) => {
-                        recheck = false;
-                        counted = shelf_counted;
-                        resource
-                    }
-                    first => {
-                        let (resource, fast, shelf_counted) =
-                            self.acquire(first, &mut clock, deadline).await?;
+                // The queue-free attempt inline (unless a retry is queued), so the fast
+                // path never enters `acquire`.
+                None => match queued.take() {
+                    None => match self.try_fast() {
+                        Fast::Got(resource, shelf_counted) => {
+                            recheck = false;
+                            counted = shelf_counted;
+                            resource
+                        }
+                        first => {
+                            let (resource, fast, shelf_counted) = self
+                                .acquire(Attempt::Tried(first), &mut clock, deadline)
+                                .await?;
+                            recheck = !fast;
+                            counted = shelf_counted;
+                            resource
+                        }
+                    },
+                    Some(waiter) => {
+                        let (resource, fast, shelf_counted) = self
+                            .acquire(Attempt::Queued(waiter), &mut clock, deadline)
+                            .await?;
                         recheck = !fast;
                         counted = shelf_counted;
                         resource
@@ -107,6 +121,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                         Validated::Failed(entry) => {
                             match self.after_failed_validation(entry) {
                                 Retry::Resource(resource) => next = Some(resource),
+                                Retry::Queued(waiter) => queued = Some(waiter),
                                 Retry::Queue => {}
                                 Retry::Refused(refusal) => {
                                     return Err(self.checkout_failed(started, refusal.into_error()))
@@ -117,6 +132,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                                 if let Some(resource) = next.take() {
                                     self.release(resource);
                                     self.dispatch(); // I4
+                                }
+                                if let Some(waiter) = queued.take() {
+                                    drop(Wait::new(self, waiter, None)); // leaves the queue
                                 }
                                 return Err(self.timed_out(started));
                             }
@@ -147,21 +165,31 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
     }
 
-    /// A resource for the checkout whose queue-free attempt gave `first`: that attempt's
-    /// resource, else a wait in the queue until `deadline`, and a new attempt after a
-    /// reclaimed grant. `Ok((resource, fast, counted))`: `fast` if it came from a
-    /// queue-free attempt (no await since it left `idle`), `counted` if its shelf already
-    /// counted the checkout.
+    /// A resource for a checkout past its first step (`first`: the queue-free attempt's
+    /// answer, or a retry already queued): that attempt's resource, else a wait in the
+    /// queue until `deadline`, and a new attempt after a reclaimed grant.
+    /// `Ok((resource, fast, counted))`: `fast` if it came from a queue-free attempt (no
+    /// await since it left `idle`), `counted` if its shelf already counted the checkout.
     async fn acquire(
         &self,
-        first: Fast<M::Connection>,
+        first: Attempt<M, B>,
         clock: &mut Clock,
         deadline: Option<Duration>,
     ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
         let mut attempt = first;
         loop {
+            let fast = match attempt {
+                Attempt::Queued(waiter) => {
+                    clock.leave_fast_path(self);
+                    match self.wait(clock.started, deadline, waiter).await? {
+                        Some(resource) => return Ok((resource, false, false)),
+                        None => self.try_fast(),
+                    }
+                }
+                Attempt::Tried(fast) => fast,
+            };
             let started = clock.started;
-            match attempt {
+            match fast {
                 Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
                     return Err(self.checkout_failed(started, refusal.into_error()))
@@ -178,18 +206,30 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     },
                 ));
             };
-            match Wait::new(self, waiter, deadline).await {
-                Waited::Granted(Grant::Ready(resource)) => {
-                    return Ok((self.prefer_idle(resource), false, false))
-                }
-                Waited::Granted(Grant::Refused(refusal)) => {
-                    return Err(self.checkout_failed(started, refusal.into_error()))
-                }
-                Waited::TimedOut => return Err(self.timed_out(started)),
-                // I8: this checkout was not polled in time and its grant went to the next
-                // waiter; start over (same deadline).
-                Waited::Reclaimed => attempt = self.try_fast(),
+            match self.wait(started, deadline, waiter).await? {
+                Some(resource) => return Ok((resource, false, false)),
+                None => attempt = Attempt::Tried(self.try_fast()),
             }
+        }
+    }
+
+    /// Waits in the queue until `deadline`: the resource granted, or `None` if the grant
+    /// was reclaimed and the checkout must start over (I8: same deadline).
+    async fn wait(
+        &self,
+        started: Duration,
+        deadline: Option<Duration>,
+        waiter: Arc<WaiterOf<M, B>>,
+    ) -> Result<Option<Resource<M::Connection>>, CheckoutError<M::Error>> {
+        match Wait::new(self, waiter, deadline).await {
+            Waited::Granted(Grant::Ready(resource)) => Ok(Some(self.prefer_idle(resource))),
+            Waited::Granted(Grant::Refused(refusal)) => {
+                Err(self.checkout_failed(started, refusal.into_error()))
+            }
+            Waited::TimedOut => Err(self.timed_out(started)),
+            // I8: this checkout was not polled in time and its grant went to the next
+            // waiter; start over (same deadline).
+            Waited::Reclaimed => Ok(None),
         }
     }
 
@@ -271,6 +311,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         });
         error
     }
+}
+
+/// Where `acquire` starts: from a queue-free attempt's answer, or with a retry already
+/// queued ahead of later checkouts (V3).
+enum Attempt<M: Manager, B: Backend> {
+    Tried(Fast<M::Connection>),
+    Queued(Arc<WaiterOf<M, B>>),
 }
 
 /// A checkout's clock: when it started, and whether it left the fast path (it queued,

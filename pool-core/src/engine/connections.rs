@@ -188,7 +188,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             // Nobody waiting: keep it on this thread's shelf for this thread's next
             // checkout. The dispatch below still hands it to a waiter that queued
             // meanwhile (I4).
-            None if self.waiters.is_empty() => {
+            None if self.queue_empty() => {
                 if let Err(entry) = self.lane().shelf.put(entry) {
                     self.release(Resource::Idle(entry));
                 }

@@ -88,7 +88,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 self.drain_closed();
                 return;
             }
-            if self.waiters.is_empty() {
+            if self.queue_empty() {
                 return;
             }
             if s.paused() {
@@ -100,7 +100,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             let Some(resource) = self.reserve() else {
                 return;
             };
-            match self.waiters.pop() {
+            match self.pop_waiter() {
                 Some(waiter) => self.grant_or_release(waiter, resource),
                 None => {
                     // The head waiter is still being published by its pusher, which will
@@ -155,7 +155,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             },
             "I7: only a paused or closed pool refuses waiters"
         );
-        while let Some(waiter) = self.waiters.pop() {
+        while let Some(waiter) = self.pop_waiter() {
             // A cancelled waiter gives the refusal back; nothing to return.
             let _ = self.deliver(&waiter, Grant::Refused(refusal));
         }
@@ -183,7 +183,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             entry.id, 0,
             "I3: only an established connection is handed off"
         );
-        match self.waiters.pop() {
+        match self.pop_waiter() {
             Some(waiter) => self.grant_or_release(waiter, Resource::Idle(entry)),
             None => self.release(Resource::Idle(entry)),
         }

@@ -15,7 +15,9 @@
 //!   another core writes. Shelved connections are available like those in `idle`: a
 //!   checkout looks at its own shelf, then `idle`, then every other shelf, before it
 //!   admits a creation or queues.
-//! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s).
+//! - `waiters`, a bounded FIFO [`Ring`] of queued checkouts ([`Waiter`]s), and
+//!   `retries`, a second one (used only with `test_on_borrow`) for checkouts whose
+//!   connection failed its validation; dispatch serves it first ([`validate`]).
 //!
 //! A *resource* is what serves a checkout: an idle connection or a creation permit
 //! (admission already counted in `total` and `pending`). Whoever adds a resource or a
@@ -190,6 +192,10 @@ pub(crate) struct Engine<M: Manager, B: Backend> {
     lanes: Lanes<Lane<M, B>>,
     /// Queued checkouts, oldest first (I5).
     waiters: Ring<Arc<WaiterOf<M, B>>, B>,
+    /// Checkouts whose connection failed its validation and that found nothing at hand:
+    /// they keep their turn, ahead of `waiters` (I5, `validate` V3). Capacity 1 unless
+    /// `test_on_borrow` is on.
+    retries: Ring<Arc<WaiterOf<M, B>>, B>,
     /// The last connection id handed out.
     next_id: B::AtomicU64,
     /// Connections of a generation below this were interrupted by a clear.
@@ -221,6 +227,11 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             idle: Ring::new(total_max as usize),
             lanes: Lanes::new(B::shelf_count(), Lane::new),
             waiters: Ring::new(options.waiters_max as usize),
+            retries: Ring::new(if options.test_on_borrow {
+                total_max as usize
+            } else {
+                1
+            }),
             interrupts: Interrupts::new(options.max_connecting as usize),
             total_max,
             manager,

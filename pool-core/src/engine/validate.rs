@@ -20,7 +20,9 @@
 //! available nor in use, and still counted in `total`. A checkout whose connection failed
 //! goes on with its turn ([`Engine::after_failed_validation`]): it takes another available
 //! connection, or turns the failed connection's `total` unit into a creation permit, and
-//! only when neither is possible gives the unit back and queues again.
+//! only when neither is possible gives the unit back and queues again — in `retries`, a
+//! second ring that dispatch serves before `waiters`, so checkouts that came later do
+//! not overtake it.
 //!
 //! Invariants (`VAL-1` … `VAL-3` in `INVARIANTS.md`; `I3`, `I4`, `I5` are the engine's):
 //!
@@ -36,16 +38,18 @@
 //!   checkout's start): it races a timer at that deadline, and a check whose deadline has
 //!   already passed is not started (the connection goes back to the pool unvalidated).
 //!   A checkout whose connection failed keeps its place (I5): it takes what is there
-//!   without looking at the queue, since it was already served in turn.
+//!   without looking at the queue, since it was already served in turn, and when nothing
+//!   is, it queues in `retries` (served first) before it gives its unit back.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use super::state::State;
-use super::{Engine, Entry, Permit, Refusal, Resource};
+use super::{Engine, Entry, Permit, Refusal, Resource, WaiterOf};
 use crate::event::{CmapEvent, ConnectionClosedReason};
 use crate::manager::Manager;
 use crate::sync::{AtomicOps, Backend};
@@ -63,10 +67,12 @@ pub(crate) enum Validated<C> {
 }
 
 /// What a checkout whose connection failed its validation goes on with.
-pub(crate) enum Retry<C> {
+pub(crate) enum Retry<M: Manager, B: Backend> {
     /// Another connection, or a permit to establish one.
-    Resource(Resource<C>),
-    /// Nothing at hand: queue again.
+    Resource(Resource<M::Connection>),
+    /// Nothing at hand: queued again, ahead of the checkouts that came later (V3).
+    Queued(Arc<WaiterOf<M, B>>),
+    /// Nothing at hand and no room ahead: queue again at the tail.
     Queue,
     /// The pool was closed or cleared meanwhile.
     Refused(Refusal),
@@ -157,6 +163,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         };
         match outcome {
             Some(Ok(())) => {
+                // Just checked: not idle any more (the I6 re-check that follows must not
+                // close it as idle for the time it sat before the check).
+                let mut entry = entry;
+                entry.idle_since = self.now();
                 self.emit(|address| CmapEvent::ConnectionValidated {
                     address,
                     connection_id: id,
@@ -184,10 +194,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Closes `entry`, which failed its validation (reason `Error`), and finds what its
     /// checkout goes on with (V3, I5): another available connection, else a creation under
     /// the closed connection's `total` unit, else the queue. Dispatches (V2).
-    pub(crate) fn after_failed_validation(
-        &self,
-        entry: Entry<M::Connection>,
-    ) -> Retry<M::Connection> {
+    pub(crate) fn after_failed_validation(&self, entry: Entry<M::Connection>) -> Retry<M, B> {
         let s = self.state();
         if s.closed() || s.paused() {
             self.close_live(entry, ConnectionClosedReason::Error);
@@ -213,11 +220,46 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 Retry::Resource(Resource::Create(permit))
             }
             None => {
+                // Queued before the unit goes, so the dispatch that follows (or the next
+                // one, once `max_connecting` allows) serves this checkout first (I5).
+                let queued = self.enqueue_retry();
                 self.close_live(entry, ConnectionClosedReason::Error);
-                self.dispatch();
-                Retry::Queue
+                self.dispatch(); // V2 (I4), after both the push and the release
+                match queued {
+                    Some(waiter) => Retry::Queued(waiter),
+                    None => Retry::Queue,
+                }
             }
         }
+    }
+
+    /// Queues a checkout whose connection failed its validation ahead of `waiters`
+    /// (without dispatching: the caller does, I4). `None` if the retry ring is full.
+    fn enqueue_retry(&self) -> Option<Arc<WaiterOf<M, B>>> {
+        let waiter = self.lane().take_spare();
+        if self.retries.push(waiter.clone()).is_err() {
+            return None;
+        }
+        self.lane().queued.fetch_add(1, Relaxed);
+        Some(waiter)
+    }
+
+    /// True if no checkout is queued, in `retries` or `waiters` (I5). `retries` is looked
+    /// at only with `test_on_borrow`, so a pool without it pays one branch.
+    #[inline(always)]
+    pub(crate) fn queue_empty(&self) -> bool {
+        self.waiters.is_empty() && (!self.options.test_on_borrow || self.retries.is_empty())
+    }
+
+    /// The head of the queue: a retrying checkout first (V3), then the oldest waiter.
+    #[inline(always)]
+    pub(crate) fn pop_waiter(&self) -> Option<Arc<WaiterOf<M, B>>> {
+        if self.options.test_on_borrow {
+            if let Some(waiter) = self.retries.pop() {
+                return Some(waiter);
+            }
+        }
+        self.waiters.pop()
     }
 
     /// Turns one `total` unit the caller holds into a creation permit by taking a

@@ -257,13 +257,17 @@ impl Model {
                                 continue;
                             }
                             Ok(None) => {
-                                if self.closed {
-                                    return Some(Outcome::Closed);
-                                }
-                                if self.paused {
-                                    return Some(Outcome::Cleared);
-                                }
-                                return self.acquire(index, deadline);
+                                // Queued ahead of the later checkouts before the failed
+                                // connection's unit goes (the pool's `retries` ring).
+                                self.checkouts[index] = Some(Waiting {
+                                    deadline,
+                                    grant: None,
+                                    cancelled: false,
+                                });
+                                self.queue.push_front(index);
+                                self.total -= 1;
+                                self.dispatch();
+                                return self.poll(index);
                             }
                             Err(outcome) => return Some(outcome),
                         }
@@ -299,7 +303,8 @@ impl Model {
 
     /// A connection failed its validation: it is closed, and the checkout goes on with
     /// another available connection, else a creation under the closed one's unit, else
-    /// (`Ok(None)`) the queue. `Err` if the pool was closed or paused.
+    /// (`Ok(None)`, the connection not closed yet) the front of the queue. `Err` if the
+    /// pool was closed or paused.
     fn after_failed_validation(&mut self) -> Result<Option<Grant>, Outcome> {
         if self.closed || self.paused {
             self.total -= 1;
@@ -322,9 +327,7 @@ impl Model {
                 generation: self.generation,
             }));
         }
-        self.total -= 1;
-        self.dispatch();
-        Ok(None)
+        Ok(None) // the caller queues, then closes the connection
     }
 
     /// One poll of waiting checkout `i`: grant first, then its timer.
