@@ -110,7 +110,18 @@ impl Variant for Validating {
     async fn accept(shared: &Arc<Shared<Self>>, entry: Entry, deadline: Duration) -> Grant {
         let mut entry = entry;
         loop {
-            let (ok, checked) = check(shared, entry, deadline).await;
+            // A connection granted before a clear (or close) that came since is not worth a
+            // ping: it is retired below at once, as the baseline's hand-out does, so the
+            // clear fails this checkout without waiting for a round trip.
+            let retired = {
+                let st = shared.state.lock().await;
+                st.closed || shared.variant.is_stale(entry.generation, st.generation)
+            };
+            let (ok, checked) = if retired {
+                (Some(false), Some(entry))
+            } else {
+                check(shared, entry, deadline).await
+            };
             let Some(checked) = checked else {
                 return Grant::Retry;
             };
