@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::ConnectionClosedReason;
 use crate::sync::{AtomicOps, Backend};
-use crate::wait_times::{WaitHistogram, WaitTimes};
+use crate::wait_times::WaitTimes;
 
 /// A snapshot of a pool. `total`, `pending`, `generation`, `paused` and `closed` come
 /// from one load of the pool's state word, so they are mutually consistent; `available`
@@ -85,8 +85,6 @@ pub(crate) struct Counters<B: Backend> {
     pub(crate) timeouts: B::AtomicU64,
     /// Closes by reason, in [`close_index`] order.
     pub(crate) closed_by: [B::AtomicU64; 5],
-    /// The waits of checkouts not served at once.
-    pub(crate) wait: WaitHistogram,
 }
 
 /// Where a close of `reason` is counted in `Counters::closed_by`.
@@ -110,7 +108,6 @@ impl<B: Backend> Counters<B> {
             reclaimed: B::AtomicU64::new(0),
             timeouts: B::AtomicU64::new(0),
             closed_by: std::array::from_fn(|_| B::AtomicU64::new(0)),
-            wait: WaitHistogram::new(),
         }
     }
 

@@ -275,9 +275,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
         let started = clock.started;
         if clock.slow {
-            self.counters
-                .wait
-                .record(self.now().saturating_sub(started));
+            self.lane().wait.record(self.now().saturating_sub(started));
         }
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionCheckedOut {

@@ -30,6 +30,7 @@ use super::waiter::Waiter;
 use super::{Entry, Grant, WaiterOf};
 use crate::manager::Manager;
 use crate::sync::{AtomicOps, Backend, CachePadded};
+use crate::wait_times::WaitHistogram;
 
 /// A thread slot's share of the engine, on cache lines of its own (see `shelves`): written
 /// mostly by the threads of that slot.
@@ -49,6 +50,9 @@ pub(crate) struct Lane<M: Manager, B: Backend> {
     /// checkout: a claimed waiter that nothing else references is reset and kept here
     /// instead of going back to the allocator.
     spare: B::AtomicUsize,
+    /// The waits of checkouts this thread handed out after they left the fast path
+    /// (`status().wait_times` sums the lanes).
+    pub(super) wait: WaitHistogram,
 }
 
 impl<M: Manager, B: Backend> Lane<M, B> {
@@ -60,6 +64,7 @@ impl<M: Manager, B: Backend> Lane<M, B> {
             queued: B::AtomicU64::new(0),
             left: B::AtomicU64::new(0),
             spare: B::AtomicUsize::new(0),
+            wait: WaitHistogram::new(),
         }
     }
 

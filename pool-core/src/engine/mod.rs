@@ -112,6 +112,7 @@ use crate::options::PoolOptions;
 use crate::runtime::Runtime;
 use crate::status::{Counters, Status};
 use crate::sync::{AtomicOps, Backend, CachePadded};
+use crate::wait_times::WaitHistogram;
 
 pub(crate) use self::connections::Origin;
 use self::interrupt::Interrupts;
@@ -320,7 +321,10 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             paused: s.paused(),
             closed: s.closed(),
             counters,
-            wait_times: self.counters.wait.snapshot(counters.checked_out),
+            wait_times: WaitHistogram::merged(
+                &self.lanes.iter().map(|lane| &lane.wait).collect::<Vec<_>>(),
+                counters.checked_out,
+            ),
         }
     }
 
