@@ -112,7 +112,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             );
             let entry = match resource {
                 // A connection counted on its shelf was judged not due there (`try_fast`).
-                Resource::Idle(entry) if !counted && self.due_for_validation(&entry) => {
+                // One that perished while it waited (a clear since its grant) is not worth
+                // a round trip: the I6 re-check below closes it and fails the checkout now.
+                Resource::Idle(entry)
+                    if !counted
+                        && self.due_for_validation(&entry)
+                        && self.perished(&entry, self.state()).is_none() =>
+                {
                     recheck = true;
                     clock.leave_fast_path(self);
                     let started = clock.started;
