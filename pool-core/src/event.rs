@@ -53,8 +53,9 @@ pub enum CmapEvent {
     PoolCreated {
         /// The pool's address.
         address: Arc<str>,
-        /// The options the pool was created with.
-        options: crate::PoolOptions,
+        /// The options the pool was created with (boxed: they are larger than every
+        /// other event, and every event is moved by value to its handler).
+        options: Box<crate::PoolOptions>,
     },
     /// paused → ready.
     #[serde(rename = "ConnectionPoolReady")]
@@ -125,7 +126,9 @@ pub enum CmapEvent {
         address: Arc<str>,
         /// The connection handed out.
         connection_id: ConnectionId,
-        /// Time since `ConnectionCheckOutStarted`.
+        /// Time since `ConnectionCheckOutStarted`: zero for a checkout served at once from
+        /// the fast path, which reads no clock; a checkout that queued, established or
+        /// validated is timed from the moment its queue-free attempt failed.
         #[serde(with = "duration_ms")]
         duration: Duration,
     },

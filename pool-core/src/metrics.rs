@@ -47,6 +47,7 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -96,9 +97,34 @@ struct Handles {
 #[derive(Default)]
 struct Connections {
     /// Established and not closed.
-    ready: HashSet<ConnectionId>,
+    ready: HashSet<ConnectionId, ById>,
     /// Checked out, with when.
-    out: HashMap<ConnectionId, Instant>,
+    out: HashMap<ConnectionId, Instant, ById>,
+}
+
+/// Hashes a connection id as itself: ids are distinct integers a pool hands out in
+/// order, so they need no keyed hash, and SipHash was half of a checkout's recording cost.
+type ById = BuildHasherDefault<IdHasher>;
+
+/// The hasher of [`ById`]: a multiplicative spread of the one `u64` it is given.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `u64` keys; kept correct for any other input.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// An [`EventHandler`] that records a pool's OpenTelemetry connection metrics (see the

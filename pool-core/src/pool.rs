@@ -312,7 +312,7 @@ impl<M: Manager> PoolBuilder<M> {
             self.events,
             self.address,
         ));
-        let options = engine.options.clone();
+        let options = Box::new(engine.options.clone());
         engine.emit(|address| CmapEvent::PoolCreated { address, options });
         if let Some(interval) = engine.options.maintenance_interval {
             crate::maintenance::start(&engine, interval);

@@ -54,20 +54,18 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     pub(crate) async fn check_out(
         self: &Arc<Self>,
     ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
-        let timed = self.has_events() || self.options.wait_queue_timeout.is_some();
+        // The fast path reads no clock: a checkout served at once reports a zero wait,
+        // and its clock (and deadline) start when it first leaves the fast path.
         let mut clock = Clock {
-            started: if timed { self.now() } else { Duration::ZERO },
-            timed,
+            started: Duration::ZERO,
             slow: false,
         };
-        let started = clock.started;
         self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
         // I6 compares a connection with the generation when it leaves `idle` and again
         // before its user gets it; with no await in between (the fast path) that is the
         // same moment, so only a resource that waited or was established is checked again.
         let mut recheck = true;
         let mut counted;
-        let deadline = self.options.wait_queue_timeout.map(|t| started + t);
         // A resource a failed validation left this checkout to go on with (V3).
         let mut next: Option<Resource<M::Connection>> = None;
         // A retry queued ahead of the later checkouts after a failed validation (V3).
@@ -88,18 +86,16 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                             resource
                         }
                         first => {
-                            let (resource, fast, shelf_counted) = self
-                                .acquire(Attempt::Tried(first), &mut clock, deadline)
-                                .await?;
+                            let (resource, fast, shelf_counted) =
+                                self.acquire(Attempt::Tried(first), &mut clock).await?;
                             recheck = !fast;
                             counted = shelf_counted;
                             resource
                         }
                     },
                     Some(waiter) => {
-                        let (resource, fast, shelf_counted) = self
-                            .acquire(Attempt::Queued(waiter), &mut clock, deadline)
-                            .await?;
+                        let (resource, fast, shelf_counted) =
+                            self.acquire(Attempt::Queued(waiter), &mut clock).await?;
                         recheck = !fast;
                         counted = shelf_counted;
                         resource
@@ -122,6 +118,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     recheck = true;
                     clock.leave_fast_path(self);
                     let started = clock.started;
+                    let deadline = self.deadline(started);
                     match self.validate(entry, deadline).await {
                         Validated::Passed(entry) => entry,
                         Validated::Failed(entry) => {
@@ -180,25 +177,24 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         &self,
         first: Attempt<M, B>,
         clock: &mut Clock,
-        deadline: Option<Duration>,
     ) -> Result<(Resource<M::Connection>, bool, bool), CheckoutError<M::Error>> {
         let mut attempt = first;
         loop {
             let fast = match attempt {
                 Attempt::Queued(waiter) => {
                     clock.leave_fast_path(self);
-                    match self.wait(clock.started, deadline, waiter).await? {
+                    match self.wait(clock.started, waiter).await? {
                         Some(resource) => return Ok((resource, false, false)),
                         None => self.try_fast(),
                     }
                 }
                 Attempt::Tried(fast) => fast,
             };
-            let started = clock.started;
             match fast {
                 Fast::Got(resource, shelf_counted) => return Ok((resource, true, shelf_counted)),
                 Fast::Refused(refusal) => {
-                    return Err(self.checkout_failed(started, refusal.into_error()))
+                    clock.leave_fast_path(self);
+                    return Err(self.checkout_failed(clock.started, refusal.into_error()));
                 }
                 Fast::Queue => {}
             }
@@ -212,7 +208,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                     },
                 ));
             };
-            match self.wait(started, deadline, waiter).await? {
+            match self.wait(started, waiter).await? {
                 Some(resource) => return Ok((resource, false, false)),
                 None => attempt = Attempt::Tried(self.try_fast()),
             }
@@ -224,10 +220,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     async fn wait(
         &self,
         started: Duration,
-        deadline: Option<Duration>,
         waiter: Arc<WaiterOf<M, B>>,
     ) -> Result<Option<Resource<M::Connection>>, CheckoutError<M::Error>> {
-        match Wait::new(self, waiter, deadline).await {
+        match Wait::new(self, waiter, self.deadline(started)).await {
             Waited::Granted(Grant::Ready(resource)) => Ok(Some(self.prefer_idle(resource))),
             Waited::Granted(Grant::Refused(refusal)) => {
                 Err(self.checkout_failed(started, refusal.into_error()))
@@ -237,6 +232,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             // waiter; start over (same deadline).
             Waited::Reclaimed => Ok(None),
         }
+    }
+
+    /// The deadline of a checkout whose clock started at `started` (`waitQueueTimeoutMS`).
+    #[inline]
+    fn deadline(&self, started: Duration) -> Option<Duration> {
+        self.options.wait_queue_timeout.map(|t| started + t)
     }
 
     /// Fails a checkout whose deadline passed.
@@ -279,15 +280,19 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         if !counted {
             self.counters.checked_out.fetch_add_relaxed();
         }
-        let started = clock.started;
-        if clock.slow {
-            self.lane().wait.record(self.now().saturating_sub(started));
-        }
+        // One clock read serves both the histogram and the event; the fast path reads none.
+        let waited = if clock.slow {
+            let waited = self.now().saturating_sub(clock.started);
+            self.lane().wait.record(waited);
+            waited
+        } else {
+            Duration::ZERO
+        };
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionCheckedOut {
             address,
             connection_id: id,
-            duration: self.now().saturating_sub(started),
+            duration: waited,
         });
         entry
     }
@@ -326,25 +331,26 @@ enum Attempt<M: Manager, B: Backend> {
 
 /// A checkout's clock: when it started, and whether it left the fast path (it queued,
 /// established or validated), which are the checkouts `wait_times` records.
+///
+/// The clock is read when the checkout first leaves the fast path, never on it: a checkout
+/// served at once waited for no measurable time and reports a zero wait, and one that
+/// waits is timed (and its `waitQueueTimeoutMS` deadline counted) from the moment its
+/// queue-free attempt failed, a few instructions after `ConnectionCheckOutStarted`.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
-    /// Read at once when events or a deadline need it (`timed`), else only when the
-    /// checkout leaves the fast path: the fast path never reads the clock for it.
+    /// When the checkout left the fast path (zero until then).
     started: Duration,
-    timed: bool,
     slow: bool,
 }
 
 impl Clock {
-    /// Notes that the checkout left the fast path, reading the clock now if nothing
-    /// needed it before.
+    /// Notes that the checkout left the fast path, reading the clock if it is the first
+    /// time.
     #[inline]
     fn leave_fast_path<M: Manager, B: Backend>(&mut self, engine: &Engine<M, B>) {
         if !self.slow {
             self.slow = true;
-            if !self.timed {
-                self.started = engine.now();
-            }
+            self.started = engine.now();
         }
     }
 }

@@ -275,11 +275,6 @@ impl<M: Manager, B: Backend> Engine<M, B> {
         }
     }
 
-    #[inline]
-    pub(crate) fn has_events(&self) -> bool {
-        self.events.is_some()
-    }
-
     /// The calling thread's lane.
     #[inline(always)]
     fn lane(&self) -> &Lane<M, B> {

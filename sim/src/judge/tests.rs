@@ -221,7 +221,7 @@ fn every_cmap_event() -> Vec<CmapEvent> {
     vec![
         CmapEvent::PoolCreated {
             address: a(),
-            options: PoolOptions::default(),
+            options: Box::new(PoolOptions::default()),
         },
         CmapEvent::PoolReady { address: a() },
         CmapEvent::PoolCleared {
