@@ -335,3 +335,52 @@ fn fifo_judges_an_own_establishment_at_its_grant() {
     assert!(own_establishment(false).is_empty());
     assert_eq!(own_establishment(true), [Invariant::Fifo]);
 }
+
+/// Checkout `k` is handed an idle connection and validates it; it overtakes the earlier
+/// `j` only if `j` already waited at that hand-over (not if `j` was validating a
+/// connection of its own then, and queued again only when that one failed its check).
+fn validated_handover(j_waits_at_grant: bool) -> Vec<Invariant> {
+    let mut o = oracle(OracleConfig::default());
+    for id in [1, 2] {
+        o.pool_event(Duration::ZERO, &PoolEvent::ConnectionCreated { id });
+        o.pool_event(Duration::ZERO, &PoolEvent::ConnectionReady { id });
+    }
+    let j = o.checkout_began(MS, Some(TaskId(1)), Duration::from_secs(5));
+    if !j_waits_at_grant {
+        o.pool_event_from(
+            MS,
+            Some(TaskId(1)),
+            &PoolEvent::ConnectionValidating { id: 1 },
+        );
+    }
+    let k = o.checkout_began(2 * MS, Some(TaskId(2)), Duration::from_secs(5));
+    o.pool_event_from(
+        2 * MS,
+        Some(TaskId(2)),
+        &PoolEvent::ConnectionValidating { id: 2 },
+    );
+    if !j_waits_at_grant {
+        // j's check fails; it queues again.
+        o.pool_event(
+            3 * MS,
+            &PoolEvent::ConnectionClosed {
+                id: 1,
+                reason: ConnectionClosedReason::Error,
+            },
+        );
+    }
+    o.pool_event(4 * MS, &PoolEvent::CheckedOut { id: 2 });
+    o.checkout_ended(4 * MS, k, &CheckoutOutcome::Ok(2));
+    o.stable(4 * MS, None);
+    assert!(j < k);
+    invariants(&o)
+        .into_iter()
+        .filter(|i| *i == Invariant::Fifo)
+        .collect()
+}
+
+#[test]
+fn fifo_judges_a_validated_handover_at_its_grant() {
+    assert!(validated_handover(false).is_empty());
+    assert_eq!(validated_handover(true), [Invariant::Fifo]);
+}

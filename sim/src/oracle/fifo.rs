@@ -6,7 +6,11 @@
 //! except that when `k` is served by a connection it established itself, its grant was
 //! the permit to establish, so only the earlier checkouts that already waited when that
 //! establishment started (and wait still) are overtaken: one that was validating or
-//! establishing then, and queued again only later, was not passed over. The
+//! establishing then, and queued again only later, was not passed over. The same holds
+//! when `k` is served by a connection it was handed and validated
+//! (`ConnectionValidating` on its task): the hand-over was its grant, and an earlier
+//! checkout that was itself validating then, and queued again when its own connection
+//! failed the check, was not passed over. The
 //! verdict on "`k` overtook `j`" waits for the next stable point, because `j` may have
 //! been granted something in the same instant (a creation permit, say) and simply not
 //! have run yet. At the stable point it is a violation if `j` still waits, except in one

@@ -325,8 +325,18 @@ impl Oracle {
                     );
                 }
                 let fresh = conn.is_some_and(|x| x.fresh);
+                // Served by a connection it established, or by one it was handed and
+                // validated: its grant came then, and only the checkouts that waited at
+                // that moment (and wait still) were passed over.
                 let own = self.model.driven_by.get(id) == Some(&k);
-                let granted_ahead = own.then_some(c.ahead_at_grant.as_slice());
+                let granted_ahead = if own {
+                    Some(c.ahead_at_grant.as_slice())
+                } else {
+                    match &c.validated {
+                        Some((validated, ahead)) if validated == id => Some(ahead.as_slice()),
+                        _ => None,
+                    }
+                };
                 let due = now.saturating_add(self.config.arrival_slack);
                 let overtaken = fifo::overtaken(&self.model, k, fresh, granted_ahead, due);
                 self.overtakes.extend(overtaken);

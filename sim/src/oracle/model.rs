@@ -83,6 +83,10 @@ pub(crate) struct Checkout {
     /// The earlier checkouts that waited when it last started driving an establishment
     /// (its grant, for FIFO, if it is served by that connection).
     pub(crate) ahead_at_grant: Vec<CheckoutId>,
+    /// The connection it was last handed to validate (`ConnectionValidating` on its
+    /// task), and the earlier checkouts that waited then: that hand-over was its grant,
+    /// for FIFO, if it is served by that connection.
+    pub(crate) validated: Option<(ConnectionId, Vec<CheckoutId>)>,
     /// When a connect this checkout drove failed, if one did.
     pub(crate) connect_failed_at: Option<Duration>,
     /// A connect it drove failed or was abandoned (justifies a connect-class failure).
@@ -108,6 +112,7 @@ impl Checkout {
             validating: 0,
             last_establish: None,
             ahead_at_grant: Vec::new(),
+            validated: None,
             connect_failed_at: None,
             connect_error: false,
             creation_error_during: false,

@@ -132,8 +132,10 @@ impl Oracle {
         self.model.move_conn(id, Place::Validating, now);
         let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());
         if let Some(k) = by.filter(|k| self.model.outstanding.contains(k)) {
+            let ahead: Vec<CheckoutId> = self.model.waiting().take_while(|j| *j < k).collect();
             if let Some(c) = self.model.checkout_mut(k) {
                 c.validating = c.validating.saturating_add(1);
+                c.validated = Some((id, ahead));
                 self.model.validating_for.insert(id, k);
             }
         }

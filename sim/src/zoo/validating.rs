@@ -16,7 +16,9 @@ use std::time::Duration;
 use bson::doc;
 use pool_core::ConnectionClosedReason;
 
-use super::skeleton::{self, take_idle, undo, Entry, Fx, Grant, Shared, Slot, SlotWait, Variant};
+use super::skeleton::{
+    self, requeue, take_idle, undo, Entry, Fx, Grant, Shared, Slot, SlotWait, Turn, Variant,
+};
 use crate::executor::TaskKind;
 use crate::pool_under_test::{CheckoutFailure, PoolEvent, PoolParams, PoolUnderTest};
 use crate::runtime::{race, Either};
@@ -107,7 +109,12 @@ async fn check(
 }
 
 impl Variant for Validating {
-    async fn accept(shared: &Arc<Shared<Self>>, entry: Entry, deadline: Duration) -> Grant {
+    async fn accept(
+        shared: &Arc<Shared<Self>>,
+        entry: Entry,
+        deadline: Duration,
+        turn: Turn,
+    ) -> Grant {
         let mut entry = entry;
         loop {
             // A connection granted before a clear (or close) that came since is not worth a
@@ -156,8 +163,10 @@ impl Variant for Validating {
             } else if st.can_admit() {
                 Ok(st.admit())
             } else {
-                let slot = Slot::new();
-                st.waiters.push_front(slot.clone());
+                // The checkout keeps its turn: ahead of every first wait, behind the
+                // retries of checkouts that started before it.
+                let slot = Slot::retry(turn);
+                requeue(&mut st.waiters, slot.clone());
                 Err(slot)
             };
             drop(st);

@@ -9,7 +9,7 @@ use pool_core::{
     ConnectionCheckOutFailedReason as FailReason, ConnectionClosedReason, ConnectionId,
 };
 
-use super::slot::SlotWait;
+use super::slot::{SlotWait, Turn};
 use super::{steps, AfterConnectError, Entry, Fast, Fx, Grant, Shared, Slot, State, Variant};
 use crate::executor::TaskKind;
 use crate::manager::SimConnection;
@@ -225,12 +225,12 @@ pub(crate) async fn check_out<V: Variant>(
     shared: Arc<Shared<V>>,
     deadline: Duration,
 ) -> Result<Lease, CheckoutFailure> {
-    shared.emit(PoolEvent::CheckOutStarted);
+    let turn = shared.start_checkout();
     let deadline = match shared.params.options.wait_queue_timeout {
         Some(wait) => deadline.min(shared.now() + wait),
         None => deadline,
     };
-    let result = checkout_loop(&shared, deadline).await;
+    let result = checkout_loop(&shared, deadline, turn).await;
     match &result {
         Ok(lease) => shared.emit(PoolEvent::CheckedOut { id: lease.id() }),
         Err(failure) => shared.emit(PoolEvent::CheckOutFailed {
@@ -251,6 +251,7 @@ fn fail_reason(failure: &CheckoutFailure) -> FailReason {
 async fn checkout_loop<V: Variant>(
     shared: &Arc<Shared<V>>,
     deadline: Duration,
+    turn: Turn,
 ) -> Result<Lease, CheckoutFailure> {
     loop {
         // A grant taken on the fast path was checked under the lock just now; one handed
@@ -277,7 +278,7 @@ async fn checkout_loop<V: Variant>(
             }
         };
         let grant = match grant {
-            Grant::Conn(entry) => V::accept(shared, entry, deadline).await,
+            Grant::Conn(entry) => V::accept(shared, entry, deadline, turn).await,
             other => other,
         };
         match grant {

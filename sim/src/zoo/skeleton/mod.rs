@@ -37,7 +37,7 @@ use crate::pool_under_test::{
 use crate::rng::Rng;
 use crate::sync::Mutex;
 
-pub(crate) use self::slot::{Slot, SlotWait};
+pub(crate) use self::slot::{requeue, Slot, SlotWait, Turn};
 pub(crate) use self::steps::{check_in, dispatch, enqueue, fast_path, take_idle, undo};
 
 /// How long a grant may sit unclaimed before the pool takes it back.
@@ -185,13 +185,15 @@ pub(crate) trait Variant: Send + Sync + Sized + 'static {
     }
 
     /// What a checkout does with an idle connection it was handed, before it becomes the
-    /// checkout's (the correct pool: takes it as it is). `deadline` is the checkout's.
+    /// checkout's (the correct pool: takes it as it is). `deadline` and `turn` (its place
+    /// in the order checkouts started) are the checkout's.
     fn accept(
         shared: &Arc<Shared<Self>>,
         entry: Entry,
         deadline: Duration,
+        turn: Turn,
     ) -> impl Future<Output = Grant> + Send {
-        let _ = (shared, deadline);
+        let _ = (shared, deadline, turn);
         std::future::ready(Grant::Conn(entry))
     }
 
@@ -238,6 +240,8 @@ pub(crate) struct Shared<V> {
     pub(crate) state: Mutex<State>,
     pub(crate) variant: V,
     next_id: AtomicU64,
+    /// The next checkout's [`Turn`].
+    next_turn: AtomicU64,
     rng: StdMutex<Rng>,
 }
 
@@ -248,6 +252,13 @@ impl<V: Variant> Shared<V> {
 
     pub(crate) fn now(&self) -> Duration {
         self.params.runtime.now()
+    }
+
+    /// Reports `CheckOutStarted` and gives the checkout its turn, in one step (no await
+    /// between), so turns follow the order of the events.
+    pub(crate) fn start_checkout(&self) -> Turn {
+        self.emit(PoolEvent::CheckOutStarted);
+        self.next_turn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Carries out `fx`: events, then drops, then claim watches.
@@ -362,6 +373,7 @@ pub(crate) fn build<V: Variant>(
             state: Mutex::new(state),
             variant,
             next_id: AtomicU64::new(0),
+            next_turn: AtomicU64::new(0),
             rng: StdMutex::new(Rng::new(seed)),
         }),
     }))

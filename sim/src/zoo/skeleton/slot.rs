@@ -5,8 +5,32 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdGuard};
 use std::task::{Context, Poll, Waker};
 
+use std::collections::VecDeque;
+
 use super::Grant;
 use crate::pool_under_test::CheckoutFailure;
+
+/// A checkout's place in the order the pool's checkouts started (`CheckOutStarted`).
+pub(crate) type Turn = u64;
+
+/// Queues a retry `slot` by its turn: after the retries that started before it, before
+/// every other one and every first wait. A first wait still queued began after every
+/// checkout the pool has served since (the queue is served oldest first, no checkout
+/// takes the fast path while one waits, and the skeleton's FIFO lock admits checkouts to
+/// their first attempt in the order they started), so it goes behind every retry; retries
+/// among themselves go in the order their checkouts started. Pushing each retry to the
+/// front instead serves the last retry first.
+pub(crate) fn requeue(waiters: &mut VecDeque<Arc<Slot>>, slot: Arc<Slot>) {
+    let mine = slot.turn;
+    let at = waiters
+        .iter()
+        .position(|w| match (w.turn, mine) {
+            (Some(theirs), Some(mine)) => theirs > mine,
+            _ => true,
+        })
+        .unwrap_or(waiters.len());
+    waiters.insert(at, slot);
+}
 
 enum SlotState {
     Waiting(Option<Waker>),
@@ -19,12 +43,25 @@ enum SlotState {
 /// One queued checkout: the rendezvous between it and whoever serves it.
 pub(crate) struct Slot {
     cell: StdMutex<SlotState>,
+    /// The checkout's turn (its order of `CheckOutStarted`) when it queues again after
+    /// being served once (a retry); `None` for a first wait, which queues at the back.
+    turn: Option<Turn>,
 }
 
 impl Slot {
     pub(crate) fn new() -> Arc<Slot> {
         Arc::new(Slot {
             cell: StdMutex::new(SlotState::Waiting(None)),
+            turn: None,
+        })
+    }
+
+    /// A slot for a checkout that queues again after it was served (its connection failed
+    /// a check): it keeps the turn it started with (see [`requeue`]).
+    pub(crate) fn retry(turn: Turn) -> Arc<Slot> {
+        Arc::new(Slot {
+            cell: StdMutex::new(SlotState::Waiting(None)),
+            turn: Some(turn),
         })
     }
 
