@@ -377,9 +377,9 @@ fn finish(
     }
 }
 
-/// Calls the pool under test from the run loop (outside any task); a panic becomes a
-/// PANIC violation and `None`.
-fn guarded<R>(recorder: &Recorder, what: &str, f: impl FnOnce() -> R) -> Option<R> {
+/// Calls the pool under test from outside any task (the run loop, the stress test's
+/// monitor); a panic becomes a PANIC violation and `None`.
+pub(crate) fn guarded<R>(recorder: &Recorder, what: &str, f: impl FnOnce() -> R) -> Option<R> {
     match catch_quietly(f) {
         Ok(value) => Some(value),
         Err(message) => {
@@ -394,8 +394,8 @@ fn guarded<R>(recorder: &Recorder, what: &str, f: impl FnOnce() -> R) -> Option<
     }
 }
 
-/// The pool's status, read from the run loop.
-fn status(ctx: &Ctx) -> Option<PoolStatus> {
+/// The pool's status, read from outside any task (a panic in it is a PANIC violation).
+pub(crate) fn status(ctx: &Ctx) -> Option<PoolStatus> {
     guarded(&ctx.recorder, "status", || ctx.pool.status()).flatten()
 }
 

@@ -189,9 +189,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     #[inline]
     pub(crate) fn admit(&self) -> Option<Permit> {
         let max_connecting = self.options.max_connecting;
-        let mut current = self.state.load(Acquire);
-        loop {
-            let s = State(current);
+        self.take_permit(|s| {
             if s.paused()
                 || s.closed()
                 || s.total() >= self.total_max
@@ -211,6 +209,19 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 "I2: pending {} > maxConnecting",
                 next.pending()
             );
+            Some(next)
+        })
+    }
+
+    /// The compare-and-swap loop of every creation permit: applies `step` to the state
+    /// word until the swap succeeds (a permit at the generation `step` saw) or `step`
+    /// refuses (`None`).
+    #[inline]
+    pub(crate) fn take_permit(&self, step: impl Fn(State) -> Option<State>) -> Option<Permit> {
+        let mut current = self.state.load(Acquire);
+        loop {
+            let s = State(current);
+            let next = step(s)?;
             match self
                 .state
                 .compare_exchange(current, next.0, AcqRel, Acquire)

@@ -161,6 +161,12 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             "I3: a closed connection gives back its total unit"
         );
         self.release_units(units);
+        self.report_close(entry, reason);
+    }
+
+    /// The rest of every close once its units are settled: counts it, reports
+    /// `ConnectionClosed` and hands the connection to the manager.
+    pub(crate) fn report_close(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
         self.counters.count_close(reason);
         let id = entry.id;
         self.emit(|address| CmapEvent::ConnectionClosed {

@@ -43,7 +43,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -265,9 +265,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     /// Turns one `total` unit the caller holds into a creation permit by taking a
     /// `pending` unit, if the pool is ready and `max_connecting` allows (I2).
     fn reuse_unit(&self) -> Option<Permit> {
-        let mut current = self.state.load(Acquire);
-        loop {
-            let s = State(current);
+        self.take_permit(|s| {
             if s.paused() || s.closed() || s.pending() >= self.options.max_connecting {
                 return None;
             }
@@ -275,32 +273,13 @@ impl<M: Manager, B: Backend> Engine<M, B> {
                 s.pending() < s.total(),
                 "I2, I3: the caller holds a total unit that is not pending"
             );
-            let next = State(current + State::PENDING_ONE);
-            match self
-                .state
-                .compare_exchange(current, next.0, AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    return Some(Permit {
-                        generation: s.generation(),
-                    })
-                }
-                Err(actual) => current = actual,
-            }
-        }
+            Some(State(s.0 + State::PENDING_ONE))
+        })
     }
 
     /// Closes a connection whose `total` unit now backs a creation permit: the count, the
     /// event and the manager, but no unit released (I3: the unit changed hands).
     fn close_keeping_unit(&self, entry: Entry<M::Connection>) {
-        let reason = ConnectionClosedReason::Error;
-        self.counters.count_close(reason);
-        let id = entry.id;
-        self.emit(|address| CmapEvent::ConnectionClosed {
-            address,
-            connection_id: id,
-            reason,
-        });
-        self.manager.close(entry.conn);
+        self.report_close(entry, ConnectionClosedReason::Error);
     }
 }

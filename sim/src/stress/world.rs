@@ -13,9 +13,10 @@ use crate::manager::SimManager;
 use crate::net::SimNet;
 use crate::oracle::{Oracle, Violation};
 use crate::plan::Plan;
-use crate::pool_under_test::{PoolParams, PoolStatus, PoolUnderTest};
+use crate::pool_under_test::{PoolParams, PoolUnderTest};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
+use crate::run::{guarded, status};
 use crate::runtime::SimRuntime;
 use crate::workload::{self, ActiveGuard, Ctx};
 
@@ -155,28 +156,6 @@ fn spawn_load(ctx: &Ctx, plan: &Plan, net: SimNet, root: &Rng) {
     let guard = ActiveGuard::new(&ctx.active);
     let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
     ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
-}
-
-/// Calls the pool under test from the monitor; a panic becomes a PANIC violation and
-/// `None`.
-fn guarded<R>(recorder: &Recorder, what: &str, f: impl FnOnce() -> R) -> Option<R> {
-    match catch_quietly(f) {
-        Ok(value) => Some(value),
-        Err(message) => {
-            recorder.panicked(&TaskPanic {
-                task: crate::TaskId(u64::MAX),
-                kind: TaskKind::Harness,
-                at: recorder.now(),
-                message: format!("in the pool's {what}: {message}"),
-            });
-            None
-        }
-    }
-}
-
-/// The pool's status, read by the monitor.
-fn status(ctx: &Ctx) -> Option<PoolStatus> {
-    guarded(&ctx.recorder, "status", || ctx.pool.status()).flatten()
 }
 
 /// Judges the stable-point checks every tick while the round runs.
