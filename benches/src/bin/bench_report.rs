@@ -170,6 +170,7 @@ fn render(crit: &Path) -> String {
     machine(w, metas);
     checkout(w, crit);
     checkout_held(w, crit);
+    events_and_metrics(w, crit);
     end_to_end(w, crit, &e2e_side);
     server(w, crit);
     simulator(w, crit, &sim_side);
@@ -371,6 +372,57 @@ fn checkout_held(w: &mut String, crit: &Path) {
     }
 }
 
+/// pool-core alone, one task polling by hand (bench targets `pool_core_checkout` and
+/// `pool_core_metrics`): the guards, and what events and metrics add.
+fn events_and_metrics(w: &mut String, crit: &Path) {
+    let _ = writeln!(
+        w,
+        "\n## pool-core alone: guards, events and metrics\n\nOne checkout + check-in of a \
+         no-op connection polled by hand on one thread (no runtime scheduling; bench targets \
+         `pool_core_checkout` and `pool_core_metrics`). The guards: `check_out` returns the \
+         owned guard, `get` the borrowing one. The metrics rows check out with `check_out` \
+         and no event handler, a no-op handler (the cost of producing the CMAP \
+         events), `OtelMetrics` with no `metrics` recorder installed, and `OtelMetrics` over \
+         a Prometheus recorder.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| configuration | ns per checkout + check-in | over no handler |"
+    );
+    let _ = writeln!(w, "|---|---:|---:|");
+    for (label, id) in [
+        ("owned guard (`check_out`)", "poolcheck_uncontended"),
+        ("borrowing guard (`get`)", "poolcheck_uncontended_borrowed"),
+    ] {
+        let _ = writeln!(
+            w,
+            "| {label} | {} | — |",
+            fmt_ns(estimate(crit, "checkout", id, None))
+        );
+    }
+    let base = metrics_ns(crit, "no_handler");
+    for (label, id) in METRICS_ROWS {
+        let over = match (metrics_ns(crit, id), base) {
+            (Some(x), Some(b)) if id != "no_handler" => format!("+{}", fmt_ns(Some(x - b))),
+            _ => "—".into(),
+        };
+        let _ = writeln!(w, "| {label} | {} | {over} |", fmt_ns(metrics_ns(crit, id)));
+    }
+}
+
+/// The `pool_core_metrics` rows, in table order.
+const METRICS_ROWS: [(&str, &str); 4] = [
+    ("no event handler", "no_handler"),
+    ("no-op event handler", "noop_handler"),
+    ("`OtelMetrics`, no recorder", "otel_no_recorder"),
+    ("`OtelMetrics`, Prometheus recorder", "otel_prometheus"),
+];
+
+/// Criterion's ns per checkout + check-in of the `metrics` group's `id`.
+fn metrics_ns(crit: &Path, id: &str) -> Option<f64> {
+    estimate(crit, "metrics", id, None)
+}
+
 /// The `end_to_end` table: poolcheck + wire against the `mongodb` crate.
 fn end_to_end(w: &mut String, crit: &Path, e2e_side: &BTreeMap<String, Value>) {
     let _ = writeln!(
@@ -559,6 +611,31 @@ fn goals(w: &mut String, crit: &Path) {
             verdict(le(r, 1.0)),
         );
     }
+    let _ = writeln!(
+        w,
+        "| poolcheck uncontended checkout + check-in ≤ 20 ns (1 task) | {} ns | {} |",
+        fmt_ns(ns("poolcheck", 1)),
+        verdict(le(ns("poolcheck", 1), 20.0)),
+    );
+    let held = |id: &str| estimate(crit, "checkout_held", id, Some(100));
+    let r = ratio(held("poolcheck"), held("semaphore"));
+    let _ = writeln!(
+        w,
+        "| poolcheck exhausted pool (`checkout_held`, 100 tasks) ≤ 1/2 of the semaphore baseline's time | {} vs {} ns ({}) | {} |",
+        fmt_ns(held("poolcheck")),
+        fmt_ns(held("semaphore")),
+        fmt_ratio(r),
+        verdict(le(r, 0.5)),
+    );
+    let over = metrics_ns(crit, "otel_no_recorder")
+        .zip(metrics_ns(crit, "no_handler"))
+        .map(|(x, b)| x - b);
+    let _ = writeln!(
+        w,
+        "| `OtelMetrics` with no recorder installed costs ≤ 5 ns per checkout + check-in | +{} ns | {} |",
+        fmt_ns(over),
+        verdict(le(over, 5.0)),
+    );
     let e2e = ratio(ops("poolcheck", 100), ops("mongodb", 100));
     let _ = writeln!(
         w,
