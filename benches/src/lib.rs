@@ -1,7 +1,11 @@
 //! # benches: shared helpers of poolcheck's criterion suite
 //!
-//! The bench targets live in `benches/benches/` (`checkout`, `end_to_end`, `server`,
-//! `sim`); this library holds what they share:
+//! This package's bench targets live in `benches/benches/` (`end_to_end`, `server`, `sim`,
+//! `time_to_detect`); the pool benches (`checkout`, `checkout_held`, `pool_core_checkout`,
+//! `pool_core_metrics`) live in the `bench-pools` package (`benches/pools/`), whose build
+//! has no Tokio `test-util`. This library holds what they share, and so depends on none of
+//! `sim`, `mock-server`, `wire`, `mongodb` or `bson` (the bench targets here have them as
+//! dev-dependencies):
 //!
 //! - [`noop`]: a no-op connection and one manager per pool (poolcheck's, deadpool, bb8,
 //!   mobc, r2d2), plus the `tokio::sync::Semaphore` + `crossbeam_queue::ArrayQueue`

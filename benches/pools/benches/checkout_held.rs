@@ -14,7 +14,7 @@
 //! `semaphore`, parameter = tasks (100). This is a separate bench target from `checkout`
 //! so that adding this loop does not change how that one is compiled.
 //!
-//! Run: `cargo bench -p benches --bench checkout_held`.
+//! Run: `cargo bench -p bench-pools --bench checkout_held`.
 
 use std::time::{Duration, Instant};
 

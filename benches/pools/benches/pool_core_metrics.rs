@@ -1,9 +1,9 @@
 //! What the OpenTelemetry metrics cost an uncontended checkout + check-in (cargo feature
-//! `metrics`): the pool with no event handler (the baseline, as `checkout.rs`), with a
+//! `metrics`): the pool with no event handler (the baseline, as `pool_core_checkout.rs`), with a
 //! no-op event handler (the cost of producing events at all), with `OtelMetrics` and no
 //! recorder installed, and with `OtelMetrics` over a Prometheus recorder.
 //!
-//! Run: `cargo bench -p pool-core --bench metrics`.
+//! Run: `cargo bench -p bench-pools --bench pool_core_metrics`.
 
 use std::future::Future;
 use std::hint::black_box;

@@ -7,7 +7,7 @@
 //! same with `get`, whose guard borrows the pool instead of cloning its `Arc`; `poolcheck/uncontended_block_on` goes
 //! through `Runtime::block_on` of a current-thread Tokio runtime, for comparison.
 //!
-//! Run: `cargo bench -p pool-core --bench checkout`.
+//! Run: `cargo bench -p bench-pools --bench pool_core_checkout`.
 
 use std::future::Future;
 use std::hint::black_box;

@@ -22,7 +22,7 @@
 //! Criterion group `checkout`, function ids `poolcheck`, `deadpool`, `bb8`, `mobc`,
 //! `r2d2`, `semaphore`, parameter = tasks (threads for r2d2).
 //!
-//! Run: `cargo bench -p benches --bench checkout`.
+//! Run: `cargo bench -p bench-pools --bench checkout`.
 
 use std::time::{Duration, Instant};
 
