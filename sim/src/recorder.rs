@@ -247,6 +247,13 @@ impl Recorder {
         self.with(|s, now| s.oracle.clear_requested(now));
     }
 
+    /// The harness is about to close the pool: call it right before
+    /// [`crate::PoolUnderTest::close`], so a checkout that fails with "pool closed" while
+    /// the close is under way is not judged unjustified.
+    pub fn close_requested(&self) {
+        self.with(|s, now| s.oracle.close_requested(now));
+    }
+
     /// The harness acted (`fault` counts it as an injected fault).
     pub fn harness(&self, action: String, fault: bool) {
         self.with(|s, now| {

@@ -498,6 +498,7 @@ fn next_phase(
                 return None;
             }
             recorder.harness("close".to_string(), false);
+            recorder.close_requested();
             guarded(recorder, "close", || ctx.pool.close());
             Phase::Closing(now + Duration::from_millis(100))
         }

@@ -48,7 +48,7 @@ pub(crate) fn unjustified(
         // Only a pause the harness asked for (or the pool's capabilities explain) justifies
         // it; see `clears`.
         CheckoutFailure::PoolCleared => c.cleared_during || (model.paused && !model.paused_unasked),
-        CheckoutFailure::PoolClosed => c.closed_during || model.closed,
+        CheckoutFailure::PoolClosed => c.closed_during || model.closed || model.close_requested,
         CheckoutFailure::Connect(_) | CheckoutFailure::ConnectTimeout => {
             c.connect_error || c.creation_error_during
         }

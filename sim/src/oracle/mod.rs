@@ -207,6 +207,15 @@ impl Oracle {
         self.witness.requested_at = Some(now);
     }
 
+    /// The harness is about to close the pool ([`crate::PoolUnderTest::close`]). From
+    /// then on a checkout that fails with "pool closed" is justified even if it reports
+    /// before `PoolClosed`: a pool refuses checkouts as soon as it is marked closed and
+    /// reports `PoolClosed` only after closing its available connections (CMAP's order),
+    /// so on a multi-thread runtime a checkout racing the close can fail in between.
+    pub fn close_requested(&mut self, _now: Duration) {
+        self.model.close_requested = true;
+    }
+
     /// A connect started, driven by `task`.
     pub fn connect_started(&mut self, now: Duration, id: ConnectionId, task: Option<TaskId>) {
         let by = task.and_then(|t| self.model.task_checkout.get(&t).copied());

@@ -156,6 +156,8 @@ pub(crate) struct Model {
     /// capability (checkouts it fails are not justified).
     pub(crate) paused_unasked: bool,
     pub(crate) closed: bool,
+    /// The harness asked the pool to close ([`super::Oracle::close_requested`]).
+    pub(crate) close_requested: bool,
     pub(crate) counts: EventCounts,
     /// Checkouts by id (index = id).
     pub(crate) checkouts: Vec<Checkout>,

@@ -103,6 +103,7 @@ async fn play(
     if !recorder.failed() {
         recorder.harness("close".to_string(), false);
     }
+    recorder.close_requested();
     guarded(recorder, "close", || ctx.pool.close());
     if !recorder.failed() && !progress.over() {
         monitor.ticks_until(runtime.now() + CLOSING).await;
