@@ -210,7 +210,12 @@ pub fn run(config: &RunConfig) -> Result<RunReport, SimError> {
         runtime: runtime.clone(),
         sink: recorder.clone(),
     };
-    let Some(pool) = build_pool(config, params, &recorder, &executor)? else {
+    let built = build_pool(&config.pool, params, &recorder, executor.now());
+    let Some(pool) = built.map_err(|reason| SimError::PoolBuild {
+        pool: config.pool.name().to_string(),
+        reason,
+    })?
+    else {
         return Ok(finish(config, &plan, &recorder, &mut executor, None));
     };
     let ctx = Ctx {
@@ -271,33 +276,28 @@ fn record_strategy(recorder: &Recorder, strategy: Strategy, plan: &Plan, executo
     }
 }
 
-/// Builds the pool under test and records what it declares. `Ok(None)`: it panicked while
-/// being built, which is recorded as a verdict, not an error.
-///
-/// # Errors
-/// [`SimError::PoolBuild`] when the pool refuses the plan's options.
-fn build_pool(
-    config: &RunConfig,
+/// Builds the pool under test and records what it declares (the simulated run and the
+/// stress test share it). `Ok(None)`: it panicked while being built, recorded at `now` as a
+/// verdict, not an error; `Err` carries the pool's reason for refusing the plan's options.
+pub(crate) fn build_pool(
+    factory: &PoolFactory,
     params: PoolParams,
     recorder: &Recorder,
-    executor: &Executor,
-) -> Result<Option<Arc<dyn PoolUnderTest>>, SimError> {
-    let built = match catch_quietly(|| config.pool.build(params)) {
+    now: Duration,
+) -> Result<Option<Arc<dyn PoolUnderTest>>, String> {
+    let built = match catch_quietly(|| factory.build(params)) {
         Ok(built) => built,
         Err(message) => {
             recorder.panicked(&TaskPanic {
                 task: crate::TaskId(u64::MAX),
                 kind: TaskKind::Harness,
-                at: executor.now(),
+                at: now,
                 message: format!("building the pool: {message}"),
             });
             return Ok(None);
         }
     };
-    let pool: Arc<dyn PoolUnderTest> = built.map_err(|reason| SimError::PoolBuild {
-        pool: config.pool.name().to_string(),
-        reason,
-    })?;
+    let pool = built?;
     let declared = guarded(recorder, "checkout_bound", || {
         (pool.checkout_bound(), pool.capabilities())
     });
@@ -308,11 +308,13 @@ fn build_pool(
     Ok(Some(pool))
 }
 
-/// Spawns the plan's clients and its fault driver, each holding an [`ActiveGuard`].
-fn spawn_load(ctx: &Ctx, plan: &Plan, net: SimNet, root: &Rng) {
+/// Spawns the plan's clients and its fault driver, each holding an [`ActiveGuard`] (the
+/// simulated run and the stress test share it).
+pub(crate) fn spawn_load(ctx: &Ctx, plan: &Plan, net: SimNet, root: &Rng) {
     for (index, ops) in &plan.clients {
         let guard = ActiveGuard::new(&ctx.active);
-        let task = workload::client(ctx.clone(), *index as u32, ops.clone(), guard);
+        let client = u32::try_from(*index).unwrap_or(u32::MAX);
+        let task = workload::client(ctx.clone(), client, ops.clone(), guard);
         ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(task));
     }
     let faults: Vec<_> = plan.faults.iter().map(|(_, f)| *f).collect();

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use super::wall::WallClock;
 use super::{Progress, StressConfig, StressError};
-use crate::executor::{catch_quietly, TaskKind, TaskPanic};
-use crate::faults;
 use crate::manager::SimManager;
 use crate::net::SimNet;
 use crate::oracle::{Oracle, Violation};
@@ -16,9 +14,9 @@ use crate::plan::Plan;
 use crate::pool_under_test::{PoolParams, PoolUnderTest};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
-use crate::run::{guarded, status};
+use crate::run::{build_pool, guarded, spawn_load, status};
 use crate::runtime::SimRuntime;
-use crate::workload::{self, ActiveGuard, Ctx};
+use crate::workload::Ctx;
 
 /// How long the pool has after close before nothing may be left (as in a simulated run).
 const CLOSING: Duration = Duration::from_millis(100);
@@ -81,7 +79,12 @@ async fn play(
         runtime: runtime.clone(),
         sink: recorder.clone(),
     };
-    let Some(pool) = build(config, params, recorder)? else {
+    let built = build_pool(&config.pool, params, recorder, recorder.now());
+    let Some(pool) = built.map_err(|reason| StressError::PoolBuild {
+        pool: config.pool.name().to_string(),
+        reason,
+    })?
+    else {
         return Ok(());
     };
     let ctx = Ctx {
@@ -110,53 +113,6 @@ async fn play(
         recorder.after_close(status(&ctx));
     }
     Ok(())
-}
-
-/// Builds the pool and tells the oracle what it declares; `Ok(None)` if building it
-/// panicked (recorded as PANIC).
-fn build(
-    config: &StressConfig,
-    params: PoolParams,
-    recorder: &Recorder,
-) -> Result<Option<Arc<dyn PoolUnderTest>>, StressError> {
-    let built = match catch_quietly(|| config.pool.build(params)) {
-        Ok(built) => built,
-        Err(message) => {
-            recorder.panicked(&TaskPanic {
-                task: crate::TaskId(u64::MAX),
-                kind: TaskKind::Harness,
-                at: recorder.now(),
-                message: format!("building the pool: {message}"),
-            });
-            return Ok(None);
-        }
-    };
-    let pool = built.map_err(|reason| StressError::PoolBuild {
-        pool: config.pool.name().to_string(),
-        reason,
-    })?;
-    let declared = guarded(recorder, "checkout_bound", || {
-        (pool.checkout_bound(), pool.capabilities())
-    });
-    if let Some((bound, capabilities)) = declared {
-        recorder.set_checkout_bound(bound);
-        recorder.set_capabilities(capabilities);
-    }
-    Ok(Some(pool))
-}
-
-/// Spawns the plan's clients and its fault driver, as a simulated run does.
-fn spawn_load(ctx: &Ctx, plan: &Plan, net: SimNet, root: &Rng) {
-    for (index, ops) in &plan.clients {
-        let guard = ActiveGuard::new(&ctx.active);
-        let client = u32::try_from(*index).unwrap_or(u32::MAX);
-        let task = workload::client(ctx.clone(), client, ops.clone(), guard);
-        ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(task));
-    }
-    let faults: Vec<_> = plan.faults.iter().map(|(_, f)| *f).collect();
-    let guard = ActiveGuard::new(&ctx.active);
-    let driver = faults::driver(ctx.clone(), net, faults, root.fork("fault-targets"), guard);
-    ctx.runtime.spawn_task(TaskKind::Harness, Box::pin(driver));
 }
 
 /// Judges the stable-point checks every tick while the round runs.
