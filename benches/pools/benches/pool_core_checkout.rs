@@ -9,17 +9,14 @@
 //!
 //! Run: `cargo bench -p bench-pools --bench pool_core_checkout`.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pool_core::Pool;
 
 mod common;
 
-use common::{filled, POOL_SIZE};
+use common::{filled, poll_once_or_block, POOL_SIZE};
 
 fn checkout(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -33,33 +30,16 @@ fn checkout(c: &mut Criterion) {
 
     group.bench_function("poolcheck/uncontended", |b| {
         b.iter(|| {
-            let mut cx = Context::from_waker(Waker::noop());
-            let mut fut = pin!(pool.check_out());
-            let conn = match fut.as_mut().poll(&mut cx) {
-                Poll::Ready(conn) => conn,
-                // Not expected on this path; stay correct if it ever happens.
-                Poll::Pending => {
-                    pending += 1;
-                    rt.block_on(fut)
-                }
-            };
-            drop(black_box(conn));
+            drop(black_box(poll_once_or_block(
+                &rt,
+                pool.check_out(),
+                &mut pending,
+            )))
         });
     });
 
     group.bench_function("poolcheck/uncontended_borrowed", |b| {
-        b.iter(|| {
-            let mut cx = Context::from_waker(Waker::noop());
-            let mut fut = pin!(pool.get());
-            let conn = match fut.as_mut().poll(&mut cx) {
-                Poll::Ready(conn) => conn,
-                Poll::Pending => {
-                    pending += 1;
-                    rt.block_on(fut)
-                }
-            };
-            drop(black_box(conn));
-        });
+        b.iter(|| drop(black_box(poll_once_or_block(&rt, pool.get(), &mut pending))));
     });
 
     group.bench_function("poolcheck/uncontended_block_on", |b| {

@@ -5,10 +5,7 @@
 //!
 //! Run: `cargo bench -p bench-pools --bench pool_core_metrics`.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pool_core::metrics::OtelMetrics;
@@ -16,17 +13,16 @@ use pool_core::{CmapEvent, Pool};
 
 mod common;
 
-use common::{filled, Noop};
+use common::{filled, poll_once_or_block, Noop};
 
 /// One checkout polled by hand, then checked in.
 fn cycle(rt: &tokio::runtime::Runtime, pool: &Pool<Noop>) {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut fut = pin!(pool.check_out());
-    let conn = match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(conn) => conn,
-        Poll::Pending => rt.block_on(fut),
-    };
-    drop(black_box(conn));
+    let mut pending = 0;
+    drop(black_box(poll_once_or_block(
+        rt,
+        pool.check_out(),
+        &mut pending,
+    )));
 }
 
 fn metrics(c: &mut Criterion) {

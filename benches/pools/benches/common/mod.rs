@@ -2,6 +2,9 @@
 //! with it.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use pool_core::{ConnectionId, Manager, Pool, PoolBuilder};
 
@@ -14,6 +17,26 @@ impl Manager for Noop {
 
     async fn connect(&self, _id: ConnectionId) -> Result<(), Infallible> {
         Ok(())
+    }
+}
+
+/// Polls `fut` once by hand with a no-op waker (a checkout on the fast path completes
+/// there, so the figure is the pool's own cost), finishing it through `rt.block_on` if it
+/// was `Pending` (not expected on these paths; counted in `pending` to stay correct).
+#[inline(always)]
+pub fn poll_once_or_block<F: Future>(
+    rt: &tokio::runtime::Runtime,
+    fut: F,
+    pending: &mut u64,
+) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => {
+            *pending += 1;
+            rt.block_on(fut)
+        }
     }
 }
 
