@@ -68,7 +68,10 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     /// at once, a connection granted to it goes back to the pool, and an establishment in
     /// flight finishes in the background and makes its connection available.
     pub async fn check_out(&self) -> Result<PooledConnection<M, B>, CheckoutError<M::Error>> {
-        let entry = self.engine.check_out().await?;
+        let entry = match self.engine.check_out_now() {
+            Some(entry) => entry,
+            None => self.engine.check_out_slow().await?,
+        };
         Ok(PooledConnection::new(self.engine.clone(), entry))
     }
 
@@ -85,7 +88,10 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     /// # Cancel safety
     /// As [`Pool::check_out`].
     pub async fn get(&self) -> Result<BorrowedConnection<'_, M, B>, CheckoutError<M::Error>> {
-        let entry = self.engine.check_out().await?;
+        let entry = match self.engine.check_out_now() {
+            Some(entry) => entry,
+            None => self.engine.check_out_slow().await?,
+        };
         Ok(BorrowedConnection::new(&self.engine, entry))
     }
 

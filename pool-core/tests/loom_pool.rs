@@ -239,6 +239,41 @@ fn close_fails_waiters_and_drains() {
     });
 }
 
+/// I4 and CMAP S4 for the fast path's refusal: a checkout finds a stale connection (a
+/// clear paused the pool) on its thread's shelf and leaves it there, while another thread
+/// closes the pool. A close that drains while the checkout holds the shelf passes it over
+/// (SHELF-3); the checkout's dispatch after republishing it sees the pool closed and
+/// closes it. Whatever the order, the checkout fails and nothing is left open.
+#[test]
+fn fast_path_leaving_a_connection_racing_close_leaks_nothing() {
+    model(
+        "fast_path_leaving_a_connection_racing_close_leaks_nothing",
+        3,
+        || {
+            let pool = pool(1, 1);
+            // Connection 1 onto the main thread's shelf, then made stale.
+            drop(block_on(pool.check_out()).unwrap());
+            pool.clear(false);
+            let closer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.close())
+            };
+            match block_on(pool.check_out()) {
+                Err(CheckoutError::PoolCleared { .. } | CheckoutError::PoolClosed) => {}
+                other => panic!("L4, S5: a paused or closed pool refuses, got {other:?}"),
+            }
+            closer.join().unwrap();
+            let s = pool.status();
+            assert_eq!(
+                (s.total, s.available, s.waiters),
+                (0, 0, 0),
+                "S4: close left {s:?}"
+            );
+            assert_eq!(s.counters.closed, 1, "connection 1 closed once: {s:?}");
+        },
+    );
+}
+
 /// I4 with two check-ins and two waiters on a pool of two: every waiter is served.
 #[test]
 fn two_checkins_two_waiters() {

@@ -4,6 +4,8 @@
 //! # State machine
 //!
 //! ```text
+//! started ─ own shelf (check_out_now) ─┬─ current, not due ─────────────── checked out
+//!                                      └─ otherwise ─ (below, no second start)
 //! started ─ try_fast ─┬─ refused ──────────────────────────────────────────┐
 //!                     ├─ got a resource ───────────────┐                   │
 //!                     └─ queue ─ wait ─┬─ granted ─────┤                   │
@@ -23,8 +25,13 @@
 //! closed and the checkout goes on with another resource (or queues again), all within
 //! the deadline it started with.
 //!
+//! The first line is the fast path, [`Engine::check_out_now`]: a plain function, no
+//! future, for the steady state of a connection checked in and out again on one thread.
+//! Everything else goes through [`Engine::check_out_slow`], whose first step looks at the
+//! same shelf again.
+//!
 //! Every path ends in exactly one of `ConnectionCheckedOut` or `ConnectionCheckOutFailed`
-//! ([`Engine::check_out`], [`Engine::checkout_failed`]).
+//! ([`Engine::check_out_now`], [`Engine::check_out_slow`], [`Engine::checkout_failed`]).
 //!
 //! Invariants kept here (defined in `engine/mod.rs`):
 //!
@@ -41,6 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::futures::{Establish, Wait, Waited};
+use super::shelves::Kept;
 use super::validate::{Retry, Validated};
 use super::{Engine, Entry, Fast, Grant, Origin, Refusal, Resource, WaiterOf};
 use crate::error::CheckoutError;
@@ -49,9 +57,52 @@ use crate::manager::Manager;
 use crate::sync::{Backend, CounterExt};
 
 impl<M: Manager, B: Backend> Engine<M, B> {
-    /// Checks a connection out: an available one if there is one, else a new one if the
-    /// limits allow, else it waits in FIFO order (the body of `Pool::check_out`).
-    pub(crate) async fn check_out(
+    /// A checkout's start and its fast path, with no future: reports
+    /// `ConnectionCheckOutStarted`, then takes the connection on the calling thread's own
+    /// shelf if nobody is queued and it is current and not due for validation, and
+    /// reports `ConnectionCheckedOut` with a zero wait. `None` leaves the checkout to
+    /// [`Engine::check_out_slow`], which every other case goes through (the body of
+    /// `Pool::check_out` is one then the other).
+    ///
+    /// It is the common case of a pool in steady use, a connection checked in and out
+    /// again on the same thread, and it is [`Engine::try_fast`]'s first step on its own,
+    /// so it keeps what that step keeps: I5 (it never takes while the queue is not
+    /// empty) and I6 (the connection is compared with the state loaded after the shelf
+    /// was taken, as it leaves).
+    #[inline(always)]
+    pub(crate) fn check_out_now(&self) -> Option<Entry<M::Connection>> {
+        self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
+        if !self.queue_empty() {
+            return None; // I5
+        }
+        let taken = self.lane().shelf.take_kept(|entry| {
+            let s = self.state();
+            !s.paused() && self.perished(entry, s).is_none() && !self.due_for_validation(entry)
+        });
+        match taken {
+            Kept::Taken(entry) => {
+                // Counted on its shelf (`take_kept`); the fast path reads no clock.
+                let id = entry.id;
+                self.emit(|address| CmapEvent::ConnectionCheckedOut {
+                    address,
+                    connection_id: id,
+                    duration: Duration::ZERO,
+                });
+                Some(entry)
+            }
+            Kept::Left => {
+                // I4: leaving the connection on the shelf published it again.
+                self.dispatch();
+                None
+            }
+            Kept::Nothing => None,
+        }
+    }
+
+    /// The rest of a checkout [`Engine::check_out_now`] did not serve (it reported
+    /// `ConnectionCheckOutStarted`): an available connection if there is one, else a new
+    /// one if the limits allow, else a wait in FIFO order.
+    pub(crate) async fn check_out_slow(
         self: &Arc<Self>,
     ) -> Result<Entry<M::Connection>, CheckoutError<M::Error>> {
         // The fast path reads no clock: a checkout served at once reports a zero wait,
@@ -60,7 +111,6 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             started: Duration::ZERO,
             slow: false,
         };
-        self.emit(|address| CmapEvent::ConnectionCheckOutStarted { address });
         // I6 compares a connection with the generation when it leaves `idle` and again
         // before its user gets it; with no await in between (the fast path) that is the
         // same moment, so only a resource that waited or was established is checked again.

@@ -166,6 +166,9 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// The rest of every close once its units are settled: counts it, reports
     /// `ConnectionClosed` and hands the connection to the manager.
+    // The box is the connection's record for its whole life; it is freed here, where
+    // that life ends.
+    #[allow(clippy::boxed_local)]
     pub(crate) fn report_close(&self, entry: Entry<M::Connection>, reason: ConnectionClosedReason) {
         self.counters.count_close(reason);
         let id = entry.id;
@@ -179,7 +182,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
 
     /// Makes an established connection available (check-in, populate, abandoned
     /// establishment), or closes it if it perished meanwhile.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn make_available(&self, mut entry: Entry<M::Connection>) {
         debug_assert!(
             entry.id >= 1,
@@ -229,7 +232,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Check-in (CMAP I1–I3): event first, then close or make available.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_in(&self, entry: Entry<M::Connection>, errored: bool) {
         debug_assert_ne!(
             entry.id, 0,
@@ -240,12 +243,23 @@ impl<M: Manager, B: Backend> Engine<M, B> {
             address,
             connection_id: id,
         });
-        if errored && !self.state().closed() {
-            self.close_live(entry, ConnectionClosedReason::Error);
-            self.dispatch();
-            return;
+        if errored {
+            return self.check_in_errored(entry);
         }
         self.make_available(entry);
+    }
+
+    /// The rest of the check-in of a connection its user marked errored: closed (reason
+    /// `error`), unless the pool is closed, where it goes the way every connection of a
+    /// closed pool goes (reason `poolClosed`).
+    #[cold]
+    #[inline(never)]
+    fn check_in_errored(&self, entry: Entry<M::Connection>) {
+        if self.state().closed() {
+            return self.make_available(entry);
+        }
+        self.close_live(entry, ConnectionClosedReason::Error);
+        self.dispatch();
     }
 
     /// Pops the oldest available connection (maintenance only).

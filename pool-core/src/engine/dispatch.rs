@@ -75,8 +75,25 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     }
 
     /// Pairs resources with waiters until one side runs out (see the module docs).
-    #[inline]
+    ///
+    /// The first pass's look at the state is inline: on an open pool with nobody queued,
+    /// the common case after a check-in, it is the whole dispatch.
+    #[inline(always)]
     pub(crate) fn dispatch(&self) {
+        // I4: the fence every pass starts with.
+        B::fence(SeqCst);
+        let s = self.state();
+        if !s.closed() && self.queue_empty() {
+            return; // the first pass of `dispatch_passes` would return here too
+        }
+        self.dispatch_passes();
+    }
+
+    /// Every pass of a dispatch, from the first (the inline look in
+    /// [`Engine::dispatch`] found something to do; the first pass looks again).
+    #[cold]
+    #[inline(never)]
+    fn dispatch_passes(&self) {
         let mut backoff = Backoff::<B>::new();
         loop {
             // I4: every pass starts with a fence, because the previous pass may have

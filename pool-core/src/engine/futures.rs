@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::waiter::Claim;
-use super::{Engine, Entry, Grant, Origin, Permit, WaiterOf};
+use super::{Engine, Entry, Grant, Origin, Permit, Record, WaiterOf};
 use crate::error::CheckoutError;
 use crate::event::{ConnectionClosedReason, ConnectionId};
 use crate::manager::Manager;
@@ -140,13 +140,13 @@ impl<M: Manager, B: Backend> Establish<M, B> {
 
     fn settle_ok(&mut self, conn: M::Connection) -> Option<Entry<M::Connection>> {
         let now = self.engine.now();
-        let entry = Entry {
+        let entry = Box::new(Record {
             conn,
             id: self.id,
             generation: self.generation,
             created: self.created,
             idle_since: now,
-        };
+        });
         let duration = now.saturating_sub(self.created);
         self.engine
             .established(self.slot.take(), entry, self.origin, duration)

@@ -123,8 +123,14 @@ pub(crate) use self::signal::Signal;
 use self::state::State;
 use self::waiter::Waiter;
 
-/// A connection with the pool's bookkeeping.
-pub(crate) struct Entry<C> {
+/// A connection with the pool's bookkeeping, boxed: the record stays put for the
+/// connection's whole life and a checkout, a check-in, a shelf or a ring moves one
+/// pointer (an unboxed record of a one-word connection is seven words, copied at every
+/// hand-over between a shelf, a checkout's result and a guard).
+pub(crate) type Entry<C> = Box<Record<C>>;
+
+/// A connection with the pool's bookkeeping (always behind an [`Entry`]).
+pub(crate) struct Record<C> {
     pub(crate) conn: C,
     pub(crate) id: ConnectionId,
     pub(crate) generation: u64,

@@ -26,13 +26,14 @@
 //! the sim zoo's bug classes `BUG-S1`… nor CMAP's `S` rules.
 //!
 //! - **S1** The value is initialised exactly when the state is `FULL`, or `BUSY` on the
-//!   way out of `FULL` (a take in progress).
+//!   way out of `FULL` (a take in progress, or the fast path's look at the value, which
+//!   may leave it and republish `FULL`: [`Shelf::take_kept`]).
 //! - **S2** Only the thread whose CAS moved the state to `BUSY` touches the value, and it
 //!   ends its access by publishing `FULL` (after a put) or `EMPTY` (after a take), so each
 //!   value goes in once and comes out once.
 //! - **S3** A take that finds `BUSY` reports nothing, like [`Ring::pop`](super::ring::Ring)
-//!   with an unpublished push: a put in progress is followed by its thread's dispatch
-//!   (engine I4), which sees the value.
+//!   with an unpublished push: a put in progress, or a value the fast path looked at and
+//!   left, is followed by its thread's dispatch (engine I4), which sees the value.
 
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -42,6 +43,16 @@ use crate::sync::{AtomicOps, Backend, CachePadded, CellOps};
 const EMPTY: usize = 0;
 const BUSY: usize = 1;
 const FULL: usize = 2;
+
+/// What [`Shelf::take_kept`] found.
+pub(crate) enum Kept<T> {
+    /// The value, accepted and counted.
+    Taken(T),
+    /// A value refused and left on the shelf: the caller dispatches (I4).
+    Left,
+    /// Nothing to take (empty, or another thread is moving a value: S3).
+    Nothing,
+}
 
 /// One thread's shelf (kept inside that thread's lane, so on a line of its own).
 pub(crate) struct Shelf<T, B: Backend> {
@@ -138,6 +149,42 @@ impl<T, B: Backend> Shelf<T, B> {
         }
         self.state.store(EMPTY, Release);
         Some(if kept { Ok(value) } else { Err(value) })
+    }
+
+    /// The fast path's take: takes the shelved value only if `keep` accepts it, and counts
+    /// it in `counted` then; a value `keep` refuses is left on the shelf (republished
+    /// `FULL`), and the caller must dispatch, as after a put (S3, engine I4).
+    #[inline(always)]
+    pub(crate) fn take_kept(&self, keep: impl FnOnce(&T) -> bool) -> Kept<T> {
+        if self.state.load(Relaxed) != FULL {
+            return Kept::Nothing;
+        }
+        if self
+            .state
+            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
+            .is_err()
+        {
+            return Kept::Nothing;
+        }
+        // SAFETY: our CAS moved the state from FULL to BUSY: the value is initialised (S1)
+        // and we are its only accessor until we publish again (S2), so a shared borrow of
+        // it for `keep` aliases nothing.
+        let kept = self.value.with(|p| keep(unsafe { (*p).assume_init_ref() }));
+        if !kept {
+            // Still initialised and untouched: republishing FULL keeps S1, and ends our
+            // access (S2).
+            self.state.store(FULL, Release);
+            return Kept::Left;
+        }
+        // SAFETY: as above; reading the value out and publishing EMPTY below moves it out
+        // once (S2), leaving the slot uninitialised as EMPTY requires (S1).
+        let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
+        // Exclusive while BUSY (S2): no other thread writes `counted` now.
+        let n = self.counted.load(Relaxed);
+        debug_assert!(n < u64::MAX, "S2: the shelf's checkout count never wraps");
+        self.counted.store(n.wrapping_add(1), Relaxed);
+        self.state.store(EMPTY, Release);
+        Kept::Taken(value)
     }
 
     /// True if a value is on the shelf or on its way in or out.
