@@ -805,7 +805,7 @@ async fn run_test(test: &SpecTest, backend: Backend) -> Result<(), String> {
     let pool = Pool::builder(manager)
         .options(options)
         .address(address)
-        .event_handler(move |event: CmapEvent| handler_log.record(&event))
+        .event_handler(move |event: &CmapEvent| handler_log.record(event))
         .build()
         .map_err(|e| format!("building the pool: {e}"))?;
     let shared = Arc::new(Shared {

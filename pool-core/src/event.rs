@@ -224,13 +224,17 @@ impl CmapEvent {
 ///
 /// It is called on the thread that caused the event, never inside a critical section;
 /// it must not block for long, since that thread is usually a checkout or a check-in.
+///
+/// The event is lent, not given: a handler that keeps events clones the ones it keeps,
+/// and one that only looks (counts, metrics, filters) pays for no copy. A closure
+/// `Fn(&CmapEvent)` is a handler.
 pub trait EventHandler: Send + Sync + 'static {
     /// Handles one event.
-    fn handle(&self, event: CmapEvent);
+    fn handle(&self, event: &CmapEvent);
 }
 
-impl<F: Fn(CmapEvent) + Send + Sync + 'static> EventHandler for F {
-    fn handle(&self, event: CmapEvent) {
+impl<F: Fn(&CmapEvent) + Send + Sync + 'static> EventHandler for F {
+    fn handle(&self, event: &CmapEvent) {
         self(event)
     }
 }

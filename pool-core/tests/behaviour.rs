@@ -65,7 +65,7 @@ fn build(manager: Slow, options: PoolOptions, rec: &Recorder) -> Pool<Slow> {
     let rec = rec.clone();
     Pool::builder(manager)
         .options(options)
-        .event_handler(move |e| rec.0.lock().unwrap().push(e))
+        .event_handler(move |e: &CmapEvent| rec.0.lock().unwrap().push(e.clone()))
         .ready()
         .build()
         .unwrap()
@@ -157,7 +157,7 @@ async fn min_pool_size_populates_only_when_ready() {
     let r = rec.clone();
     let pool = Pool::builder(manager)
         .options(options)
-        .event_handler(move |e| r.0.lock().unwrap().push(e))
+        .event_handler(move |e: &CmapEvent| r.0.lock().unwrap().push(e.clone()))
         .build()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;

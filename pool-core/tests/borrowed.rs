@@ -26,8 +26,10 @@ fn pool_with_log(max: u32) -> (Pool<Numbers>, Log) {
     let sink = log.clone();
     let pool = Pool::builder(Numbers)
         .max_pool_size(max)
-        .event_handler(move |event: CmapEvent| {
-            sink.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        .event_handler(move |event: &CmapEvent| {
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(event.clone());
         })
         .ready()
         .build()
@@ -154,13 +156,15 @@ async fn a_borrowed_connection_held_too_long_is_reported_once_and_returned_once(
     let sink = leaks.clone();
     let pool = Pool::builder(Numbers)
         .leak_detection_threshold(Some(Duration::from_millis(100)))
-        .event_handler(move |event: CmapEvent| {
+        .event_handler(move |event: &CmapEvent| {
             if matches!(
                 event,
                 CmapEvent::ConnectionLeakSuspected { .. }
                     | CmapEvent::ConnectionLeakReturned { .. }
             ) {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(event.clone());
             }
         })
         .ready()

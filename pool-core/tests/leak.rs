@@ -52,8 +52,8 @@ fn leak_pool(threshold: Duration, leaks: &Leaks) -> Pool<Numbers> {
     let sink = leaks.clone();
     Pool::builder(Numbers)
         .leak_detection_threshold(Some(threshold))
-        .event_handler(move |event: CmapEvent| {
-            let entry = match event {
+        .event_handler(move |event: &CmapEvent| {
+            let entry = match *event {
                 CmapEvent::ConnectionLeakSuspected {
                     connection_id,
                     held,
@@ -144,7 +144,7 @@ async fn without_the_option_nothing_is_watched() {
     let leaks = Leaks::default();
     let sink = leaks.clone();
     let pool = Pool::builder(Numbers)
-        .event_handler(move |event: CmapEvent| {
+        .event_handler(move |event: &CmapEvent| {
             if matches!(event, CmapEvent::ConnectionLeakSuspected { .. }) {
                 sink.lock().unwrap_or_else(|e| e.into_inner()).push((
                     "suspected",

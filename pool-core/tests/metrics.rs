@@ -143,7 +143,7 @@ async fn every_convention_metric_follows_the_pool() {
 async fn the_next_handler_sees_every_event() {
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = seen.clone();
-    let handler = OtelMetrics::new("chained").then(move |_event: pool_core::CmapEvent| {
+    let handler = OtelMetrics::new("chained").then(move |_event: &pool_core::CmapEvent| {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
     let pool = Pool::builder(Numbers)

@@ -135,7 +135,7 @@ fn build(manager: &Checked, options: PoolOptions, rec: &Recorder) -> Pool<Checke
             maintenance_interval: None,
             ..options
         })
-        .event_handler(move |e| rec.0.lock().unwrap().push(e))
+        .event_handler(move |e: &CmapEvent| rec.0.lock().unwrap().push(e.clone()))
         .ready()
         .build()
         .expect("valid options")

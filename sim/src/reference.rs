@@ -50,8 +50,8 @@ pub(crate) fn build_reporting(
         // 5 ms LIVE tolerance. The default, 1 s, suits real runtimes.
         .claim_timeout(Some(CLAIM_TIMEOUT))
         .runtime(Arc::new(params.runtime.clone()))
-        .event_handler(move |event: CmapEvent| {
-            if let Some(event) = PoolEvent::from_cmap(&event).filter(report) {
+        .event_handler(move |event: &CmapEvent| {
+            if let Some(event) = PoolEvent::from_cmap(event).filter(report) {
                 sink.emit(event);
             }
         })

@@ -141,9 +141,9 @@ async fn demo(args: &DemoArgs, workers: usize) -> Result<Summary, String> {
         args.connect_fail_every,
     );
     let (to_judge, to_tally) = (judge.clone(), tally.clone());
-    let judged = move |event: CmapEvent| {
-        to_tally.event(&event);
-        to_judge.cmap(&event);
+    let judged = move |event: &CmapEvent| {
+        to_tally.event(event);
+        to_judge.cmap(event);
     };
     let builder = Pool::builder(server)
         .address(ADDRESS)

@@ -33,7 +33,7 @@ fn metrics(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics");
     let bare = filled(&rt, |b| b);
     group.bench_function("no_handler", |b| b.iter(|| cycle(&rt, &bare)));
-    let noop = filled(&rt, |b| b.event_handler(|_: CmapEvent| {}));
+    let noop = filled(&rt, |b| b.event_handler(|_: &CmapEvent| {}));
     group.bench_function("noop_handler", |b| b.iter(|| cycle(&rt, &noop)));
     let unrecorded = filled(&rt, |b| b.event_handler(OtelMetrics::new("bench")));
     group.bench_function("otel_no_recorder", |b| b.iter(|| cycle(&rt, &unrecorded)));

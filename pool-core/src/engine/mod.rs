@@ -277,7 +277,7 @@ impl<M: Manager, B: Backend> Engine<M, B> {
     #[inline]
     pub(crate) fn emit(&self, make: impl FnOnce(Arc<str>) -> CmapEvent) {
         if let Some(handler) = &self.events {
-            handler.handle(make(self.address.clone()));
+            handler.handle(&make(self.address.clone()));
         }
     }
 
