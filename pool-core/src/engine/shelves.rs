@@ -101,17 +101,10 @@ impl<T, B: Backend> Shelf<T, B> {
     /// Takes the shelved value, if one is there and nobody else is moving it (S3).
     #[inline]
     pub(crate) fn take(&self) -> Option<T> {
-        if self.state.load(Relaxed) != FULL {
+        if !self.hold_full() {
             return None;
         }
-        if self
-            .state
-            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
-            .is_err()
-        {
-            return None;
-        }
-        // SAFETY: our CAS moved the state from FULL to BUSY: the value is initialised (S1)
+        // SAFETY: `hold_full`'s CAS moved the state from FULL to BUSY: the value is initialised (S1)
         // and we are its only reader (S2). Publishing EMPTY afterwards frees the slot.
         let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
         debug_assert_eq!(
@@ -128,24 +121,14 @@ impl<T, B: Backend> Shelf<T, B> {
     /// (the caller disposes of it).
     #[inline]
     pub(crate) fn take_counted(&self, keep: impl FnOnce(&T) -> bool) -> Option<Result<T, T>> {
-        if self.state.load(Relaxed) != FULL {
-            return None;
-        }
-        if self
-            .state
-            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
-            .is_err()
-        {
+        if !self.hold_full() {
             return None;
         }
         // SAFETY: as in `take`: FULL -> BUSY makes us the value's only reader (S1, S2).
         let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
         let kept = keep(&value);
         if kept {
-            // Exclusive while BUSY (S2): no other thread writes `counted` now.
-            let n = self.counted.load(Relaxed);
-            debug_assert!(n < u64::MAX, "S2: the shelf's checkout count never wraps");
-            self.counted.store(n.wrapping_add(1), Relaxed);
+            self.count_held();
         }
         self.state.store(EMPTY, Release);
         Some(if kept { Ok(value) } else { Err(value) })
@@ -156,17 +139,10 @@ impl<T, B: Backend> Shelf<T, B> {
     /// `FULL`), and the caller must dispatch, as after a put (S3, engine I4).
     #[inline(always)]
     pub(crate) fn take_kept(&self, keep: impl FnOnce(&T) -> bool) -> Kept<T> {
-        if self.state.load(Relaxed) != FULL {
+        if !self.hold_full() {
             return Kept::Nothing;
         }
-        if self
-            .state
-            .compare_exchange(FULL, BUSY, Acquire, Relaxed)
-            .is_err()
-        {
-            return Kept::Nothing;
-        }
-        // SAFETY: our CAS moved the state from FULL to BUSY: the value is initialised (S1)
+        // SAFETY: `hold_full`'s CAS moved the state from FULL to BUSY: the value is initialised (S1)
         // and we are its only accessor until we publish again (S2), so a shared borrow of
         // it for `keep` aliases nothing.
         let kept = self.value.with(|p| keep(unsafe { (*p).assume_init_ref() }));
@@ -179,12 +155,31 @@ impl<T, B: Backend> Shelf<T, B> {
         // SAFETY: as above; reading the value out and publishing EMPTY below moves it out
         // once (S2), leaving the slot uninitialised as EMPTY requires (S1).
         let value = self.value.with(|p| unsafe { (*p).assume_init_read() });
+        self.count_held();
+        self.state.store(EMPTY, Release);
+        Kept::Taken(value)
+    }
+
+    /// Moves the state from `FULL` to `BUSY` if it is `FULL`: `true` makes the caller the
+    /// only thread that touches the value until it publishes again (S2).
+    #[inline(always)]
+    fn hold_full(&self) -> bool {
+        self.state.load(Relaxed) == FULL
+            && self
+                .state
+                .compare_exchange(FULL, BUSY, Acquire, Relaxed)
+                .is_ok()
+    }
+
+    /// Counts a checkout served from this shelf; only the thread that holds the shelf
+    /// `BUSY` calls it.
+    #[inline(always)]
+    fn count_held(&self) {
+        debug_assert_eq!(self.state.load(Relaxed), BUSY, "S2: only the holder counts");
         // Exclusive while BUSY (S2): no other thread writes `counted` now.
         let n = self.counted.load(Relaxed);
         debug_assert!(n < u64::MAX, "S2: the shelf's checkout count never wraps");
         self.counted.store(n.wrapping_add(1), Relaxed);
-        self.state.store(EMPTY, Release);
-        Kept::Taken(value)
     }
 
     /// True if a value is on the shelf or on its way in or out.
