@@ -6,8 +6,9 @@
 //! engine when they check the connection in. An owned guard clones the engine's `Arc` at
 //! checkout and drops it at check-in: two atomic read-modify-writes on a line every
 //! checkout in the process writes (cheap on one thread, a cache-line transfer per
-//! checkout when several cores check out at once). A borrowed guard reaches the engine through the pool it borrows, so it pays
-//! neither; the borrow checker keeps the pool alive instead of the reference count.
+//! checkout when several cores check out at once). A borrowed guard reaches the engine
+//! through the pool it borrows, so it pays neither; the borrow checker keeps the pool
+//! alive instead of the reference count.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;

